@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "maitre",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "maitred", targets: ["maitred"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Pure: nginx-dialect lexer, parser, typed model and validation. No NIO.
+        .target(name: "MaitreConfig", swiftSettings: swiftSettings),
+        // Pure: peers, their state and the selection algorithms. No NIO, no clocks of its own.
+        .target(name: "MaitreBalancing", swiftSettings: swiftSettings),
+        // SwiftNIO: listeners, HTTP proxying, upstream pools.
+        .target(
+            name: "MaitreProxy",
+            dependencies: [
+                "MaitreConfig", "MaitreBalancing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Process: command line, signals, pid file, reload, demo.
+        .target(
+            name: "MaitreDaemon",
+            dependencies: [
+                "MaitreConfig", "MaitreProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "maitred", dependencies: ["MaitreDaemon"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "MaitreConfigTests", dependencies: ["MaitreConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "MaitreBalancingTests", dependencies: ["MaitreBalancing"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MaitreProxyTests",
+            dependencies: [
+                "MaitreProxy", "MaitreConfig", "MaitreBalancing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MaitreIntegrationTests",
+            dependencies: [
+                "MaitreDaemon", "MaitreProxy", "MaitreConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

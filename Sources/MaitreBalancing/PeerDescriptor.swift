@@ -1,0 +1,41 @@
+/// One resolved address of a `server` line, with its parameters. nginx turns a hostname with k addresses into k peers that share
+/// the `server` string; the config layer does that expansion and hands us one descriptor per address.
+public struct PeerDescriptor: Sendable, Equatable {
+    /// The `server` string as written, e.g. "app1.example.com:8080".
+    public var name: String
+    /// Numeric "ip:port" or "[v6]:port" (one resolved address).
+    public var address: String
+    public var weight: Int
+    public var maxFails: Int
+    public var failTimeoutSeconds: Int64
+    public var backup: Bool
+    public var down: Bool
+
+    /// Defaults are nginx's `server` defaults: weight=1 max_fails=1 fail_timeout=10s.
+    public init(
+        name: String,
+        address: String,
+        weight: Int = 1,
+        maxFails: Int = 1,
+        failTimeoutSeconds: Int64 = 10,
+        backup: Bool = false,
+        down: Bool = false
+    ) {
+        self.name = name
+        self.address = address
+        self.weight = weight
+        self.maxFails = maxFails
+        self.failTimeoutSeconds = failTimeoutSeconds
+        self.backup = backup
+        self.down = down
+    }
+}
+
+/// Index of a peer in the balancer's `peers` array (config order, primaries and backups interleaved as given).
+public struct PeerID: Hashable, Sendable {
+    public let index: Int
+
+    public init(index: Int) {
+        self.index = index
+    }
+}

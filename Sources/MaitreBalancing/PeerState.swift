@@ -1,0 +1,65 @@
+/// Live per-peer counters, as exposed for status pages, metrics and tests. Field meanings are those of
+/// `ngx_http_upstream_rr_peer_t`: `accessed` is the time of the last failure, `checked` the time of the last failure or of the
+/// first pick after fail_timeout had elapsed (seconds, the caller's `now`).
+public struct PeerLiveState: Sendable, Equatable {
+    public var conns: Int
+    public var fails: Int
+    public var effectiveWeight: Int
+    public var currentWeight: Int
+    public var accessed: Int64
+    public var checked: Int64
+
+    public init(conns: Int, fails: Int, effectiveWeight: Int, currentWeight: Int, accessed: Int64, checked: Int64) {
+        self.conns = conns
+        self.fails = fails
+        self.effectiveWeight = effectiveWeight
+        self.currentWeight = currentWeight
+        self.accessed = accessed
+        self.checked = checked
+    }
+}
+
+/// One peer's configuration and counters: the fields of `ngx_http_upstream_rr_peer_t` that the balancing code reads or writes.
+/// Counters start as nginx's `ngx_pcalloc` leaves them (zero) except `effective_weight`, which starts at `weight`.
+struct PeerState: Sendable {
+    let weight: Int
+    let maxFails: Int
+    let failTimeout: Int64
+    let down: Bool
+
+    var conns = 0
+    var fails = 0
+    var effectiveWeight: Int
+    var currentWeight = 0
+    var accessed: Int64 = 0
+    var checked: Int64 = 0
+
+    init(_ descriptor: PeerDescriptor) {
+        // nginx's config parser rejects weight < 1 and parses max_fails as unsigned; clamping keeps the hash walk and the
+        // cross-multiplications well defined should a caller skip that validation.
+        weight = max(1, descriptor.weight)
+        maxFails = max(0, descriptor.maxFails)
+        failTimeout = descriptor.failTimeoutSeconds
+        down = descriptor.down
+        effectiveWeight = weight
+    }
+
+    var live: PeerLiveState {
+        PeerLiveState(
+            conns: conns, fails: fails, effectiveWeight: effectiveWeight, currentWeight: currentWeight,
+            accessed: accessed, checked: checked
+        )
+    }
+
+    /// One step of nginx's smooth weighted round robin for this peer (the body shared by ngx_http_upstream_get_peer and the
+    /// tie-breaking loop of ngx_http_upstream_get_least_conn_peer): accumulate, and let a reduced effective weight recover by one.
+    /// Returns the effective weight that was added, which the caller sums into `total`.
+    mutating func accumulateSmoothWeight() -> Int {
+        let added = effectiveWeight
+        currentWeight += added
+        if effectiveWeight < weight {
+            effectiveWeight += 1
+        }
+        return added
+    }
+}

@@ -1,0 +1,101 @@
+/// One upstream's peers with their live counters and the balancing method. A value type the caller owns and confines to one
+/// event loop (nginx keeps this per worker process; maitred keeps one per event loop); it is never shared across threads.
+///
+/// Per request: `startRequest`, then `select` / `release` for each attempt while `triesLeft > 0` and the failure is retryable.
+public struct UpstreamBalancer: Sendable {
+    public let method: BalancingMethod
+    /// The peers as configured; `PeerID.index` indexes this array.
+    public let peers: [PeerDescriptor]
+
+    private var lists: UpstreamPeers
+    /// For each `PeerID.index`: which list holds it and where.
+    private let locations: [PeerLocation]
+
+    private struct PeerLocation: Sendable {
+        let isBackup: Bool
+        let position: Int
+    }
+
+    public init(method: BalancingMethod, peers: [PeerDescriptor]) {
+        self.method = method
+        self.peers = peers
+        // ngx_http_upstream_init_round_robin: primaries and backups become two lists, each in config order.
+        let members = peers.enumerated().map { (id: PeerID(index: $0.offset), descriptor: $0.element) }
+        let primaries = members.filter { !$0.descriptor.backup }
+        let backups = members.filter { $0.descriptor.backup }
+        var locations = [PeerLocation](repeating: PeerLocation(isBackup: false, position: 0), count: peers.count)
+        for (position, member) in primaries.enumerated() {
+            locations[member.id.index] = PeerLocation(isBackup: false, position: position)
+        }
+        for (position, member) in backups.enumerated() {
+            locations[member.id.index] = PeerLocation(isBackup: true, position: position)
+        }
+        self.locations = locations
+        // nginx refuses `backup` with ip_hash at config time; should one get here anyway it is kept out of selection and tries.
+        lists = UpstreamPeers(primary: PeerList(primaries), backup: PeerList(backups), backupsUsable: method != .ipHash)
+    }
+
+    /// Live counters of one peer.
+    public func state(of peer: PeerID) -> PeerLiveState {
+        let location = locations[peer.index]
+        return (location.isBackup ? lists.backup : lists.primary).peers[location.position].live
+    }
+
+    /// Starts a request (ngx_http_upstream_init_round_robin_peer and friends, then ngx_http_upstream_init_request's cap):
+    /// tries = non-down primaries + non-down backups, capped by `nextUpstreamTries` (proxy_next_upstream_tries) when > 0.
+    public func startRequest(client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
+        var tries = lists.tries
+        if nextUpstreamTries > 0 && tries > nextUpstreamTries {
+            tries = nextUpstreamTries
+        }
+        return PeerSelectionState(
+            triesLeft: tries,
+            triedCapacity: max(lists.primary.count, lists.backup.count),
+            client: client
+        )
+    }
+
+    /// Picks the next peer for this request (first attempt or a retry), or nil when none is available ("no live upstreams").
+    /// `now` is whole seconds (nginx's ngx_time()). Counts the connection, marks the peer tried and applies the `checked` update.
+    public mutating func select(_ request: inout PeerSelectionState, now: Int64) -> PeerID? {
+        switch method {
+        case .roundRobin:
+            return SmoothWeightedRoundRobin.select(&request, from: &lists, now: now)
+        case .leastConn:
+            return LeastConnections.select(&request, from: &lists, now: now)
+        case .ipHash:
+            return IPHash.select(&request, from: &lists, now: now)
+        }
+    }
+
+    /// The request is done with `peer` (ngx_http_upstream_free_round_robin_peer): conns--, tries--, and max_fails/fail_timeout
+    /// accounting. For the `single` peer failures are not counted and no retry is left (nginx sets tries to 0).
+    /// Returns true when nginx would log "upstream server temporarily disabled" (a failure leaving fails >= max_fails).
+    @discardableResult
+    public mutating func release(_ peer: PeerID, _ request: inout PeerSelectionState, outcome: PeerOutcome, now: Int64) -> Bool {
+        let location = locations[peer.index]
+        if lists.single {
+            lists.primary.peers[location.position].recordSinglePeerRelease()
+            request.triesLeft = 0
+            return false
+        }
+        let disabled: Bool
+        if location.isBackup {
+            disabled = lists.backup.peers[location.position].recordRelease(outcome, now: now)
+        } else {
+            disabled = lists.primary.peers[location.position].recordRelease(outcome, now: now)
+        }
+        if request.triesLeft > 0 {
+            request.triesLeft -= 1
+        }
+        return disabled
+    }
+
+    /// True when the peer can be given to new requests: not `down` and not failed max_fails times within fail_timeout
+    /// (the `single` peer ignores max_fails, as in nginx). Whether a backup is actually used also depends on the primaries.
+    public func isAvailable(_ peer: PeerID, now: Int64) -> Bool {
+        let location = locations[peer.index]
+        let state = (location.isBackup ? lists.backup : lists.primary).peers[location.position]
+        return lists.single ? !state.down : state.isSelectable(now: now)
+    }
+}

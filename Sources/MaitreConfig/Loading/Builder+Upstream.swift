@@ -1,0 +1,168 @@
+extension ConfigBuilder {
+    /// nginx ≥ 1.29.7 keeps 32 idle connections per explicit upstream unless told otherwise.
+    static let defaultUpstreamKeepalive = 32
+    /// Pools made from `proxy_pass http://host:port` get no keep-alive cache: nginx's keepalive module skips
+    /// implicit upstreams (ngx_http_upstream_keepalive_init_main_conf, "skip implicit upstreams").
+    static let implicitUpstreamKeepalive = 0
+
+    /// ngx_http_upstream_add: finds or creates the upstream-list entry for a host, with its port checks.
+    func addUpstreamEntry(
+        host: String, port: Int, hasNoPort: Bool, isBlock: Bool, at location: SourceLocation
+    ) throws(ConfigError) -> Int {
+        for (index, entry) in upstreamEntries.enumerated() where entry.host.lowercased() == host.lowercased() {
+            if isBlock && entry.isExplicit {
+                throw ConfigError("duplicate upstream \"\(host)\"", at: location)
+            }
+            if entry.isExplicit && !hasNoPort {
+                throw ConfigError("upstream \"\(host)\" may not have port \(port)", at: location)
+            }
+            if isBlock && !entry.hasNoPort {
+                throw ConfigError("upstream \"\(host)\" may not have port \(entry.port)", at: entry.source)
+            }
+            if entry.port != 0 && port != 0 && entry.port != port { continue }
+            if isBlock {
+                upstreamEntries[index].isExplicit = true
+                upstreamEntries[index].port = 0
+                upstreamEntries[index].host = host
+                upstreamEntries[index].source = location
+            }
+            return index
+        }
+        upstreamEntries.append(
+            UpstreamEntry(host: host, port: port, hasNoPort: hasNoPort, isExplicit: isBlock, source: location))
+        return upstreamEntries.count - 1
+    }
+
+    // MARK: upstream { }
+
+    func applyUpstream(_ directive: Directive) throws(ConfigError) {
+        let name = directive.arguments[0]
+        let index = try addUpstreamEntry(host: name, port: 0, hasNoPort: true, isBlock: true, at: directive.location)
+
+        var servers: [UpstreamServer] = []
+        var method = BalancingMethodSetting.roundRobin
+        var methodWritten = false
+        // ip_hash drops NGX_HTTP_UPSTREAM_BACKUP from the flags: servers written after it may not be `backup`.
+        var acceptsBackup = true
+        var keepalive: Int?
+        var keepaliveIsLocal = true
+        var keepaliveTimeout: TimeSpan?
+        var keepaliveRequests: Int?
+        var keepaliveTime: TimeSpan?
+
+        try walk(directive.block!, in: .upstream) { (directive) throws(ConfigError) in
+            switch directive.name {
+            case "server":
+                servers.append(try parseUpstreamServer(directive, acceptsBackup: acceptsBackup))
+            case "least_conn", "ip_hash":
+                if methodWritten { warn("load balancing method redefined", at: directive.location) }
+                methodWritten = true
+                method = directive.name == "ip_hash" ? .ipHash : .leastConn
+                acceptsBackup = directive.name != "ip_hash"
+            case "keepalive":
+                if keepalive != nil { throw Self.duplicate(directive) }
+                guard let count = Units.integer(directive.arguments[0]) else {
+                    throw ConfigError(
+                        "invalid value \"\(directive.arguments[0])\" in \"keepalive\" directive", at: directive.location)
+                }
+                keepalive = count
+                keepaliveIsLocal = false
+                if directive.arguments.count == 2 {
+                    guard directive.arguments[1] == "local" else {
+                        throw ConfigError("invalid parameter \"\(directive.arguments[1])\"", at: directive.location)
+                    }
+                    keepaliveIsLocal = true
+                }
+            case "keepalive_timeout":
+                keepaliveTimeout = try Self.milliseconds(directive, current: keepaliveTimeout)
+            case "keepalive_time":
+                keepaliveTime = try Self.milliseconds(directive, current: keepaliveTime)
+            case "keepalive_requests":
+                keepaliveRequests = try Self.number(directive, current: keepaliveRequests)
+            default:
+                throw ConfigError(
+                    "\"\(directive.name)\" directive is not supported yet (active health checks arrive in a later release)",
+                    at: directive.location)
+            }
+        }
+        if servers.isEmpty {
+            throw ConfigError("no servers are inside upstream", at: directive.block!.end)
+        }
+        var upstream = Upstream(
+            name: name, servers: servers, method: method, keepalive: keepalive ?? Self.defaultUpstreamKeepalive,
+            keepaliveTimeout: keepaliveTimeout ?? .seconds(60), keepaliveRequests: keepaliveRequests ?? 1000,
+            isImplicit: false, source: directive.location)
+        upstream.keepaliveIsLocal = keepaliveIsLocal
+        upstream.keepaliveTime = keepaliveTime ?? .seconds(3600)
+        upstreamEntries[index].upstream = upstream
+    }
+
+    /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".
+    private static let unsupportedServerParameters = ["max_conns=", "resolve", "service=", "slow_start=", "route=", "drain"]
+
+    /// ngx_http_upstream_server: parameters first, then the address, resolved now.
+    private func parseUpstreamServer(_ directive: Directive, acceptsBackup: Bool) throws(ConfigError) -> UpstreamServer {
+        var server = UpstreamServer(name: directive.arguments[0], addresses: [], source: directive.location)
+        for parameter in directive.arguments.dropFirst() {
+            let invalid = ConfigError("invalid parameter \"\(parameter)\"", at: directive.location)
+            if parameter.hasPrefix("weight=") {
+                guard let weight = Units.integer(String(parameter.dropFirst(7))), weight != 0 else { throw invalid }
+                server.weight = weight
+            } else if parameter.hasPrefix("max_fails=") {
+                guard let maxFails = Units.integer(String(parameter.dropFirst(10))) else { throw invalid }
+                server.maxFails = maxFails
+            } else if parameter.hasPrefix("fail_timeout=") {
+                guard let timeout = Units.seconds(String(parameter.dropFirst(13))) else { throw invalid }
+                server.failTimeout = timeout
+            } else if parameter == "backup" {
+                guard acceptsBackup else {
+                    throw ConfigError(
+                        "balancing method does not support parameter \"\(parameter)\"", at: directive.location)
+                }
+                server.backup = true
+            } else if parameter == "down" {
+                server.down = true
+            } else if Self.unsupportedServerParameters.contains(where: {
+                $0.hasSuffix("=") ? parameter.hasPrefix($0) : parameter == $0
+            }) {
+                throw ConfigError("parameter \"\(parameter)\" is not supported", at: directive.location)
+            } else {
+                throw invalid
+            }
+        }
+
+        let written = directive.arguments[0]
+        if written.lowercased().hasPrefix("unix:") {
+            throw ConfigError("unix domain sockets are not supported in upstream \"\(written)\"", at: directive.location)
+        }
+        let address: ParsedAddress
+        switch AddressSyntax.parse(written, mode: .upstreamServer) {
+        case .success(let parsed): address = parsed
+        case .failure(let error):
+            throw ConfigError("\(error.text) in upstream \"\(written)\"", at: directive.location)
+        }
+        server.addresses = resolve(address.bareHost, port: address.ports?.lowerBound ?? 80)
+        if server.addresses.isEmpty {
+            throw ConfigError("host not found in upstream \"\(written)\"", at: directive.location)
+        }
+        return server
+    }
+
+    /// ngx_http_upstream_init_main_conf: entries no block claimed become implicit upstreams, resolved now.
+    func finishUpstreams() throws(ConfigError) -> [Upstream] {
+        for index in upstreamEntries.indices where upstreamEntries[index].upstream == nil {
+            let entry = upstreamEntries[index]
+            let bareHost = entry.host.hasPrefix("[") ? String(entry.host.dropFirst().dropLast()) : entry.host
+            let addresses = resolve(bareHost, port: entry.port)
+            if addresses.isEmpty {
+                throw ConfigError("host not found in upstream \"\(entry.host)\"", at: entry.source)
+            }
+            let name = "\(entry.host):\(entry.port)"
+            upstreamEntries[index].upstream = Upstream(
+                name: name, servers: [UpstreamServer(name: name, addresses: addresses, source: entry.source)],
+                method: .roundRobin, keepalive: Self.implicitUpstreamKeepalive, keepaliveTimeout: .seconds(60),
+                keepaliveRequests: 1000, isImplicit: true, source: entry.source)
+        }
+        return upstreamEntries.map { $0.upstream! }
+    }
+}

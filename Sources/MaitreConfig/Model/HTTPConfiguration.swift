@@ -1,0 +1,144 @@
+/// `http { }`: upstream pools and virtual servers, with every inheritable setting already merged down
+/// (http → server → location) as nginx merges them.
+public struct HTTPConfiguration: Sendable {
+    /// Explicit `upstream` blocks, and the implicit ones `proxy_pass http://host:port` creates, in definition order.
+    public var upstreams: [Upstream]
+    public var servers: [VirtualServer]
+
+    public init(upstreams: [Upstream], servers: [VirtualServer]) {
+        self.upstreams = upstreams
+        self.servers = servers
+    }
+
+    public func upstream(named name: String) -> Upstream? { upstreams.first { $0.name == name } }
+}
+
+/// One `server { }` block.
+public struct VirtualServer: Sendable {
+    public var listens: [Listen]
+    /// `server_name` values as written (lowercased); `""` matches requests without Host. Default `[""]`.
+    public var serverNames: [ServerName]
+    /// Top-level locations in the order written (nested ones under `Location.children`).
+    public var locations: [Location]
+    /// Settings of the server level, used when no location matches (nginx then answers 404).
+    public var settings: ProxySettings
+    public var source: SourceLocation
+    /// A `return` written at server level. nginx runs it in the server rewrite phase, before any location is looked
+    /// up, so when set it answers every request to this server.
+    public var returnAction: ReturnAction? = nil
+
+    public init(
+        listens: [Listen], serverNames: [ServerName], locations: [Location], settings: ProxySettings,
+        source: SourceLocation
+    ) {
+        self.listens = listens
+        self.serverNames = serverNames
+        self.locations = locations
+        self.settings = settings
+        self.source = source
+    }
+}
+
+public enum ServerName: Sendable, Equatable, Hashable {
+    case exact(String)
+    /// `*.example.com` or `.example.com` (the latter also matches `example.com` itself): stored as the suffix after `*`, e.g. `.example.com`.
+    case leadingWildcard(suffix: String, matchesBareDomain: Bool)
+    /// `www.example.*`: stored as the prefix before `*`, e.g. `www.example.`.
+    case trailingWildcard(prefix: String)
+}
+
+/// `listen [ADDR:]PORT [default_server] [reuseport] [backlog=N]`.
+public struct Listen: Sendable, Equatable, Hashable {
+    /// Literal IP address (`0.0.0.0` when omitted; `::` style for `[::]:80`).
+    public var host: String
+    public var port: Int
+    public var defaultServer: Bool
+    public var reusePort: Bool
+    /// nginx default 511.
+    public var backlog: Int
+    public var source: SourceLocation
+
+    public init(host: String, port: Int, defaultServer: Bool, reusePort: Bool, backlog: Int, source: SourceLocation) {
+        self.host = host
+        self.port = port
+        self.defaultServer = defaultServer
+        self.reusePort = reusePort
+        self.backlog = backlog
+        self.source = source
+    }
+
+    /// The socket this listen binds; several servers may share one.
+    public var endpoint: ListenEndpoint { ListenEndpoint(host: host, port: port) }
+}
+
+public struct ListenEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// One `location` block.
+public struct Location: Sendable {
+    public var match: LocationMatch
+    /// Locations nested inside this one, in written order.
+    public var children: [Location]
+    /// The content handler: `proxy_pass` or `return` (return wins, as nginx runs the rewrite phase first).
+    public var handler: LocationHandler?
+    public var settings: ProxySettings
+    public var source: SourceLocation
+
+    public init(
+        match: LocationMatch, children: [Location], handler: LocationHandler?, settings: ProxySettings,
+        source: SourceLocation
+    ) {
+        self.match = match
+        self.children = children
+        self.handler = handler
+        self.settings = settings
+        self.source = source
+    }
+}
+
+public enum LocationMatch: Sendable {
+    /// `location = /uri`
+    case exact(String)
+    /// `location /uri` (stopsRegexSearch false) or `location ^~ /uri` (true).
+    case prefix(String, stopsRegexSearch: Bool)
+    /// `location ~ re` / `location ~* re`, compiled at load.
+    case regex(LocationRegex)
+}
+
+public enum LocationHandler: Sendable {
+    case proxyPass(ProxyPass)
+    case `return`(ReturnAction)
+}
+
+/// `proxy_pass http://NAME[:PORT][/URI]`.
+public struct ProxyPass: Sendable, Equatable {
+    /// The upstream the request goes to: an explicit block, or the implicit one made for a host:port.
+    public var upstreamName: String
+    /// `$proxy_host`: the host (and port when not 80) as written after `http://`.
+    public var proxyHost: String
+    /// The URI part, when given (even `/`): replaces the matched location prefix, as nginx does.
+    public var uri: String?
+    public init(upstreamName: String, proxyHost: String, uri: String?) {
+        self.upstreamName = upstreamName
+        self.proxyHost = proxyHost
+        self.uri = uri
+    }
+}
+
+/// `return CODE [TEXT|URL]` or `return URL`.
+public struct ReturnAction: Sendable {
+    public var status: Int
+    /// Body text for codes other than 301, 302, 303, 307, 308; the Location for those.
+    public var text: VariableTemplate?
+    public init(status: Int, text: VariableTemplate?) {
+        self.status = status
+        self.text = text
+    }
+}

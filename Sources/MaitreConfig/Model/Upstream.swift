@@ -1,0 +1,82 @@
+/// `upstream NAME { ... }`, or the implicit pool `proxy_pass http://host:port` creates.
+public struct Upstream: Sendable {
+    public var name: String
+    public var servers: [UpstreamServer]
+    public var method: BalancingMethodSetting
+    /// `keepalive N`: idle pooled connections kept per event loop. nginx ≥ 1.29.7 default 32; 0 turns pooling off.
+    public var keepalive: Int
+    /// `keepalive_timeout` (upstream context): idle time before a pooled connection is closed. Default 60s.
+    public var keepaliveTimeout: TimeSpan
+    /// `keepalive_requests`: requests served over one upstream connection before it is closed. Default 1000.
+    public var keepaliveRequests: Int
+    /// True for pools made from `proxy_pass http://host:port` rather than an `upstream` block.
+    public var isImplicit: Bool
+    public var source: SourceLocation
+    /// `keepalive N local` or the default: idle connections are reused only by the location that opened them
+    /// (nginx ≥ 1.29.7). An explicit `keepalive N` without `local` shares them across locations.
+    public var keepaliveIsLocal: Bool = true
+    /// `keepalive_time`: the longest an upstream connection is kept in use before it is closed. Default 1h.
+    public var keepaliveTime: TimeSpan = .seconds(3600)
+
+    public init(
+        name: String, servers: [UpstreamServer], method: BalancingMethodSetting, keepalive: Int,
+        keepaliveTimeout: TimeSpan, keepaliveRequests: Int, isImplicit: Bool, source: SourceLocation
+    ) {
+        self.name = name
+        self.servers = servers
+        self.method = method
+        self.keepalive = keepalive
+        self.keepaliveTimeout = keepaliveTimeout
+        self.keepaliveRequests = keepaliveRequests
+        self.isImplicit = isImplicit
+        self.source = source
+    }
+}
+
+public enum BalancingMethodSetting: Sendable, Equatable {
+    case roundRobin
+    case leastConn
+    case ipHash
+}
+
+/// One `server` line inside `upstream`.
+public struct UpstreamServer: Sendable, Equatable {
+    /// The address as written (`app1.example.com:8080`), used as the peer's name.
+    public var name: String
+    /// Addresses the name resolved to at load time, in resolver order; each becomes one peer.
+    public var addresses: [ResolvedAddress]
+    public var weight: Int
+    public var maxFails: Int
+    public var failTimeout: TimeSpan
+    public var backup: Bool
+    public var down: Bool
+    public var source: SourceLocation
+
+    public init(
+        name: String, addresses: [ResolvedAddress], weight: Int = 1, maxFails: Int = 1,
+        failTimeout: TimeSpan = .seconds(10), backup: Bool = false, down: Bool = false, source: SourceLocation
+    ) {
+        self.name = name
+        self.addresses = addresses
+        self.weight = weight
+        self.maxFails = maxFails
+        self.failTimeout = failTimeout
+        self.backup = backup
+        self.down = down
+        self.source = source
+    }
+}
+
+/// A numeric socket address: what a `server` name resolved to.
+public struct ResolvedAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Numeric IP (`10.0.0.1`, `::1`).
+    public var ip: String
+    public var port: Int
+    public init(ip: String, port: Int) {
+        self.ip = ip
+        self.port = port
+    }
+    public var isIPv6: Bool { ip.contains(":") }
+    /// nginx's text form: `10.0.0.1:80`, `[::1]:80`.
+    public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+}

@@ -1,0 +1,10 @@
+/// The version `maitred -v` prints.
+public enum MaitreVersion {
+    public static let string = "0.1.0"
+    public static let banner = "maitred version: maitre/\(string)"
+    #if compiler(>=6.3)
+    static let swiftVersion = "6.3"
+    #else
+    static let swiftVersion = "6"
+    #endif
+}

@@ -1,0 +1,845 @@
+import MaitreBalancing
+import MaitreConfig
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The last handler of a client connection: routes each request (server name, location), answers `return`
+/// and errors itself, and streams `proxy_pass` requests to a peer the upstream's balancer picks, retrying
+/// on the next peer as `proxy_next_upstream` allows. Requests arrive one at a time: NIO's
+/// `HTTPServerPipelineHandler` in front of it holds pipelined requests until the response before is done.
+///
+/// Back-pressure both ways: client reads stop while the upstream cannot take more (or is not connected
+/// yet), upstream reads stop while the client cannot take more.
+final class HTTPProxyHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Request bodies up to this size are kept in memory after sending so a failed attempt can be retried.
+    static let replayLimit = 64 * 1024
+
+    private let runtime: LoopRuntime
+    private let routes: EndpointRoutes
+    private let connectionNumber: UInt64
+    private var context: ChannelHandlerContext!
+    private var remoteIP = ""
+    private var remotePort = ""
+    private var localIP = ""
+    private var localPort = ""
+
+    private var exchange: ProxyExchange?
+    /// A request whose body is being read and thrown away after a local answer.
+    private var discardingBody = false
+    private var closeAfterDiscard = false
+    private var requestsServed = 0
+    private var readsPaused = false
+    private var readPending = false
+    private var idleTimer: Scheduled<Void>?
+    private var bodyTimer: Scheduled<Void>?
+    private var lastBodyRead = NIODeadline.now()
+
+    init(runtime: LoopRuntime, routes: EndpointRoutes, connectionNumber: UInt64) {
+        self.runtime = runtime
+        self.routes = routes
+        self.connectionNumber = connectionNumber
+    }
+
+    private var log: ErrorLog { runtime.log }
+    private var defaultSettings: ProxySettings { routes.route(host: nil).server.settings }
+
+    // MARK: - Connection lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let remote = context.channel.remoteAddress {
+            remoteIP = remote.ipAddress ?? ""
+            remotePort = remote.port.map(String.init) ?? ""
+        }
+        if let local = context.channel.localAddress {
+            localIP = local.ipAddress ?? ""
+            localPort = local.port.map(String.init) ?? ""
+        }
+        if context.channel.isActive {
+            armIdleTimer(defaultSettings.clientHeaderTimeout)
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer(defaultSettings.clientHeaderTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        bodyTimer?.cancel()
+        if let exchange {
+            log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
+            abandonUpstream(exchange, outcome: .success)
+            self.exchange = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func pauseReads() {
+        readsPaused = true
+    }
+
+    private func resumeReads() {
+        guard readsPaused else { return }
+        readsPaused = false
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            exchange?.connection?.handler?.resumeReads()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError {
+            // A malformed request: answer 400 unless a response is already under way, then close.
+            if let exchange, exchange.responseStarted {
+                context.close(promise: nil)
+                return
+            }
+            if let exchange {
+                abandonUpstream(exchange, outcome: .success)
+                self.exchange = nil
+            }
+            log.log(.info, "client sent invalid request while reading client request line, client: \(remoteIP)",
+                    connection: connectionNumber)
+            respondLocally(status: .badRequest, keepAlive: false, isHead: false, version: .http1_1)
+            return
+        }
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            context.close(promise: nil)
+            return
+        }
+        log.log(.info, "client connection error: \(error)", connection: connectionNumber)
+        context.close(promise: nil)
+    }
+
+    // MARK: - Client request parts
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            idleTimer?.cancel()
+            idleTimer = nil
+            requestsServed += 1
+            requestHeadReceived(head)
+        case .body(let body):
+            requestBodyReceived(body)
+        case .end:
+            requestEndReceived()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if let connection = exchange?.connection {
+            connection.channel.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    private func requestHeadReceived(_ head: HTTPRequestHead) {
+        let bodyFraming: BodyFraming
+        switch validate(head) {
+        case .failure(let status):
+            respondLocally(status: status, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
+            discardRequestBody(closeAfter: true, expected: head.expectsBody)
+            return
+        case .success(let framing):
+            bodyFraming = framing
+        }
+
+        let hostHeader = head.headers.first(name: "host")
+        let (server, matcher) = routes.route(host: RequestVariables.hostName(fromHeader: hostHeader))
+        let settings: ProxySettings
+        let keepAlive = wantsKeepAlive(head, settings: server.settings)
+
+        let (rawPath, args) = Self.splitTarget(head.uri)
+        guard let path = rawPath, let normalized = URIPath.normalize(path) else {
+            respondLocally(status: .badRequest, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
+            discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
+            return
+        }
+        guard let location = matcher?.match(path: normalized) else {
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        }
+        settings = location.settings
+
+        if case .contentLength(let length) = bodyFraming, settings.clientMaxBodySize > 0,
+            length > settings.clientMaxBodySize
+        {
+            log.log(.error, "client intended to send too large body: \(length) bytes, client: \(remoteIP), "
+                    + "server: \(server.primaryName), request: \"\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\"",
+                    connection: connectionNumber)
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
+            discardRequestBody(closeAfter: true, expected: true)
+            return
+        }
+
+        var variables = RequestVariables(
+            head: head, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
+            serverPort: localPort, serverName: server.primaryName,
+            host: RequestVariables.hostName(fromHeader: hostHeader) ?? server.primaryName,
+            uri: normalized, args: args)
+
+        switch location.handler {
+        case .return(let action)?:
+            respondReturn(action, variables: variables, keepAlive: keepAlive, head: head)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+        case nil:
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+        case .proxyPass(let proxyPass)?:
+            guard let upstreamIndex = runtime.snapshot.upstreamIndex(named: proxyPass.upstreamName) else {
+                respondLocally(status: .internalServerError, keepAlive: false, isHead: false, version: head.version)
+                discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
+                return
+            }
+            variables.proxyHost = proxyPass.proxyHost
+            if case .chunked = bodyFraming, settings.proxyHTTPVersion == .http1_0 {
+                // An HTTP/1.0 upstream cannot take a chunked body and maitred streams rather than buffers it.
+                respondLocally(status: .lengthRequired, keepAlive: false, isHead: false, version: head.version)
+                discardRequestBody(closeAfter: true, expected: true)
+                return
+            }
+            let target = URIPath.upstreamTarget(
+                originalURI: head.uri, normalizedPath: normalized, args: args, location: location,
+                proxyPass: proxyPass)
+            let upstreamHead = UpstreamRequestBuilder.head(
+                for: head, target: target, settings: settings, variables: variables, framing: bodyFraming)
+            let balancing = runtime.balancers[upstreamIndex].startRequest(
+                client: ClientAddressKey(numericAddress: remoteIP),
+                nextUpstreamTries: settings.proxyNextUpstreamTries)
+            let exchange = ProxyExchange(
+                handler: self, head: head, variables: variables, settings: settings,
+                serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamHead: upstreamHead,
+                balancing: balancing, bodyExpected: bodyFraming != .none)
+            exchange.responseKeepsClientAlive = keepAlive
+            self.exchange = exchange
+            if bodyFraming != .none, head.version == .http1_1,
+                head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
+            {
+                context.writeAndFlush(
+                    Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                    promise: nil)
+            }
+            if !exchange.bodyComplete { armBodyTimer(settings.clientBodyTimeout) }
+            attemptUpstream(exchange)
+        }
+    }
+
+    private func requestBodyReceived(_ body: ByteBuffer) {
+        lastBodyRead = .now()
+        if discardingBody { return }
+        guard let exchange else { return }
+        exchange.bodyBytesReceived += body.readableBytes
+        let limit = exchange.settings.clientMaxBodySize
+        if limit > 0, exchange.bodyBytesReceived > limit {
+            log.log(.error, "client intended to send too large chunked body: \(exchange.bodyBytesReceived) bytes"
+                    + describe(exchange), connection: connectionNumber)
+            if exchange.responseStarted {
+                context.close(promise: nil)
+                return
+            }
+            abandonUpstream(exchange, outcome: .success)
+            self.exchange = nil
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest,
+                           version: exchange.head.version)
+            discardRequestBody(closeAfter: true, expected: true)
+            return
+        }
+        exchange.bodyParts.append(body)
+        exchange.retainedBodyBytes += body.readableBytes
+        if let connection = exchange.connection {
+            writeBodyParts(exchange, to: connection)
+        } else {
+            // Not connected yet: keep what arrived and stop reading until the upstream can take it.
+            pauseReads()
+        }
+    }
+
+    private func requestEndReceived() {
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        if discardingBody {
+            discardingBody = false
+            if !closeAfterDiscard, exchange == nil {
+                armIdleTimer(defaultSettings.keepaliveTimeout)
+            }
+            return
+        }
+        guard let exchange else { return }
+        exchange.bodyComplete = true
+        if let connection = exchange.connection {
+            if exchange.bodyPartsWritten < exchange.bodyParts.count {
+                writeBodyParts(exchange, to: connection)
+            }
+            if exchange.upstreamHead.expectsBody {
+                connection.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            }
+            connection.channel.flush()
+        }
+    }
+
+    // MARK: - Upstream attempts
+
+    private func attemptUpstream(_ exchange: ProxyExchange) {
+        let now = runtime.nowSeconds
+        guard let peer = runtime.balancers[exchange.upstreamIndex].select(&exchange.balancing, now: now) else {
+            log.log(.error, "no live upstreams while connecting to upstream" + describe(exchange),
+                    connection: connectionNumber)
+            failExchange(exchange, status: .badGateway)
+            return
+        }
+        if let pooled = runtime.pools[exchange.upstreamIndex].take(peerIndex: peer.index) {
+            exchange.reusedConnection = true
+            use(pooled, peer: peer, for: exchange)
+        } else {
+            connect(to: peer, for: exchange)
+        }
+    }
+
+    private func connect(to peer: PeerID, for exchange: ProxyExchange) {
+        exchange.phase = .connecting(peer: peer)
+        exchange.reusedConnection = false
+        let plan = runtime.snapshot.upstreams[exchange.upstreamIndex]
+        let address = plan.socketAddresses[peer.index]
+        let peerIndex = peer.index
+        let settings = exchange.settings
+        let responseHeadLimit = settings.proxyBufferSize
+        let bootstrap = ClientBootstrap(group: runtime.eventLoop)
+            .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(
+                .writeBufferWaterMark,
+                value: .init(low: settings.proxyBusyBuffersSize / 2, high: max(settings.proxyBusyBuffersSize, 8192)))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
+                    let handler = UpstreamChannelHandler(connection: connection)
+                    connection.handler = handler
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = responseHeadLimit
+                    limits.maxHeaderFieldSize = responseHeadLimit
+                    try channel.pipeline.syncOperations.addHandlers([
+                        UpstreamRequestEncoder(),
+                        ByteToMessageHandler(
+                            HTTPResponseDecoder(
+                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
+                                limitConfiguration: limits)),
+                        handler,
+                    ])
+                }
+            }
+        bootstrap.connect(to: address).assumeIsolated().whenComplete { [weak self, weak exchange] result in
+            switch result {
+            case .success(let channel):
+                let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamChannelHandler.self)
+                    .connection
+                guard let self, let exchange, self.exchange === exchange, case .connecting = exchange.phase,
+                    let connection
+                else {
+                    channel.close(promise: nil)
+                    return
+                }
+                self.use(connection, peer: peer, for: exchange)
+            case .failure(let error):
+                guard let self, let exchange, self.exchange === exchange else { return }
+                self.attemptFailed(exchange, failure: Self.connectFailure(error))
+            }
+        }
+    }
+
+    private func use(_ connection: UpstreamConnection, peer: PeerID, for exchange: ProxyExchange) {
+        exchange.phase = .connected(connection, peer: peer)
+        connection.lease(to: exchange)
+        let settings = exchange.settings
+        connection.handler?.startExchangeTimers(
+            read: .milliseconds(settings.proxyReadTimeout.milliseconds),
+            send: .milliseconds(settings.proxySendTimeout.milliseconds))
+        exchange.requestSent = true
+        exchange.bodyPartsWritten = 0
+        connection.channel.write(HTTPClientRequestPart.head(exchange.upstreamHead), promise: nil)
+        writeBodyParts(exchange, to: connection)
+        if exchange.bodyComplete, exchange.upstreamHead.expectsBody {
+            connection.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+        connection.channel.flush()
+        if connection.channel.isWritable {
+            resumeReads()
+        } else {
+            pauseReads()
+        }
+    }
+
+    private func writeBodyParts(_ exchange: ProxyExchange, to connection: UpstreamConnection) {
+        while exchange.bodyPartsWritten < exchange.bodyParts.count {
+            let part = exchange.bodyParts[exchange.bodyPartsWritten]
+            exchange.bodyPartsWritten += 1
+            connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+        }
+        if exchange.retainedBodyBytes > Self.replayLimit {
+            // Too large to keep for a retry: let the sent parts go so memory stays bounded.
+            exchange.canReplay = false
+            exchange.bodyParts.removeAll(keepingCapacity: true)
+            exchange.bodyPartsWritten = 0
+            exchange.retainedBodyBytes = 0
+        }
+        if !connection.channel.isWritable { pauseReads() }
+    }
+
+    /// An attempt failed before any response byte reached the client.
+    private func attemptFailed(_ exchange: ProxyExchange, failure: UpstreamFailure) {
+        let peer = exchange.currentPeer
+        let wasReused = exchange.reusedConnection
+        if let connection = exchange.connection { connection.close() }
+        exchange.phase = .notStarted
+
+        if let peer, wasReused, case .error = failure, exchange.canReplay {
+            // A keep-alive connection the upstream had already closed: retry on a fresh connection to the same
+            // peer without counting a failure (nginx gives back the try in this case too).
+            connect(to: peer, for: exchange)
+            return
+        }
+
+        let level: LogLevel = .error
+        log.log(level, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
+        if let peer {
+            let disabled = runtime.balancers[exchange.upstreamIndex].release(
+                peer, &exchange.balancing, outcome: .failure, now: runtime.nowSeconds)
+            if disabled {
+                log.log(.warn, "upstream server temporarily disabled while connecting to upstream"
+                        + describe(exchange, peer: peer), connection: connectionNumber)
+            }
+        }
+        let condition: NextUpstreamConditions
+        let status: HTTPResponseStatus
+        switch failure {
+        case .error: condition = .error; status = .badGateway
+        case .timeout: condition = .timeout; status = .gatewayTimeout
+        case .invalidHeader: condition = .invalidHeader; status = .badGateway
+        }
+        if mayTryNextUpstream(exchange, condition: condition) {
+            attemptUpstream(exchange)
+        } else {
+            failExchange(exchange, status: status)
+        }
+    }
+
+    private func mayTryNextUpstream(_ exchange: ProxyExchange, condition: NextUpstreamConditions) -> Bool {
+        let conditions = exchange.settings.proxyNextUpstream
+        guard conditions.contains(condition), exchange.balancing.triesLeft > 0, exchange.canReplay else {
+            return false
+        }
+        if exchange.requestSent, !exchange.isIdempotent, !conditions.contains(.nonIdempotent) { return false }
+        let limit = exchange.settings.proxyNextUpstreamTimeout
+        if limit.milliseconds > 0, NIODeadline.now() - exchange.startedAt >= .milliseconds(limit.milliseconds) {
+            return false
+        }
+        return true
+    }
+
+    /// Ends the exchange with an error page of our own (nothing of the upstream's response was sent).
+    private func failExchange(_ exchange: ProxyExchange, status: HTTPResponseStatus) {
+        exchange.phase = .finished
+        self.exchange = nil
+        let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
+        respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest,
+                       version: exchange.head.version)
+        if !exchange.bodyComplete { discardRequestBody(closeAfter: true, expected: true) }
+    }
+
+    /// Drops the upstream side of an exchange that will not complete normally.
+    private func abandonUpstream(_ exchange: ProxyExchange, outcome: PeerOutcome) {
+        let peer = exchange.currentPeer
+        if let connection = exchange.connection { connection.close() }
+        if let peer {
+            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: outcome,
+                                                              now: runtime.nowSeconds)
+        }
+        exchange.phase = .finished
+    }
+
+    // MARK: - Upstream events
+
+    func upstreamResponseHead(_ upstream: HTTPResponseHead, exchange: ProxyExchange) {
+        guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
+        if let condition = NextUpstreamConditions(status: Int(upstream.status.code)),
+            exchange.settings.proxyNextUpstream.contains(condition),
+            mayTryNextUpstream(exchange, condition: condition)
+        {
+            // A status proxy_next_upstream lists: count it (403/404 do not count as failures) and try the next.
+            let outcome: PeerOutcome = condition == .http403 || condition == .http404 ? .success : .failure
+            exchange.connection?.close()
+            exchange.phase = .notStarted
+            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: outcome,
+                                                              now: runtime.nowSeconds)
+            attemptUpstream(exchange)
+            return
+        }
+        exchange.responseStarted = true
+        let status = upstream.status.code
+        exchange.responseHasBody = !(exchange.isHeadRequest || status == 204 || status == 304 || status < 200)
+        exchange.upstreamKeepAlive = upstream.isKeepAlive
+            && (upstream.headers.contains(name: "content-length") || upstream.headers.isChunked
+                || !exchange.responseHasBody)
+
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(upstream.headers.count + 4)
+        headers.add(name: "Server", value: "maitre")
+        headers.add(name: "Date", value: runtime.dates.current)
+        let connectionNamed = HopByHop.namedInConnection(upstream.headers)
+        var hasLength = false
+        for (name, value) in upstream.headers {
+            let lower = name.lowercased()
+            if HopByHop.responseHeaders.contains(lower) || connectionNamed.contains(lower) { continue }
+            if lower == "content-length" { hasLength = true }
+            headers.add(name: name, value: value)
+        }
+        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
+        if exchange.responseHasBody && !hasLength {
+            if exchange.head.version == .http1_1 {
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+            } else {
+                keepAlive = false  // An HTTP/1.0 client learns the end of this body from the close.
+            }
+        }
+        exchange.responseKeepsClientAlive = keepAlive
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        if keepAlive, let header = exchange.settings.keepaliveHeaderTimeout {
+            headers.add(name: "Keep-Alive", value: "timeout=\(header.wholeSeconds)")
+        }
+        let head = HTTPResponseHead(version: exchange.head.version, status: upstream.status, headers: headers)
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
+        guard exchange === self.exchange, exchange.responseHasBody else { return }
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if !context.channel.isWritable {
+            exchange.connection?.handler?.pauseReads()
+        }
+    }
+
+    func upstreamReadComplete(exchange: ProxyExchange) {
+        guard exchange === self.exchange else { return }
+        context.flush()
+    }
+
+    func upstreamResponseEnd(exchange: ProxyExchange) {
+        guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
+        let connection = exchange.connection
+        exchange.phase = .finished
+        self.exchange = nil
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: .success,
+                                                          now: runtime.nowSeconds)
+        if let connection {
+            if exchange.upstreamKeepAlive && exchange.bodyComplete {
+                runtime.pools[exchange.upstreamIndex].release(connection)
+            } else {
+                connection.close()
+            }
+        }
+        let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
+        finishResponse(keepAlive: keepAlive)
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool, exchange: ProxyExchange) {
+        guard exchange === self.exchange else { return }
+        if isWritable { resumeReads() } else { pauseReads() }
+    }
+
+    func upstreamFailed(_ failure: UpstreamFailure, exchange: ProxyExchange) {
+        guard exchange === self.exchange else { return }
+        if !exchange.responseStarted {
+            attemptFailed(exchange, failure: failure)
+            return
+        }
+        // The response is under way: the client cannot be told, only cut off.
+        log.log(.error, failure.message + describe(exchange, peer: exchange.currentPeer), connection: connectionNumber)
+        abandonUpstream(exchange, outcome: .success)
+        self.exchange = nil
+        context.close(promise: nil)
+    }
+
+    // MARK: - Local responses
+
+    private func respondReturn(_ action: ReturnAction, variables: RequestVariables, keepAlive: Bool, head: HTTPRequestHead) {
+        let status = HTTPResponseStatus(statusCode: action.status)
+        let text = action.text.map { variables.evaluate($0) }
+        switch action.status {
+        case 301, 302, 303, 307, 308:
+            respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version,
+                           location: text ?? "")
+        default:
+            if let text {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD,
+                               version: head.version, body: text, contentType: "text/plain")
+            } else if ErrorPages.hasPage(action.status) {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+            } else {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version,
+                               body: "", contentType: "text/plain")
+            }
+        }
+    }
+
+    /// Writes a complete response of maitred's own: an error page unless `body` is given.
+    private func respondLocally(
+        status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool, version: HTTPVersion,
+        location: String? = nil, body: String? = nil, contentType: String = "text/html"
+    ) {
+        let keepAlive = keepAlive && !Self.closesConnection(status)
+        let text = body ?? ErrorPages.html(status: status)
+        var headers = HTTPHeaders()
+        headers.add(name: "Server", value: "maitre")
+        headers.add(name: "Date", value: runtime.dates.current)
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        if let location { headers.add(name: "Location", value: location) }
+        let head = HTTPResponseHead(
+            version: version.major == 1 && version.minor <= 1 ? version : .http1_1,
+            status: HTTPResponseStatus(statusCode: Int(status.code), reasonPhrase: ErrorPages.reasonPhrase(status)),
+            headers: headers)
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        if !isHead, !text.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+            buffer.writeString(text)
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        finishResponse(keepAlive: keepAlive)
+    }
+
+    /// nginx turns keep-alive off for these error pages (ngx_http_special_response_handler).
+    private static func closesConnection(_ status: HTTPResponseStatus) -> Bool {
+        switch status.code {
+        case 400, 408, 413, 414, 495, 496, 497, 500, 501: return true
+        default: return false
+        }
+    }
+
+    private func finishResponse(keepAlive: Bool) {
+        let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
+        if keepAlive {
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+            resumeReads()
+            if exchange == nil, !discardingBody {
+                armIdleTimer(defaultSettings.keepaliveTimeout)
+            }
+        } else {
+            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                loopBound.value.close(promise: nil)
+            }
+        }
+    }
+
+    /// After a local answer to a request whose body is still coming: read it to its end and drop it.
+    private func discardRequestBody(closeAfter: Bool, expected: Bool) {
+        guard expected else { return }
+        discardingBody = true
+        closeAfterDiscard = closeAfter
+        resumeReads()
+    }
+
+    // MARK: - Timers
+
+    private func armIdleTimer(_ timeout: TimeSpan) {
+        idleTimer?.cancel()
+        guard timeout.milliseconds > 0 else {
+            context.close(promise: nil)
+            return
+        }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+            [weak self] in
+            guard let self, self.exchange == nil, !self.discardingBody else { return }
+            self.context.close(promise: nil)
+        }
+    }
+
+    private func armBodyTimer(_ timeout: TimeSpan) {
+        bodyTimer?.cancel()
+        guard timeout.milliseconds > 0 else { return }
+        lastBodyRead = .now()
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+            [weak self] in
+            self?.bodyTimerFired(timeout)
+        }
+    }
+
+    private func bodyTimerFired(_ timeout: TimeSpan) {
+        bodyTimer = nil
+        guard let exchange, !exchange.bodyComplete else { return }
+        let interval = TimeAmount.milliseconds(timeout.milliseconds)
+        if readsPaused || NIODeadline.now() - lastBodyRead < interval {
+            // Waiting on the upstream (back-pressure) does not count against the client.
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+                self?.bodyTimerFired(timeout)
+            }
+            return
+        }
+        log.log(.info, "client timed out (110: Connection timed out) while reading client request body"
+                + describe(exchange), connection: connectionNumber)
+        abandonUpstream(exchange, outcome: .success)
+        self.exchange = nil
+        if exchange.responseStarted {
+            context.close(promise: nil)
+        } else {
+            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest,
+                           version: exchange.head.version)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private enum Validation {
+        case success(BodyFraming)
+        case failure(HTTPResponseStatus)
+    }
+
+    /// nginx's checks on a request head (ngx_http_process_request_header).
+    private func validate(_ head: HTTPRequestHead) -> Validation {
+        guard head.version.major == 1, head.version.minor <= 1 else { return .failure(.httpVersionNotSupported) }
+        let hosts = head.headers["host"]
+        if hosts.count > 1 { return .failure(.badRequest) }
+        if head.version == .http1_1, hosts.isEmpty { return .failure(.badRequest) }
+        let transferEncodings = head.headers["transfer-encoding"]
+        let lengths = head.headers["content-length"]
+        if !transferEncodings.isEmpty {
+            if !lengths.isEmpty { return .failure(.badRequest) }
+            if head.version == .http1_0 { return .failure(.badRequest) }
+            guard transferEncodings.count == 1, transferEncodings[0].lowercased() == "chunked" else {
+                return .failure(.notImplemented)
+            }
+            return .success(.chunked)
+        }
+        if let length = lengths.first {
+            guard lengths.count == 1, let n = Int(length), n >= 0 else { return .failure(.badRequest) }
+            return .success(n == 0 ? .none : .contentLength(n))
+        }
+        return .success(.none)
+    }
+
+    private func wantsKeepAlive(_ head: HTTPRequestHead, settings: ProxySettings) -> Bool {
+        head.isKeepAlive && settings.keepaliveTimeout.milliseconds > 0 && requestsServed < settings.keepaliveRequests
+    }
+
+    /// Splits a request-target into path and query; absolute-form targets (`http://host/p`) keep only the path.
+    static func splitTarget(_ uri: String) -> (path: String?, args: String?) {
+        var target = Substring(uri)
+        if !target.hasPrefix("/") {
+            let lower = target.prefix(8).lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, nil) }
+            let afterScheme = target[target.index(target.startIndex, offsetBy: lower.hasPrefix("http://") ? 7 : 8)...]
+            guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return ("/", nil) }
+            target = afterScheme[slash...]
+            if target.hasPrefix("?") { target = "/" + target }
+        }
+        if let question = target.firstIndex(of: "?") {
+            return (String(target[..<question]), String(target[target.index(after: question)...]))
+        }
+        return (String(target), nil)
+    }
+
+    private static func connectFailure(_ error: any Error) -> UpstreamFailure {
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+            return .timeout("upstream timed out (110: Connection timed out) while connecting to upstream")
+        }
+        if let connectionError = error as? NIOConnectionError {
+            for attempt in connectionError.connectionErrors {
+                if let io = attempt.error as? IOError {
+                    return .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) "
+                                  + "while connecting to upstream")
+                }
+            }
+            if let dns = connectionError.dnsAError ?? connectionError.dnsAAAAError {
+                return .error("connect() failed (\(dns)) while connecting to upstream")
+            }
+        }
+        if let io = error as? IOError {
+            return .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) while connecting to upstream")
+        }
+        return .error("connect() failed (\(error)) while connecting to upstream")
+    }
+
+    /// nginx's error-log context: `, client: A, server: S, request: "GET / HTTP/1.1", upstream: "http://B/", host: "H"`.
+    private func describe(_ exchange: ProxyExchange, peer: PeerID? = nil) -> String {
+        var text = ", client: \(remoteIP), server: \(exchange.serverName), request: \"\(exchange.head.method.rawValue) "
+            + "\(exchange.head.uri) HTTP/\(exchange.head.version.major).\(exchange.head.version.minor)\""
+        if let peer = peer ?? exchange.currentPeer {
+            let address = runtime.snapshot.upstreams[exchange.upstreamIndex].peers[peer.index].address
+            text += ", upstream: \"http://\(address)\(exchange.upstreamHead.uri)\""
+        }
+        if let host = exchange.head.headers.first(name: "host") { text += ", host: \"\(host)\"" }
+        return text
+    }
+}
+
+@available(*, unavailable)
+extension HTTPProxyHandler: Sendable {}
+
+/// How a request body is delimited on the wire.
+enum BodyFraming: Equatable {
+    case none
+    case contentLength(Int)
+    case chunked
+}
+
+extension HTTPRequestHead {
+    /// The head announces a body (Content-Length > 0 or chunked).
+    var expectsBody: Bool {
+        if headers.isChunked { return true }
+        if let length = headers.first(name: "content-length"), let n = Int(length) { return n > 0 }
+        return false
+    }
+}
+
+extension VirtualServer {
+    /// `$server_name`: the first name of the block (nginx's `server_name` primary), "" when none.
+    var primaryName: String {
+        guard let first = serverNames.first else { return "" }
+        switch first {
+        case .exact(let name): return name
+        case .leadingWildcard(let suffix, let bare): return bare ? suffix : "*" + suffix
+        case .trailingWildcard(let prefix): return prefix + "*"
+        }
+    }
+}
+
+extension NextUpstreamConditions {
+    /// The condition a response status stands for, when `proxy_next_upstream` can name it.
+    init?(status: Int) {
+        switch status {
+        case 500: self = .http500
+        case 502: self = .http502
+        case 503: self = .http503
+        case 504: self = .http504
+        case 403: self = .http403
+        case 404: self = .http404
+        case 429: self = .http429
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import MaitreBalancing
+import MaitreConfig
+import NIOCore
+import NIOHTTP1
+
+/// One client request on its way through the proxy: where it was routed, which peer it is trying, the body
+/// parts kept for a retry, and how far the response got. It is also the receiver of its upstream connection's
+/// events, which it hands to the client connection's handler.
+final class ProxyExchange: UpstreamResponseReceiver {
+    enum UpstreamPhase {
+        case notStarted
+        case connecting(peer: PeerID)
+        case connected(UpstreamConnection, peer: PeerID)
+        case finished
+    }
+
+    weak var handler: HTTPProxyHandler?
+    let head: HTTPRequestHead
+    var variables: RequestVariables
+    let settings: ProxySettings
+    let serverName: String
+    let upstreamIndex: Int
+    let upstreamHead: HTTPRequestHead
+    let startedAt: NIODeadline
+    let isHeadRequest: Bool
+    let isIdempotent: Bool
+
+    var balancing: PeerSelectionState
+    var phase: UpstreamPhase = .notStarted
+    /// The current connection came from the keep-alive pool.
+    var reusedConnection = false
+    /// Bytes of this request went to some upstream (nginx's `request_sent`).
+    var requestSent = false
+
+    /// Request body parts kept for a retry, and how many of them went to the current connection.
+    var bodyParts: [ByteBuffer] = []
+    var bodyPartsWritten = 0
+    var retainedBodyBytes = 0
+    /// False once a body part was dropped after sending: the request can no longer be replayed.
+    var canReplay = true
+    var bodyComplete: Bool
+    var bodyBytesReceived = 0
+
+    var responseStarted = false
+    var responseKeepsClientAlive = true
+    var upstreamKeepAlive = false
+    var responseHasBody = true
+
+    init(
+        handler: HTTPProxyHandler, head: HTTPRequestHead, variables: RequestVariables, settings: ProxySettings,
+        serverName: String, upstreamIndex: Int, upstreamHead: HTTPRequestHead, balancing: PeerSelectionState,
+        bodyExpected: Bool
+    ) {
+        self.handler = handler
+        self.head = head
+        self.variables = variables
+        self.settings = settings
+        self.serverName = serverName
+        self.upstreamIndex = upstreamIndex
+        self.upstreamHead = upstreamHead
+        self.balancing = balancing
+        self.startedAt = .now()
+        self.isHeadRequest = head.method == .HEAD
+        switch head.method {
+        case .POST, .LOCK, .PATCH: isIdempotent = false
+        default: isIdempotent = true
+        }
+        self.bodyComplete = !bodyExpected
+    }
+
+    var connection: UpstreamConnection? {
+        if case .connected(let c, _) = phase { return c }
+        return nil
+    }
+
+    var currentPeer: PeerID? {
+        switch phase {
+        case .connecting(let p), .connected(_, let p): return p
+        case .notStarted, .finished: return nil
+        }
+    }
+
+    // MARK: UpstreamResponseReceiver
+
+    func upstreamResponseHead(_ head: HTTPResponseHead) { handler?.upstreamResponseHead(head, exchange: self) }
+    func upstreamResponseBody(_ body: ByteBuffer) { handler?.upstreamResponseBody(body, exchange: self) }
+    func upstreamResponseEnd() { handler?.upstreamResponseEnd(exchange: self) }
+    func upstreamReadComplete() { handler?.upstreamReadComplete(exchange: self) }
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        handler?.upstreamWritabilityChanged(isWritable: isWritable, exchange: self)
+    }
+    func upstreamFailed(_ failure: UpstreamFailure) { handler?.upstreamFailed(failure, exchange: self) }
+}
+
+@available(*, unavailable)
+extension ProxyExchange: Sendable {}

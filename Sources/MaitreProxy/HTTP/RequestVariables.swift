@@ -1,0 +1,75 @@
+import MaitreConfig
+import NIOHTTP1
+
+/// The facts about one client request that nginx variables read, gathered once per request.
+struct RequestVariables {
+    var head: HTTPRequestHead
+    var remoteAddress: String
+    var remotePort: String
+    var serverAddress: String
+    var serverPort: String
+    var serverName: String
+    /// `$host`: the Host header's name part, lowercased; else the server name.
+    var host: String
+    /// `$uri`: the normalised path.
+    var uri: String
+    /// `$args`: the query string without `?`.
+    var args: String?
+    var proxyHost: String = ""
+
+    func value(of variable: Variable) -> String {
+        switch variable {
+        case .host: return host
+        case .remoteAddr: return remoteAddress
+        case .remotePort: return remotePort
+        case .serverAddr: return serverAddress
+        case .serverPort: return serverPort
+        case .serverName: return serverName
+        case .scheme: return "http"
+        case .requestMethod: return head.method.rawValue
+        case .requestURI: return head.uri
+        case .uri: return uri
+        case .args: return args ?? ""
+        case .proxyHost: return proxyHost
+        case .proxyAddXForwardedFor:
+            let existing = head.headers["x-forwarded-for"]
+            if existing.isEmpty { return remoteAddress }
+            return existing.joined(separator: ", ") + ", " + remoteAddress
+        case .httpHeader(let name):
+            // nginx: `$http_x_real_ip` reads `X-Real-IP`; several headers are joined with ", " (cookies with "; ").
+            let headerName = name.replacingUnderscoresWithDashes()
+            let values = head.headers[headerName]
+            return values.joined(separator: headerName == "cookie" ? "; " : ", ")
+        }
+    }
+
+    func evaluate(_ template: VariableTemplate) -> String {
+        if template.parts.count == 1, case .literal(let s) = template.parts[0] { return s }
+        var out = ""
+        for part in template.parts {
+            switch part {
+            case .literal(let s): out += s
+            case .variable(let v): out += value(of: v)
+            }
+        }
+        return out
+    }
+
+    /// `$host` as nginx derives it: Host header without port, lowercased, trailing dot removed.
+    static func hostName(fromHeader header: String?) -> String? {
+        guard var host = header, !host.isEmpty else { return nil }
+        if host.hasPrefix("[") {
+            if let end = host.firstIndex(of: "]") { host = String(host[...end]) }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        if host.hasSuffix(".") { host.removeLast() }
+        return host.lowercased()
+    }
+}
+
+extension String {
+    func replacingUnderscoresWithDashes() -> String {
+        String(map { $0 == "_" ? "-" : $0 })
+    }
+}

@@ -1,0 +1,106 @@
+import MaitreBalancing
+import MaitreConfig
+import NIOCore
+
+/// Everything one loaded configuration means to the proxy, frozen and shared read-only by every event loop.
+/// A reload builds a new snapshot; connections keep the one they were accepted with.
+public final class ProxySnapshot: Sendable {
+    public let configuration: Configuration
+    let endpoints: [ListenEndpoint: EndpointRoutes]
+    let upstreams: [UpstreamPlan]
+    private let upstreamIndexByName: [String: Int]
+
+    /// Builds routing tables and upstream plans; throws when an upstream address cannot become a socket address.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        let http = configuration.http
+        var plans: [UpstreamPlan] = []
+        var indexByName: [String: Int] = [:]
+        for upstream in http?.upstreams ?? [] {
+            indexByName[upstream.name] = plans.count
+            plans.append(try UpstreamPlan(upstream: upstream))
+        }
+        self.upstreams = plans
+        self.upstreamIndexByName = indexByName
+
+        var serversByEndpoint: [ListenEndpoint: [VirtualServer]] = [:]
+        var endpointOrder: [ListenEndpoint] = []
+        for server in http?.servers ?? [] {
+            var seen = Set<ListenEndpoint>()
+            for listen in server.listens where seen.insert(listen.endpoint).inserted {
+                if serversByEndpoint[listen.endpoint] == nil { endpointOrder.append(listen.endpoint) }
+                serversByEndpoint[listen.endpoint, default: []].append(server)
+            }
+        }
+        var endpoints: [ListenEndpoint: EndpointRoutes] = [:]
+        for endpoint in endpointOrder {
+            endpoints[endpoint] = EndpointRoutes(endpoint: endpoint, servers: serversByEndpoint[endpoint] ?? [])
+        }
+        self.endpoints = endpoints
+    }
+
+    /// The endpoints to listen on, with the socket options their `listen` lines ask for.
+    public var listens: [Listen] {
+        var seen = Set<ListenEndpoint>()
+        var out: [Listen] = []
+        for server in configuration.http?.servers ?? [] {
+            for listen in server.listens where seen.insert(listen.endpoint).inserted {
+                out.append(listen)
+            }
+        }
+        return out
+    }
+
+    func upstreamIndex(named name: String) -> Int? { upstreamIndexByName[name] }
+}
+
+/// The virtual servers behind one listening socket, with each server's location matcher.
+struct EndpointRoutes: Sendable {
+    let names: ServerNameTable
+    let matchers: [SourceLocation: LocationMatcher]
+
+    init(endpoint: ListenEndpoint, servers: [VirtualServer]) {
+        names = ServerNameTable(endpoint: endpoint, servers: servers)
+        var matchers: [SourceLocation: LocationMatcher] = [:]
+        for server in servers {
+            matchers[server.source] = LocationMatcher(locations: server.locations)
+        }
+        self.matchers = matchers
+    }
+
+    func route(host: String?) -> (server: VirtualServer, locations: LocationMatcher?) {
+        let server = names.select(host: host)
+        return (server, matchers[server.source])
+    }
+}
+
+/// One upstream's peers as the balancer and the connector need them.
+struct UpstreamPlan: Sendable {
+    let upstream: Upstream
+    let peers: [PeerDescriptor]
+    let socketAddresses: [SocketAddress]
+    let method: BalancingMethod
+
+    init(upstream: Upstream) throws {
+        self.upstream = upstream
+        var peers: [PeerDescriptor] = []
+        var addresses: [SocketAddress] = []
+        for server in upstream.servers {
+            for address in server.addresses {
+                peers.append(
+                    PeerDescriptor(
+                        name: server.name, address: address.description, weight: server.weight,
+                        maxFails: server.maxFails, failTimeoutSeconds: server.failTimeout.wholeSeconds,
+                        backup: server.backup, down: server.down))
+                addresses.append(try SocketAddress(ipAddress: address.ip, port: address.port))
+            }
+        }
+        self.peers = peers
+        self.socketAddresses = addresses
+        switch upstream.method {
+        case .roundRobin: method = .roundRobin
+        case .leastConn: method = .leastConn
+        case .ipHash: method = .ipHash
+        }
+    }
+}

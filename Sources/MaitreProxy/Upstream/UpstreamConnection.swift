@@ -1,0 +1,105 @@
+import NIOCore
+import NIOHTTP1
+
+/// What an upstream connection reports to the request currently using it. All calls happen on the
+/// connection's event loop, which is also the client connection's loop.
+protocol UpstreamResponseReceiver: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ body: ByteBuffer)
+    func upstreamResponseEnd()
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(isWritable: Bool)
+    func upstreamFailed(_ failure: UpstreamFailure)
+}
+
+/// Why an upstream exchange ended early, in nginx's `proxy_next_upstream` vocabulary.
+enum UpstreamFailure: Error, Equatable {
+    /// Connection refused/reset/closed, or any other transport error (`error`).
+    case error(String)
+    /// connect, send or read timeout (`timeout`).
+    case timeout(String)
+    /// The upstream sent something that is not a valid HTTP response head (`invalid_header`).
+    case invalidHeader(String)
+
+    var message: String {
+        switch self {
+        case .error(let m), .timeout(let m), .invalidHeader(let m): return m
+        }
+    }
+}
+
+/// One TCP connection to one upstream peer, either leased to a request or idle in its pool.
+final class UpstreamConnection {
+    enum State {
+        case leased(any UpstreamResponseReceiver)
+        case idle(since: NIODeadline)
+        case closed
+    }
+
+    let channel: any Channel
+    let peerAddress: SocketAddress
+    /// Index of the peer in its upstream's balancer.
+    let peerIndex: Int
+    private(set) var state: State = .closed
+    /// Requests sent over this connection, for `keepalive_requests`.
+    private(set) var requestsSent = 0
+    weak var handler: UpstreamChannelHandler?
+    /// Called once when the connection dies while idle, so its pool forgets it.
+    var onIdleClose: ((UpstreamConnection) -> Void)?
+
+    init(channel: any Channel, peerAddress: SocketAddress, peerIndex: Int) {
+        self.channel = channel
+        self.peerAddress = peerAddress
+        self.peerIndex = peerIndex
+    }
+
+    var isUsable: Bool {
+        if case .closed = state { return false }
+        return channel.isActive
+    }
+
+    func lease(to receiver: any UpstreamResponseReceiver) {
+        state = .leased(receiver)
+        requestsSent += 1
+        handler?.leased()
+    }
+
+    func markIdle(now: NIODeadline) {
+        state = .idle(since: now)
+        handler?.becameIdle()
+    }
+
+    var receiver: (any UpstreamResponseReceiver)? {
+        if case .leased(let r) = state { return r }
+        return nil
+    }
+
+    var idleSince: NIODeadline? {
+        if case .idle(let since) = state { return since }
+        return nil
+    }
+
+    /// Closes the socket; safe to call more than once.
+    func close() {
+        if case .closed = state { return }
+        state = .closed
+        channel.close(promise: nil)
+    }
+
+    /// Called by the handler when the channel went inactive.
+    func channelClosed() {
+        let previous = state
+        state = .closed
+        switch previous {
+        case .leased(let receiver):
+            receiver.upstreamFailed(.error("upstream prematurely closed connection"))
+        case .idle:
+            onIdleClose?(self)
+        case .closed:
+            break
+        }
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamConnection: Sendable {}

@@ -1,0 +1,96 @@
+import NIOCore
+
+/// Idle keep-alive connections of one upstream on one event loop, as nginx's `keepalive` cache keeps them per
+/// worker: at most `capacity` idle connections (the least recently used is closed to make room), each closed
+/// after `idleTimeout` (`keepalive_timeout`) or once it has carried `maxRequests` (`keepalive_requests`).
+/// Confined to its event loop: no locks.
+final class UpstreamConnectionPool {
+    let capacity: Int
+    let idleTimeout: TimeAmount
+    let maxRequests: Int
+    private let eventLoop: any EventLoop
+    /// Most recently used last.
+    private var idle: [UpstreamConnection] = []
+    private var sweep: Scheduled<Void>?
+
+    init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, eventLoop: any EventLoop) {
+        self.capacity = capacity
+        self.idleTimeout = idleTimeout
+        self.maxRequests = maxRequests
+        self.eventLoop = eventLoop
+        idle.reserveCapacity(min(capacity, 64))
+    }
+
+    var idleCount: Int { idle.count }
+
+    /// The most recently used live idle connection to `peerIndex`, removed from the pool.
+    func take(peerIndex: Int) -> UpstreamConnection? {
+        var i = idle.count - 1
+        while i >= 0 {
+            let connection = idle[i]
+            if connection.peerIndex == peerIndex {
+                idle.remove(at: i)
+                connection.onIdleClose = nil
+                if connection.isUsable { return connection }
+                connection.close()
+            }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// Keeps a connection whose exchange completed cleanly, or closes it when it may not be kept.
+    func release(_ connection: UpstreamConnection) {
+        guard capacity > 0, connection.isUsable, connection.requestsSent < maxRequests else {
+            connection.close()
+            return
+        }
+        if idle.count >= capacity {
+            let oldest = idle.removeFirst()
+            oldest.onIdleClose = nil
+            oldest.close()
+        }
+        connection.markIdle(now: .now())
+        connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+        idle.append(connection)
+        scheduleSweepIfNeeded()
+    }
+
+    /// Closes every idle connection (reload, shutdown).
+    func closeAll() {
+        sweep?.cancel()
+        sweep = nil
+        let all = idle
+        idle.removeAll()
+        for connection in all {
+            connection.onIdleClose = nil
+            connection.close()
+        }
+    }
+
+    private func forget(_ connection: UpstreamConnection) {
+        idle.removeAll { $0 === connection }
+    }
+
+    private func scheduleSweepIfNeeded() {
+        guard sweep == nil, let oldest = idle.first?.idleSince else { return }
+        let delay = max(oldest + idleTimeout - .now(), .milliseconds(1))
+        sweep = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            self?.sweep = nil
+            self?.closeExpired()
+        }
+    }
+
+    private func closeExpired() {
+        let now = NIODeadline.now()
+        while let first = idle.first, let since = first.idleSince, since + idleTimeout <= now {
+            idle.removeFirst()
+            first.onIdleClose = nil
+            first.close()
+        }
+        scheduleSweepIfNeeded()
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamConnectionPool: Sendable {}

@@ -1,0 +1,174 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// The `maitred` binary itself: -t/-T output and exit codes, signals through -s and the pid file.
+final class ProcessTests: XCTestCase {
+    var directory = ""
+    var group: MultiThreadedEventLoopGroup!
+    var backends: [TestBackend] = []
+    var process: Process?
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: MaitredBinary.path), "build maitred first")
+    }
+
+    override func tearDown() {
+        if let process, process.isRunning {
+            process.terminate()
+            _ = MaitredBinary.waitForExit(process, timeout: 5)
+        }
+        for b in backends { b.stop() }
+        try? group.syncShutdownGracefully()
+        removeDirectory(directory)
+    }
+
+    private func config(proxyPort: Int, backend: TestBackend, extra: String = "") -> String {
+        """
+        worker_processes 1;
+        pid \(directory)/maitred.pid;
+        error_log \(directory)/error.log info;
+        events { worker_connections 128; }
+        http {
+            upstream app { server \(backend.address); }
+            server {
+                listen 127.0.0.1:\(proxyPort);
+                \(extra)
+                location / { proxy_pass http://app; }
+            }
+        }
+        """
+    }
+
+    /// -t on a good file: nginx's two lines on stderr, nothing on stdout, exit 0.
+    func testTestGoodConfig() throws {
+        let backend = try TestBackend(name: "a", group: group)
+        backends = [backend]
+        try writeFile(directory + "/maitre.conf", config(proxyPort: 8080, backend: backend))
+        let r = try MaitredBinary.run(["-t", "-c", directory + "/maitre.conf"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, """
+            maitred: the configuration file \(directory)/maitre.conf syntax is ok
+            maitred: configuration file \(directory)/maitre.conf test is successful
+
+            """)
+    }
+
+    /// -t on a bad file names the directive, file and line, and exits 1.
+    func testTestBadConfigNamesFileAndLine() throws {
+        try writeFile(directory + "/maitre.conf", "events { }\nhttp {\n    proxy_pas http://x;\n}\n")
+        let r = try MaitredBinary.run(["-t", "-c", directory + "/maitre.conf"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, """
+            maitred: [emerg] unknown directive "proxy_pas" in \(directory)/maitre.conf:3
+            maitred: configuration file \(directory)/maitre.conf test failed
+
+            """)
+    }
+
+    /// Running with a bad file fails the same way without starting.
+    func testRunWithBadConfigExits1() throws {
+        try writeFile(directory + "/maitre.conf", "http {\n  upstream x { server 127.0.0.1:1 weight=0; }\n}\n")
+        let r = try MaitredBinary.run(["-c", directory + "/maitre.conf"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.hasPrefix("maitred: [emerg] "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(directory)/maitre.conf:2"), r.stderr)
+    }
+
+    /// -T dumps the configuration to stdout after the test lines.
+    func testDumpConfig() throws {
+        let backend = try TestBackend(name: "a", group: group)
+        backends = [backend]
+        let text = config(proxyPort: 8080, backend: backend)
+        try writeFile(directory + "/maitre.conf", text)
+        let r = try MaitredBinary.run(["-T", "-c", directory + "/maitre.conf"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "# configuration file \(directory)/maitre.conf:\n\(text)\n")
+    }
+
+    /// -v, -h and a bad option, nginx style.
+    func testVersionHelpAndBadOption() throws {
+        let v = try MaitredBinary.run(["-v"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.stderr.hasPrefix("maitred version: maitre/"), v.stderr)
+        XCTAssertEqual(v.stdout, "")
+        let bad = try MaitredBinary.run(["-x"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.stderr, "maitred: invalid option: \"x\"\n")
+        let missing = try MaitredBinary.run(["-c"])
+        XCTAssertEqual(missing.stderr, "maitred: option \"-c\" requires file name\n")
+    }
+
+    /// Runs, proxies, reloads to a new backend on `-s reload`, and stops on `-s quit`, removing its pid file.
+    func testRunReloadAndQuitThroughPidFile() throws {
+        let first = try TestBackend(name: "first", group: group)
+        let second = try TestBackend(name: "second", group: group)
+        backends = [first, second]
+        let port = try freeLoopbackPort()
+        let file = directory + "/maitre.conf"
+        try writeFile(file, config(proxyPort: port, backend: first))
+        process = try MaitredBinary.start(["-c", file], directory: directory)
+        XCTAssertTrue(MaitredBinary.waitForPort(port), readFile(directory + "/stderr") ?? "")
+        XCTAssertEqual(try TestHTTPClient(port: port).request("GET", "/").text, "first\n")
+        let pid = readFile(directory + "/maitred.pid")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(pid, String(process!.processIdentifier))
+
+        try writeFile(file, config(proxyPort: port, backend: second))
+        let reload = try MaitredBinary.run(["-s", "reload", "-c", file])
+        XCTAssertEqual(reload.status, 0, reload.stderr)
+        var answered = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            answered = (try? TestHTTPClient(port: port).request("GET", "/").text) ?? ""
+            if answered == "second\n" { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(answered, "second\n")
+
+        // A bad config on reload is refused and the old one keeps serving.
+        try writeFile(file, "http { bogus; }\n")
+        XCTAssertEqual(try MaitredBinary.run(["-s", "reload", "-c", file]).status, 0)
+        usleep(300_000)
+        XCTAssertEqual(try TestHTTPClient(port: port).request("GET", "/").text, "second\n")
+        XCTAssertTrue(readFile(directory + "/error.log")?.contains("unknown directive \"bogus\"") ?? false)
+
+        try writeFile(file, config(proxyPort: port, backend: second))
+        XCTAssertEqual(try MaitredBinary.run(["-s", "quit", "-c", file]).status, 0)
+        XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 15))
+        XCTAssertEqual(process!.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/maitred.pid"))
+        XCTAssertEqual(readFile(directory + "/stdout"), "", "maitred writes nothing on stdout")
+    }
+
+    /// SIGQUIT lets an in-flight request finish; SIGTERM stops at once.
+    func testSignalsQuitGracefullyAndTermFast() throws {
+        let backend = try TestBackend(name: "slow", group: group)
+        backends = [backend]
+        let port = try freeLoopbackPort()
+        let file = directory + "/maitre.conf"
+        try writeFile(file, config(proxyPort: port, backend: backend))
+        process = try MaitredBinary.start(["-c", file], directory: directory)
+        XCTAssertTrue(MaitredBinary.waitForPort(port))
+        let client = try TestHTTPClient(port: port)
+        try client.send("GET /slow/1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(200_000)
+        kill(process!.processIdentifier, SIGQUIT)
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "slow\n")
+        XCTAssertEqual(response.header("connection"), "close")
+        XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 15))
+        XCTAssertEqual(process!.terminationStatus, 0)
+
+        process = try MaitredBinary.start(["-c", file], directory: directory)
+        XCTAssertTrue(MaitredBinary.waitForPort(port))
+        kill(process!.processIdentifier, SIGTERM)
+        XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 10))
+        XCTAssertEqual(process!.terminationStatus, 0)
+    }
+}

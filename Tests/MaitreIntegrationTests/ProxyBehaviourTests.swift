@@ -1,0 +1,317 @@
+import MaitreConfig
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// L7 proxying through real sockets: headers, routing, bodies, connection reuse and error answers.
+final class ProxyBehaviourTests: XCTestCase {
+    var group: MultiThreadedEventLoopGroup!
+    var backends: [TestBackend] = []
+    var harness: ProxyHarness?
+
+    override func setUp() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    override func tearDown() {
+        harness?.stop()
+        for b in backends { b.stop() }
+        backends = []
+        try? group.syncShutdownGracefully()
+    }
+
+    private func singleBackend(_ extra: String = "", location: String = "", upstreamExtra: String = "") throws -> TestBackend {
+        let backend = try TestBackend(name: "only", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                upstream pool { server \(backend.address); \(upstreamExtra) }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    server_name example.com;
+                    \(extra)
+                    location / { proxy_pass http://pool; \(location) }
+                }
+            }
+            """)
+        return backend
+    }
+
+    private func headerLines(_ response: TestHTTPClient.Response) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in response.text.split(separator: "\n").dropFirst() {
+            if let colon = line.firstIndex(of: ":") {
+                out[String(line[..<colon])] = String(line[line.index(colon, offsetBy: 2)...])
+            }
+        }
+        return out
+    }
+
+    /// The article's proxy_set_header lines reach the backend with the client's values.
+    func testForwardedHeadersAsConfigured() throws {
+        _ = try singleBackend(location: """
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            """)
+        let r = try harness!.client(source: "127.0.3.4").request(
+            "GET", "/headers?q=1", headers: [("X-Forwarded-For", "10.1.1.1"), ("Connection", "keep-alive, X-Drop"),
+                                             ("X-Drop", "1"), ("TE", "trailers"), ("X-Keep", "yes")],
+            host: "Example.COM:\(harness!.port)")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertTrue(r.text.hasPrefix("GET /headers?q=1 HTTP/1.1\n"), r.text)
+        let h = headerLines(r)
+        XCTAssertEqual(h["host"], "example.com")
+        XCTAssertEqual(h["x-real-ip"], "127.0.3.4")
+        XCTAssertEqual(h["x-forwarded-for"], "10.1.1.1, 127.0.3.4")
+        XCTAssertEqual(h["x-forwarded-proto"], "http")
+        XCTAssertEqual(h["x-keep"], "yes")
+        XCTAssertNil(h["x-drop"], "headers named in Connection are hop-by-hop")
+        XCTAssertNil(h["te"])
+        XCTAssertNil(h["connection"], "nginx >= 1.29.7 sends no Connection header by default")
+    }
+
+    /// Without proxy_set_header Host, the upstream sees $proxy_host (the upstream name), as nginx sends.
+    func testDefaultHostIsProxyHost() throws {
+        _ = try singleBackend()
+        let r = try harness!.get("/headers")
+        XCTAssertEqual(headerLines(r)["host"], "pool")
+    }
+
+    /// The article's L7 example: /api/ to one pool, everything else to another.
+    func testLocationRoutingBetweenTwoPools() throws {
+        let api = try TestBackend(name: "api", group: group)
+        let web = try TestBackend(name: "web", group: group)
+        backends = [api, web]
+        harness = try ProxyHarness("""
+            http {
+                upstream api_servers { server \(api.address); }
+                upstream web_servers { server \(web.address); }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location /api/ { proxy_pass http://api_servers; }
+                    location / { proxy_pass http://web_servers; }
+                }
+            }
+            """)
+        XCTAssertEqual(try harness!.get("/api/users").text, "api\n")
+        XCTAssertEqual(try harness!.get("/apix").text, "web\n")
+        XCTAssertEqual(try harness!.get("/").text, "web\n")
+        XCTAssertEqual(api.lastHead?.uri, "/api/users")
+    }
+
+    /// proxy_pass with a URI part replaces the matched prefix, as nginx does.
+    func testProxyPassURIReplacement() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location /name/ { proxy_pass http://\(backend.address)/remote/; }
+                }
+            }
+            """)
+        let r = try harness!.get("/name/x/y?z=1")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(backend.lastHead?.uri, "/remote/x/y?z=1")
+    }
+
+    /// Sequential requests over one client connection reuse one pooled upstream connection.
+    func testUpstreamConnectionIsReused() throws {
+        let backend = try singleBackend()
+        let client = try harness!.client()
+        for _ in 0..<20 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+        // New client connections also take the pooled connection.
+        for _ in 0..<5 { XCTAssertEqual(try harness!.get("/").status, 200) }
+        XCTAssertEqual(backend.requests, 25)
+        XCTAssertEqual(backend.acceptedConnections, 1)
+    }
+
+    /// keepalive 0 turns pooling off: one upstream connection per request.
+    func testKeepaliveZeroDisablesPooling() throws {
+        let backend = try singleBackend(upstreamExtra: "keepalive 0;")
+        let client = try harness!.client()
+        for _ in 0..<5 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+        XCTAssertEqual(backend.acceptedConnections, 5)
+    }
+
+    /// A pooled connection the upstream closed is never used: the next request still succeeds.
+    func testPooledConnectionClosedByUpstreamIsNotUsed() throws {
+        let backend = try singleBackend()
+        XCTAssertEqual(try harness!.get("/").status, 200)
+        // The backend closes its side of the idle pooled connection.
+        XCTAssertEqual(try harness!.get("/close").status, 502)
+        for _ in 0..<3 { XCTAssertEqual(try harness!.get("/").status, 200) }
+        XCTAssertGreaterThanOrEqual(backend.acceptedConnections, 2)
+    }
+
+    /// Pipelined requests sent in one write come back in order.
+    func testPipelinedRequestsAnswerInOrder() throws {
+        let backend = try singleBackend()
+        let client = try harness!.client()
+        try client.send("GET /slow/100 HTTP/1.1\r\nHost: a\r\n\r\nGET /headers HTTP/1.1\r\nHost: b\r\n\r\nGET /x HTTP/1.1\r\nHost: c\r\n\r\n")
+        let first = try client.readResponse()
+        let second = try client.readResponse()
+        let third = try client.readResponse()
+        XCTAssertEqual(first.text, "only\n")
+        XCTAssertTrue(second.text.hasPrefix("GET /headers"))
+        XCTAssertEqual(third.text, "only\n")
+        XCTAssertEqual(backend.heads.map(\.uri), ["/slow/100", "/headers", "/x"])
+    }
+
+    /// A 64 MiB response and a 64 MiB Content-Length upload stream through; chunked both ways too.
+    func testLargeBodiesStreamBothWays() throws {
+        _ = try singleBackend(location: "client_max_body_size 0;")
+        let client = try harness!.client(timeoutSeconds: 60)
+        try client.send("GET /bytes/\(64 << 20) HTTP/1.1\r\nHost: a\r\n\r\n")
+        let download = try client.readResponse(keepBody: false)
+        XCTAssertEqual(download.bodyLength, 64 << 20)
+
+        let size = 64 << 20
+        try client.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: \(size)\r\n\r\n")
+        try client.sendRepeated(byte: 7, count: size)
+        let upload = try client.readResponse()
+        XCTAssertEqual(upload.status, 200)
+        XCTAssertTrue(upload.text.hasPrefix("only \(size) "), upload.text)
+
+        try client.send("GET /bytes/300000?chunked HTTP/1.1\r\nHost: a\r\n\r\n")
+        let chunkedDown = try client.readResponse()
+        XCTAssertEqual(chunkedDown.bodyLength, 300000)
+        XCTAssertEqual(chunkedDown.header("transfer-encoding"), "chunked")
+
+        try client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        let chunkedUp = try client.readResponse()
+        XCTAssertTrue(chunkedUp.text.hasPrefix("only 11 "), chunkedUp.text)
+    }
+
+    /// Expect: 100-continue gets an interim 100 before the body is sent.
+    func testExpectContinue() throws {
+        _ = try singleBackend()
+        let client = try harness!.client()
+        try client.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try client.readInterimStatus()
+        XCTAssertEqual(interim, 100)
+        try client.send("abcd")
+        let r = try client.readResponse()
+        XCTAssertTrue(r.text.hasPrefix("only 4 "), r.text)
+    }
+
+    /// HEAD responses carry the upstream's length but no body; the connection stays usable.
+    func testHeadIsFramedWithoutBody() throws {
+        _ = try singleBackend()
+        let client = try harness!.client()
+        let head = try client.request("HEAD", "/")
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.header("content-length"), "5")
+        XCTAssertEqual(try client.request("GET", "/").text, "only\n")
+        let noContent = try client.request("GET", "/status/204")
+        XCTAssertEqual(noContent.status, 204)
+        XCTAssertNil(noContent.header("transfer-encoding"))
+        XCTAssertEqual(try client.request("GET", "/").text, "only\n")
+    }
+
+    /// A closed upstream port answers 502; a malformed request 400; a too large body 413.
+    func testErrorAnswers() throws {
+        let dead = try freeLoopbackPort()
+        harness = try ProxyHarness("""
+            http {
+                upstream dead { server 127.0.0.1:\(dead); }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    client_max_body_size 1k;
+                    location / { proxy_pass http://dead; }
+                }
+            }
+            """)
+        XCTAssertEqual(try harness!.get("/").status, 502)
+        let bad = try harness!.client()
+        try bad.send("GARBAGE\r\n\r\n")
+        XCTAssertEqual(try bad.readResponse().status, 400)
+        let big = try harness!.client()
+        let r = try big.request("POST", "/", body: String(repeating: "x", count: 2048))
+        XCTAssertEqual(r.status, 413)
+        let noHost = try harness!.client()
+        XCTAssertEqual(try noHost.request("GET", "/", host: nil).status, 400)
+    }
+
+    /// proxy_read_timeout answers 504 when the upstream says nothing in time.
+    func testReadTimeoutAnswers504() throws {
+        _ = try singleBackend(location: "proxy_read_timeout 300ms;")
+        let r = try harness!.get("/slow/2000")
+        XCTAssertEqual(r.status, 504)
+    }
+
+    /// A dead server is skipped: the request goes to the next one and the dead one is marked failed.
+    func testConnectErrorTriesNextServer() throws {
+        let alive = try TestBackend(name: "alive", group: group)
+        backends = [alive]
+        let dead = try freeLoopbackPort()
+        harness = try ProxyHarness("""
+            http {
+                upstream pool { server 127.0.0.1:\(dead) max_fails=1 fail_timeout=30s; server \(alive.address); }
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://pool; } }
+            }
+            """)
+        for _ in 0..<6 {
+            let r = try harness!.get("/")
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(r.text, "alive\n")
+        }
+        XCTAssertEqual(alive.requests, 6)
+    }
+
+    /// backup servers take traffic only when every primary is down.
+    func testBackupUsedOnlyWhenPrimariesFail() throws {
+        let primary = try TestBackend(name: "primary", group: group)
+        let backup = try TestBackend(name: "backup", group: group)
+        backends = [primary, backup]
+        harness = try ProxyHarness("""
+            http {
+                upstream pool { server \(primary.address); server \(backup.address) backup; }
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://pool; } }
+            }
+            """)
+        for _ in 0..<3 { XCTAssertEqual(try harness!.get("/").text, "primary\n") }
+        primary.stop()
+        for _ in 0..<3 { XCTAssertEqual(try harness!.get("/").text, "backup\n") }
+    }
+
+    /// An HTTP/1.0 close-delimited upstream response reaches an HTTP/1.1 client chunked.
+    func testCloseDelimitedResponseIsRechunked() throws {
+        let old = try TestBackend(name: "old", group: group, http10: true)
+        backends = [old]
+        harness = try ProxyHarness("""
+            http { server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://\(old.address); } } }
+            """)
+        let client = try harness!.client()
+        let r = try client.request("GET", "/")
+        XCTAssertEqual(r.text, "old\n")
+        XCTAssertEqual(r.header("transfer-encoding"), "chunked")
+        XCTAssertEqual(try client.request("GET", "/").text, "old\n")
+    }
+
+    /// `return` answers locally with nginx's semantics for text and redirects.
+    func testReturnDirective() throws {
+        harness = try ProxyHarness("""
+            http {
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location = /health { return 200 "ok $remote_addr"; }
+                    location /old { return 301 http://example.com$request_uri; }
+                    location / { return 404; }
+                }
+            }
+            """)
+        let ok = try harness!.get("/health")
+        XCTAssertEqual(ok.status, 200)
+        XCTAssertEqual(ok.text, "ok 127.0.0.1")
+        let moved = try harness!.get("/old/x")
+        XCTAssertEqual(moved.status, 301)
+        XCTAssertEqual(moved.header("location"), "http://example.com/old/x")
+        XCTAssertEqual(try harness!.get("/nothing").status, 404)
+    }
+}
+

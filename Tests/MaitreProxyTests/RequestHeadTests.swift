@@ -1,0 +1,70 @@
+import MaitreConfig
+import NIOHTTP1
+import XCTest
+
+@testable import MaitreProxy
+
+/// The upstream request head follows nginx's proxy module: set headers first, hop-by-hop headers dropped.
+final class RequestHeadTests: XCTestCase {
+    private func variables(_ head: HTTPRequestHead) -> RequestVariables {
+        RequestVariables(head: head, remoteAddress: "10.0.0.9", remotePort: "5555", serverAddress: "127.0.0.1",
+                         serverPort: "8080", serverName: "example.com", host: "example.com", uri: "/a", args: "b=1",
+                         proxyHost: "backend")
+    }
+
+    /// Defaults: Host becomes $proxy_host, no Connection header, client hop-by-hop headers dropped.
+    func testDefaultsAndHopByHop() throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "example.com")
+        headers.add(name: "Connection", value: "keep-alive, X-Secret")
+        headers.add(name: "X-Secret", value: "1")
+        headers.add(name: "Keep-Alive", value: "timeout=5")
+        headers.add(name: "Upgrade", value: "websocket")
+        headers.add(name: "Trailer", value: "X-T")
+        headers.add(name: "Accept", value: "*/*")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a?b=1", headers: headers)
+        let out = UpstreamRequestBuilder.head(for: head, target: "/a?b=1", settings: ProxySettings(),
+                                              variables: variables(head), framing: .none)
+        XCTAssertEqual(out.headers.map { "\($0.name): \($0.value)" }, ["Host: backend", "Accept: */*"])
+        XCTAssertEqual(out.version, .http1_1)
+    }
+
+    /// X-Forwarded-For appends the client address to what came in; an empty value removes a header.
+    func testForwardedForAndRemoval() throws {
+        var settings = ProxySettings()
+        settings.proxySetHeaders = [
+            HeaderSetting(name: "X-Forwarded-For", value: VariableTemplate(parts: [.variable(.proxyAddXForwardedFor)])),
+            HeaderSetting(name: "Accept-Encoding", value: VariableTemplate(parts: [])),
+            HeaderSetting(name: "X-Real-IP", value: VariableTemplate(parts: [.variable(.remoteAddr)])),
+        ]
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Forwarded-For", value: "1.1.1.1")
+        headers.add(name: "X-Forwarded-For", value: "2.2.2.2")
+        headers.add(name: "Accept-Encoding", value: "gzip")
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers)
+        let out = UpstreamRequestBuilder.head(for: head, target: "/", settings: settings, variables: variables(head),
+                                              framing: .contentLength(3))
+        XCTAssertEqual(out.headers["x-forwarded-for"], ["1.1.1.1, 2.2.2.2, 10.0.0.9"])
+        XCTAssertEqual(out.headers["accept-encoding"], [])
+        XCTAssertEqual(out.headers["x-real-ip"], ["10.0.0.9"])
+        XCTAssertEqual(out.headers["content-length"], ["3"])
+        XCTAssertNil(out.headers.first(name: "host"), "the builder sends exactly the merged list it is given")
+    }
+
+    /// Request targets: origin form, query split, absolute form reduced to its path.
+    func testSplitTarget() {
+        XCTAssertTrue(HTTPProxyHandler.splitTarget("/a/b?x=1") == ("/a/b", "x=1"))
+        XCTAssertTrue(HTTPProxyHandler.splitTarget("/a") == ("/a", nil))
+        XCTAssertTrue(HTTPProxyHandler.splitTarget("http://h.example/p?q") == ("/p", "q"))
+        XCTAssertTrue(HTTPProxyHandler.splitTarget("http://h.example") == ("/", nil))
+        XCTAssertTrue(HTTPProxyHandler.splitTarget("*") == (nil, nil))
+    }
+
+    /// $host: the Host header's name, lowercased, without port or trailing dot.
+    func testHostName() {
+        XCTAssertEqual(RequestVariables.hostName(fromHeader: "Example.COM:8080"), "example.com")
+        XCTAssertEqual(RequestVariables.hostName(fromHeader: "example.com."), "example.com")
+        XCTAssertEqual(RequestVariables.hostName(fromHeader: "[::1]:80"), "[::1]")
+        XCTAssertNil(RequestVariables.hostName(fromHeader: ""))
+    }
+}
