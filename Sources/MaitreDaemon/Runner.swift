@@ -110,7 +110,7 @@ final class Runner: Sendable {
     }
 
     private func reload(server: ProxyServer, workerProcesses: WorkerProcesses) {
-        log.log(.notice, "signal 1 (SIGHUP) received from \(paths.configFile), reconfiguring")
+        log.log(.notice, "signal 1 (SIGHUP) received, reconfiguring")
         do {
             let configuration = try ConfigLoader.load(
                 file: paths.configFile, prefix: paths.prefix, globalDirectives: options.globalDirectives)

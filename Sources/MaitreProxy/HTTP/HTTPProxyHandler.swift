@@ -178,7 +178,29 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
             return
         }
-        guard let location = matcher?.match(path: normalized) else {
+        let hostName = RequestVariables.hostName(fromHeader: hostHeader) ?? server.primaryName
+        if let action = server.returnAction {
+            // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
+            let variables = RequestVariables(
+                head: head, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
+                serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
+            respondReturn(action, variables: variables, keepAlive: keepAlive, head: head)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        }
+        let location: Location
+        switch matcher?.lookup(path: normalized) ?? .none {
+        case .location(let found):
+            location = found
+        case .redirectAddingSlash:
+            // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
+            let port = localPort == "80" ? "" : ":" + localPort
+            let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
+            respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: head.method == .HEAD,
+                           version: head.version, location: target)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        case .none:
             respondLocally(status: .notFound, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
@@ -198,9 +220,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
         var variables = RequestVariables(
             head: head, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
-            serverPort: localPort, serverName: server.primaryName,
-            host: RequestVariables.hostName(fromHeader: hostHeader) ?? server.primaryName,
-            uri: normalized, args: args)
+            serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
 
         switch location.handler {
         case .return(let action)?:
@@ -415,9 +435,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if let connection = exchange.connection { connection.close() }
         exchange.phase = .notStarted
 
-        if let peer, wasReused, case .error = failure, exchange.canReplay {
+        if let peer, wasReused, case .error = failure, exchange.canReplay,
+            exchange.isIdempotent || exchange.settings.proxyNextUpstream.contains(.nonIdempotent)
+        {
             // A keep-alive connection the upstream had already closed: retry on a fresh connection to the same
-            // peer without counting a failure (nginx gives back the try in this case too).
+            // peer without counting a failure (nginx gives the try back in this case too). Like nginx, a POST,
+            // LOCK or PATCH already sent is not repeated unless `proxy_next_upstream non_idempotent`.
             connect(to: peer, for: exchange)
             return
         }

@@ -47,8 +47,8 @@ struct MaitredBinary {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        FileManager.default.createFile(atPath: directory + "/stdout", contents: nil)
-        FileManager.default.createFile(atPath: directory + "/stderr", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/stdout", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/stderr", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: directory + "/stdout")
         process.standardError = FileHandle(forWritingAtPath: directory + "/stderr")
         try process.run()

@@ -21,6 +21,7 @@ final class TestBackend: Sendable {
         var requests = 0
         var openConnections = 0
         var lastHead: HTTPRequestHead?
+        var children: [ObjectIdentifier: any Channel] = [:]
         var heads: [HTTPRequestHead] = []
     }
 
@@ -42,8 +43,14 @@ final class TestBackend: Sendable {
                 stats.withLockedValue {
                     $0.acceptedConnections += 1
                     $0.openConnections += 1
+                    $0.children[ObjectIdentifier(channel)] = channel
                 }
-                channel.closeFuture.whenComplete { _ in stats.withLockedValue { $0.openConnections -= 1 } }
+                channel.closeFuture.whenComplete { _ in
+                    stats.withLockedValue {
+                        $0.openConnections -= 1
+                        $0.children[ObjectIdentifier(channel)] = nil
+                    }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
@@ -53,8 +60,12 @@ final class TestBackend: Sendable {
             .bind(host: "127.0.0.1", port: port).wait()
     }
 
+    /// Stops listening and closes every open connection, as a crashed server would.
     func stop() {
         try? channel.close().wait()
+        for child in stats.withLockedValue({ Array($0.children.values) }) {
+            try? child.close().wait()
+        }
     }
 }
 
@@ -153,26 +164,27 @@ private final class BackendHandler: ChannelInboundHandler {
         context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
                       promise: nil)
         let piece = ByteBuffer(repeating: UInt8(ascii: "x"), count: min(count, 64 * 1024))
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        func send(remaining: Int) {
-            let (handler, context) = bound.value
-            guard remaining > 0 else {
-                handler.finish(context: context, close: !head.isKeepAlive)
-                return
-            }
-            let n = min(remaining, piece.readableBytes)
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(piece.getSlice(at: 0, length: n)!))),
-                                  promise: promise)
-            if context.channel.isWritable {
-                context.eventLoop.execute { send(remaining: remaining - n) }
-            } else {
-                promise.futureResult.whenComplete { result in
-                    if case .success = result { send(remaining: remaining - n) }
-                }
-            }
+        sendPieces(of: piece, remaining: count, context: context, closeAfter: !head.isKeepAlive)
+    }
+
+    /// Writes `remaining` bytes in pieces, waiting for each write when the channel is not writable.
+    private func sendPieces(of piece: ByteBuffer, remaining: Int, context: ChannelHandlerContext, closeAfter: Bool) {
+        guard remaining > 0 else {
+            finish(context: context, close: closeAfter)
+            return
         }
-        send(remaining: count)
+        let n = min(remaining, piece.readableBytes)
+        let written = context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(piece.getSlice(at: 0, length: n)!))))
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let next = { @Sendable in
+            let (handler, context) = bound.value
+            handler.sendPieces(of: piece, remaining: remaining - n, context: context, closeAfter: closeAfter)
+        }
+        if context.channel.isWritable {
+            context.eventLoop.execute(next)
+        } else {
+            written.whenSuccess(next)
+        }
     }
 
     private func finish(context: ChannelHandlerContext, close: Bool) {
