@@ -194,7 +194,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             location = found
         case .redirectAddingSlash:
             // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
-            let port = localPort == "80" ? "" : ":" + localPort
+            let port = localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
             let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
             respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: head.method == .HEAD,
                            version: head.version, location: target)

@@ -8,7 +8,7 @@ import NIOPosix
 /// - `/bytes/N` answers N bytes (streamed in 64 KiB pieces, Content-Length framed; `?chunked` for chunked)
 /// - `/status/N` answers status N
 /// - `/slow/MS` waits MS milliseconds before answering
-/// - `/upload` reads the body and answers with its byte count and a checksum
+/// - `/upload` reads the body and answers with its byte count and a cheap digest
 /// - `/close` closes the connection without answering
 /// - `/headers` answers with the request head it received, one `name: value` per line
 final class TestBackend: Sendable {
@@ -101,8 +101,9 @@ private final class BackendHandler: ChannelInboundHandler {
             }
         case .body(let body):
             bodyBytes += body.readableBytes
-            body.withUnsafeReadableBytes { bytes in
-                for byte in bytes { checksum = checksum &* 31 &+ UInt32(byte) }
+            // A cheap digest (first byte of each part) so tests can tell bodies apart without a per-byte loop.
+            if let first = body.getInteger(at: body.readerIndex, as: UInt8.self) {
+                checksum = checksum &* 31 &+ UInt32(first)
             }
         case .end:
             guard let head else { return }

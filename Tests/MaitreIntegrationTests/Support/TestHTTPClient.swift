@@ -27,6 +27,7 @@ final class TestHTTPClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var position = 0
+    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
 
     /// Connects to 127.0.0.1:`port` (or `host`), optionally from a chosen local source address such as 127.0.5.1.
     init(port: Int, host: String = "127.0.0.1", source: String? = nil, timeoutSeconds: Int = 10) throws {
@@ -80,8 +81,9 @@ final class TestHTTPClient {
         var left = count
         while left > 0 {
             let n = min(left, block.count)
-            try send(Array(block[0..<n]))
-            left -= n
+            let sent = block.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, n, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw Failure(description: "send() failed: \(errno)") }
+            left -= sent
         }
     }
 
@@ -111,11 +113,10 @@ final class TestHTTPClient {
             buffer.removeAll(keepingCapacity: true)
             position = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &chunk, chunk.count, 0)
+        let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n < 0 { throw Failure(description: "recv() failed or timed out: \(errno)") }
         if n == 0 { return false }
-        buffer.append(contentsOf: chunk[0..<n])
+        buffer.append(contentsOf: scratch[0..<n])
         return true
     }
 
@@ -134,12 +135,24 @@ final class TestHTTPClient {
 
     private func readExactly(_ count: Int, keep: Bool, into response: inout Response) throws {
         var left = count
+        let buffered = min(left, buffer.count - position)
+        if keep { response.body.append(contentsOf: buffer[position..<(position + buffered)]) }
+        response.bodyLength += buffered
+        position += buffered
+        left -= buffered
         while left > 0 {
-            if position == buffer.count {
-                guard try fill() else { throw Failure(description: "connection closed with \(left) body bytes missing") }
+            if !keep {
+                // Large downloads: count straight from the socket without keeping or copying anything.
+                let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min(left, $0.count), 0) }
+                if n < 0 { throw Failure(description: "recv() failed or timed out: \(errno)") }
+                if n == 0 { throw Failure(description: "connection closed with \(left) body bytes missing") }
+                response.bodyLength += n
+                left -= n
+                continue
             }
+            guard try fill() else { throw Failure(description: "connection closed with \(left) body bytes missing") }
             let n = min(left, buffer.count - position)
-            if keep { response.body.append(contentsOf: buffer[position..<(position + n)]) }
+            response.body.append(contentsOf: buffer[position..<(position + n)])
             response.bodyLength += n
             position += n
             left -= n
