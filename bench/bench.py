@@ -233,6 +233,7 @@ def haproxy_conf(threads, name):
 global
     nbthread {threads}
     maxconn 10200
+    no strict-limits
 defaults
     mode http
     timeout connect 5s

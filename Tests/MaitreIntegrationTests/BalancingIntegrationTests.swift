@@ -139,6 +139,35 @@ final class BalancingIntegrationTests: XCTestCase {
     }
 }
 
+extension BalancingIntegrationTests {
+    /// worker_processes 2 runs two event loops, each with its own balancer and pool (as nginx's workers):
+    /// connections spread over both and every request is answered, by both backends.
+    func testTwoEventLoopsServeConcurrentClients() throws {
+        try startBackends(["a", "b"])
+        harness = try ProxyHarness("""
+            worker_processes 2;
+            http {
+                upstream pool { server \(backends[0].address); server \(backends[1].address); }
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://pool; } }
+            }
+            """, workers: 2)
+        let port = harness!.port
+        let results = NIOLockedValueBoxForTests([String]())
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            guard let client = try? TestHTTPClient(port: port) else { return }
+            for _ in 0..<10 {
+                if let r = try? client.request("GET", "/"), r.status == 200 {
+                    results.append(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+        }
+        XCTAssertEqual(results.value.count, 80)
+        XCTAssertEqual(Set(results.value), ["a", "b"])
+        XCTAssertEqual(harness!.configuration.workerProcesses, .count(2))
+    }
+}
+
+
 /// A small lock-protected box for collecting results from concurrent test clients.
 final class NIOLockedValueBoxForTests<Value>: @unchecked Sendable {
     private var stored: Value

@@ -71,6 +71,19 @@ final class ProcessTests: XCTestCase {
             """)
     }
 
+    /// -g adds main-context directives; an error in them is reported "in command line".
+    func testGlobalDirectives() throws {
+        let backend = try TestBackend(name: "a", group: group)
+        backends = [backend]
+        try writeFile(directory + "/maitre.conf", "events { }\nhttp { upstream app { server \(backend.address); } }\n")
+        let good = try MaitredBinary.run(["-t", "-q", "-c", directory + "/maitre.conf", "-g", "worker_processes 2;"])
+        XCTAssertEqual(good.status, 0)
+        XCTAssertEqual(good.stderr, "", "-q keeps a successful test quiet")
+        let bad = try MaitredBinary.run(["-t", "-c", directory + "/maitre.conf", "-g", "bogus on;"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.hasPrefix("maitred: [emerg] unknown directive \"bogus\" in command line\n"), bad.stderr)
+    }
+
     /// Running with a bad file fails the same way without starting.
     func testRunWithBadConfigExits1() throws {
         try writeFile(directory + "/maitre.conf", "http {\n  upstream x { server 127.0.0.1:1 weight=0; }\n}\n")
