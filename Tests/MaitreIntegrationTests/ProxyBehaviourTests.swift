@@ -129,6 +129,21 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertEqual(backend.acceptedConnections, 1)
     }
 
+    /// keepalive_requests closes a pooled connection after N requests; keepalive_timeout closes an idle one.
+    func testUpstreamKeepaliveRequestsAndTimeout() throws {
+        let backend = try singleBackend(upstreamExtra: "keepalive_requests 3; keepalive_timeout 300ms;")
+        let client = try harness!.client()
+        for _ in 0..<7 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+        XCTAssertEqual(backend.acceptedConnections, 3)
+        var open = backend.openConnections
+        let deadline = Date().addingTimeInterval(5)
+        while open > 0 && Date() < deadline {
+            usleep(50_000)
+            open = backend.openConnections
+        }
+        XCTAssertEqual(open, 0, "the idle pooled connection is closed after keepalive_timeout")
+    }
+
     /// keepalive 0 turns pooling off: one upstream connection per request.
     func testKeepaliveZeroDisablesPooling() throws {
         let backend = try singleBackend(upstreamExtra: "keepalive 0;")

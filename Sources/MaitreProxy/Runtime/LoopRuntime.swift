@@ -28,6 +28,7 @@ final class LoopRuntime {
                 capacity: $0.upstream.keepalive,
                 idleTimeout: .milliseconds($0.upstream.keepaliveTimeout.milliseconds),
                 maxRequests: $0.upstream.keepaliveRequests,
+                maxLifetime: .milliseconds($0.upstream.keepaliveTime.milliseconds),
                 eventLoop: eventLoop)
         }
         self.nextConnectionNumber = connectionNumberBase

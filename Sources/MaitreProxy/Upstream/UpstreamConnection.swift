@@ -41,6 +41,8 @@ final class UpstreamConnection {
     /// Index of the peer in its upstream's balancer.
     let peerIndex: Int
     private(set) var state: State = .closed
+    /// When the connection was opened, for `keepalive_time`.
+    let openedAt = NIODeadline.now()
     /// Requests sent over this connection, for `keepalive_requests`.
     private(set) var requestsSent = 0
     weak var handler: UpstreamChannelHandler?

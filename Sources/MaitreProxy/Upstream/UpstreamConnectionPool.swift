@@ -2,21 +2,24 @@ import NIOCore
 
 /// Idle keep-alive connections of one upstream on one event loop, as nginx's `keepalive` cache keeps them per
 /// worker: at most `capacity` idle connections (the least recently used is closed to make room), each closed
-/// after `idleTimeout` (`keepalive_timeout`) or once it has carried `maxRequests` (`keepalive_requests`).
+/// after `idleTimeout` (`keepalive_timeout`), once it has carried `maxRequests` (`keepalive_requests`) or once it
+/// has been open for `maxLifetime` (`keepalive_time`).
 /// Confined to its event loop: no locks.
 final class UpstreamConnectionPool {
     let capacity: Int
     let idleTimeout: TimeAmount
     let maxRequests: Int
+    let maxLifetime: TimeAmount
     private let eventLoop: any EventLoop
     /// Most recently used last.
     private var idle: [UpstreamConnection] = []
     private var sweep: Scheduled<Void>?
 
-    init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, eventLoop: any EventLoop) {
+    init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, maxLifetime: TimeAmount, eventLoop: any EventLoop) {
         self.capacity = capacity
         self.idleTimeout = idleTimeout
         self.maxRequests = maxRequests
+        self.maxLifetime = maxLifetime
         self.eventLoop = eventLoop
         idle.reserveCapacity(min(capacity, 64))
     }
@@ -41,7 +44,10 @@ final class UpstreamConnectionPool {
 
     /// Keeps a connection whose exchange completed cleanly, or closes it when it may not be kept.
     func release(_ connection: UpstreamConnection) {
-        guard capacity > 0, connection.isUsable, connection.requestsSent < maxRequests else {
+        let now = NIODeadline.now()
+        guard capacity > 0, connection.isUsable, connection.requestsSent < maxRequests,
+            now - connection.openedAt < maxLifetime
+        else {
             connection.close()
             return
         }
@@ -50,7 +56,7 @@ final class UpstreamConnectionPool {
             oldest.onIdleClose = nil
             oldest.close()
         }
-        connection.markIdle(now: .now())
+        connection.markIdle(now: now)
         connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
         idle.append(connection)
         scheduleSweepIfNeeded()
