@@ -84,6 +84,15 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(bad.stderr.hasPrefix("maitred: [emerg] unknown directive \"bogus\" in command line\n"), bad.stderr)
     }
 
+    /// -p sets the prefix: the default configuration file is `<prefix>/conf/maitre.conf`.
+    func testPrefixLocatesDefaultConfig() throws {
+        mkdir(directory + "/conf", 0o755)
+        try writeFile(directory + "/conf/maitre.conf", "http { server { listen 127.0.0.1:8080; } }\n")
+        let r = try MaitredBinary.run(["-t", "-p", directory])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(directory)/conf/maitre.conf syntax is ok"), r.stderr)
+    }
+
     /// Running with a bad file fails the same way without starting.
     func testRunWithBadConfigExits1() throws {
         try writeFile(directory + "/maitre.conf", "http {\n  upstream x { server 127.0.0.1:1 weight=0; }\n}\n")
@@ -153,6 +162,17 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(readFile(directory + "/error.log")?.contains("unknown directive \"bogus\"") ?? false)
 
         try writeFile(file, config(proxyPort: port, backend: second))
+        // -s reopen: after the log is moved away, maitred writes a new one (log rotation).
+        XCTAssertEqual(rename(directory + "/error.log", directory + "/error.log.1"), 0)
+        XCTAssertEqual(try MaitredBinary.run(["-s", "reopen", "-c", file]).status, 0)
+        var reopened = false
+        let reopenDeadline = Date().addingTimeInterval(10)
+        while !reopened && Date() < reopenDeadline {
+            reopened = FileManager.default.fileExists(atPath: directory + "/error.log")
+            usleep(50_000)
+        }
+        XCTAssertTrue(reopened, "a fresh error.log after -s reopen")
+
         XCTAssertEqual(try MaitredBinary.run(["-s", "quit", "-c", file]).status, 0)
         XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 15))
         XCTAssertEqual(process!.terminationStatus, 0)

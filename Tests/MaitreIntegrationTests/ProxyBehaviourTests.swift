@@ -1,3 +1,4 @@
+import Foundation
 import MaitreConfig
 import NIOCore
 import NIOPosix
@@ -252,6 +253,16 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertEqual(try noHost.request("GET", "/", host: nil).status, 400)
     }
 
+    /// An upstream answering garbage is nginx's "invalid header" 502, and the proxy keeps serving.
+    func testGarbageFromUpstreamIs502() throws {
+        let garbage = try GarbageServer(reply: "this is not http\r\n\r\n")
+        defer { garbage.stop() }
+        harness = try ProxyHarness("""
+            http { server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://127.0.0.1:\(garbage.port); } } }
+            """)
+        for _ in 0..<3 { XCTAssertEqual(try harness!.get("/").status, 502) }
+    }
+
     /// proxy_read_timeout answers 504 when the upstream says nothing in time.
     func testReadTimeoutAnswers504() throws {
         _ = try singleBackend(location: "proxy_read_timeout 300ms;")
@@ -330,3 +341,42 @@ final class ProxyBehaviourTests: XCTestCase {
     }
 }
 
+/// A loopback server that answers every connection with fixed bytes and closes.
+final class GarbageServer: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    private let thread: Thread
+
+    init(reply: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+                guard bind(fd, p, length) == 0, listen(fd, 16) == 0 else { return -1 }
+                return getsockname(fd, p, &length)
+            }
+        }
+        guard rc == 0 else { throw TestHTTPClient.Failure(description: "garbage server setup failed") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        thread = Thread {
+            while true {
+                let c = accept(fd, nil, nil)
+                guard c >= 0 else { return }
+                var scratch = [UInt8](repeating: 0, count: 4096)
+                _ = recv(c, &scratch, scratch.count, 0)
+                _ = reply.withCString { send(c, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                close(c)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}

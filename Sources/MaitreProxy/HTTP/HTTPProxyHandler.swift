@@ -65,6 +65,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        bodyTimer?.cancel()
+        bodyTimer = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         armIdleTimer(defaultSettings.clientHeaderTimeout)
         context.fireChannelActive()
