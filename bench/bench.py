@@ -84,6 +84,54 @@ def tree_cpu(root):
     return total / CLK_TCK
 
 
+def busy_cpu():
+    """Machine-wide user+nice+system CPU seconds (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = f.readline().split()
+    return (int(v[1]) + int(v[2]) + int(v[3])) / CLK_TCK
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class Interference:
+    """CPU used during a window by processes that are not ours (balancer, backends, wrk, this script):
+    another build or test run on the machine. Measured as machine-wide busy time minus ours."""
+
+    def __init__(self, balancer_pid):
+        self.pid = balancer_pid
+
+    def ours(self):
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        total = own.ru_utime + own.ru_stime + children_cpu()
+        for p in set(BACKEND_PIDS + [self.pid]):
+            total += tree_cpu(p)
+        return total
+
+    def __enter__(self):
+        self.b0, self.o0 = busy_cpu(), self.ours()
+        return self
+
+    def __exit__(self, *exc):
+        self.foreign = max(0.0, (busy_cpu() - self.b0) - (self.ours() - self.o0))
+
+
+def wait_quiet(pid, limit=120):
+    """Wait (at most `limit` s) until other processes use less than MAX_FOREIGN of a core over 1 s."""
+    waited = 0
+    while waited < limit:
+        with Interference(pid) as inter:
+            time.sleep(1)
+        if inter.foreign <= MAX_FOREIGN:
+            break
+        waited += 1
+    if waited:
+        log(f"  waited {waited}s for other processes to go quiet")
+    return waited
+
+
 def tree_status(root, key):
     """Sum of a /proc/PID/status kB field (VmRSS, VmHWM) over root's tree, in KiB."""
     total = 0
@@ -291,6 +339,8 @@ class System:
 
 
 DIRECT_PID = None
+BACKEND_PIDS = []
+MAX_FOREIGN = 0.15           # cores
 
 
 # ---------------------------------------------------------------- wrk
@@ -360,16 +410,30 @@ def run_throughput(cells, rounds, duration, warmup, results):
                     wrk_cpus = CLIENT_CPU if pinned else None
                     if warmup:
                         run_wrk(system.port, conns, warmup, path, close, wrk_cpus)
-                    cpu0 = tree_cpu(system.pid)
-                    r = run_wrk(system.port, conns, duration, path, close, wrk_cpus)
-                    r["cpu"] = tree_cpu(system.pid) - cpu0
+                    # Re-run (up to twice) when something else on the machine (a build, a test run) used
+                    # more than MAX_FOREIGN of a core during the run; keep the least disturbed run.
+                    best = None
+                    for attempt in range(3):
+                        wait_quiet(system.pid)
+                        cpu0 = tree_cpu(system.pid)
+                        with Interference(system.pid) as inter:
+                            r = run_wrk(system.port, conns, duration, path, close, wrk_cpus)
+                        r["cpu"] = tree_cpu(system.pid) - cpu0
+                        r["foreign"] = inter.foreign / duration
+                        if best is None or r["foreign"] < best["foreign"]:
+                            best = r
+                        if r["foreign"] <= MAX_FOREIGN:
+                            break
+                        log(f"  {kind}: {r['foreign']:.2f} cores used by other processes, measuring again")
+                    r = best
                     if system.proc and system.proc.poll() is not None:
                         r["died"] = True
                 finally:
                     system.stop()
                 results.setdefault(cid, {}).setdefault(kind, []).append(r)
                 log(f"round {rnd} {cid:9} {kind:14} {r['rps']:10.0f} req/s  p50 {r['p50']:.2f}ms "
-                    f"p99 {r['p99']:.2f}ms  cpu {r['cpu']:.2f}s  non2xx {r['non2xx']} sockerr {r['sockerr']}")
+                    f"p99 {r['p99']:.2f}ms  cpu {r['cpu']:.2f}s  non2xx {r['non2xx']} sockerr {r['sockerr']} "
+                    f"foreign {r['foreign']:.2f}")
                 with open(os.path.join(WORK, "wrk.log"), "a") as f:
                     f.write(f"=== round {rnd} {cid} {kind}\n{r['raw']}\n")
     return cells
@@ -381,7 +445,7 @@ def run_idle(n, results):
         system = System(kind, 1, True).start()
         try:
             run_wrk(system.port, 10, 1)                 # warm: pools, allocator
-            time.sleep(0.5)
+            wait_quiet(system.pid)
             before = tree_status(system.pid, "VmRSS")
             client = subprocess.Popen([sys.executable, IDLE_CLIENT, str(system.port), str(n)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -406,6 +470,7 @@ def run_stream(size, results):
         system = System(kind, 1, True).start()
         try:
             url = f"http://127.0.0.1:{system.port}"
+            wait_quiet(system.pid)
             hwm0 = tree_status(system.pid, "VmHWM")
             t = time.time()
             dl = subprocess.run(["taskset", "-c", CLIENT_CPU, "curl", "-s", "-o", "/dev/null", "--max-time", "600",
@@ -531,7 +596,9 @@ def report(args, cells, thr, idle, stream, started_at, elapsed):
             L.append(f"| {name} | {a['rps']:,.0f} | " + (f"{a['mbps']:,.0f} | " if big else "") +
                      f"{fmt_ms(a['p50'])} | {fmt_ms(a['p99'])} | {cpu} | {rr} | {cr} | {err} |")
         spread = ", ".join(f"{k} {a['spread'][0]:,.0f}–{a['spread'][1]:,.0f}" for k, a in agg.items())
-        L.append(f"\n<sub>req/s range over rounds: {spread}</sub>\n")
+        foreign = max(r.get("foreign", 0) for runs in rows.values() for r in runs)
+        L.append(f"\n<sub>req/s range over rounds: {spread}. Most CPU used by other processes during a kept "
+                 f"run: {foreign:.2f} cores.</sub>\n")
     if idle:
         n = args.idle_conns
         L.append(f"### 5 · memory: {n:,} idle keep-alive client connections, 1 worker\n")
@@ -604,8 +671,9 @@ def main():
     thr, idle, stream, cells = {}, {}, {}, []
     try:
         for p in BACKEND_PORTS:
-            spawn([BACKEND, str(p)], CLIENT_CPU, "backend.log")
+            BACKEND_PIDS.append(spawn([BACKEND, str(p)], CLIENT_CPU, "backend.log").pid)
         DIRECT_PID = spawn([BACKEND, str(DIRECT_PORT)], BALANCER_CPU, "backend.log").pid
+        BACKEND_PIDS.append(DIRECT_PID)
         for p in BACKEND_PORTS + [DIRECT_PORT]:
             wait_http(p)
         if any(c in args.only for c in "1234"):

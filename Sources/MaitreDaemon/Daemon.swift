@@ -73,14 +73,7 @@ public enum Daemon {
     // MARK: - -s
 
     static func send(_ signal: CommandLineOptions.Signal, paths: Paths, options: CommandLineOptions) -> Int32 {
-        let configuration: Configuration
-        do {
-            configuration = try ConfigLoader.load(
-                file: paths.configFile, prefix: paths.prefix, globalDirectives: options.globalDirectives)
-        } catch {
-            Console.error("maitred: [emerg] \(error.description)")
-            return 1
-        }
+        guard let configuration = loadOrReport(paths: paths, options: options) else { return 1 }
         let pidFile = configuration.pidFile
         let contents: String
         switch PidFile.read(pidFile) {
@@ -109,17 +102,21 @@ public enum Daemon {
         return 0
     }
 
-    // MARK: - run
-
-    static func run(paths: Paths, options: CommandLineOptions) -> Int32 {
-        let configuration: Configuration
+    /// Loads the configuration, or says why not on stderr and returns nil.
+    static func loadOrReport(paths: Paths, options: CommandLineOptions) -> Configuration? {
         do {
-            configuration = try ConfigLoader.load(
+            return try ConfigLoader.load(
                 file: paths.configFile, prefix: paths.prefix, globalDirectives: options.globalDirectives)
         } catch {
             Console.error("maitred: [emerg] \(error.description)")
-            return 1
+            return nil
         }
+    }
+
+    // MARK: - run
+
+    static func run(paths: Paths, options: CommandLineOptions) -> Int32 {
+        guard let configuration = loadOrReport(paths: paths, options: options) else { return 1 }
         for warning in configuration.warnings {
             Console.error("maitred: [warn] \(warning.description)")
         }

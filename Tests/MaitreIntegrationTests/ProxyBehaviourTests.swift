@@ -348,20 +348,9 @@ final class GarbageServer: @unchecked Sendable {
     private let thread: Thread
 
     init(reply: String) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try bindLoopbackSocket(listenBacklog: 16)
         self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, length) == 0, listen(fd, 16) == 0 else { return -1 }
-                return getsockname(fd, p, &length)
-            }
-        }
-        guard rc == 0 else { throw TestHTTPClient.Failure(description: "garbage server setup failed") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         thread = Thread {
             while true {
                 let c = accept(fd, nil, nil)

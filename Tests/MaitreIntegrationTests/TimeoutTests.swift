@@ -113,20 +113,13 @@ final class StalledListener: @unchecked Sendable {
     private var isStopped = false
 
     init(fillAcceptQueue: Bool) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try bindLoopbackSocket(listenBacklog: 0)
         self.fd = fd
+        self.port = port
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, length) == 0, listen(fd, 0) == 0 else { return -1 }
-                return getsockname(fd, p, &length)
-            }
-        }
-        guard rc == 0 else { throw TestHTTPClient.Failure(description: "listener setup failed") }
-        port = Int(UInt16(bigEndian: address.sin_port))
         if fillAcceptQueue {
             // Backlog 0 admits one or two completed connections; a few more fill the SYN side too.
             for _ in 0..<4 {

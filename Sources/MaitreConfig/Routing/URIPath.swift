@@ -4,7 +4,35 @@ public enum URIPath {
     /// resolve `.` and `..` segments; returns nil when the URI is invalid (e.g. `..` above root, bad %-escape) → the proxy answers 400.
     /// Input is the request-target path part (no query).
     public static func normalize(_ raw: String) -> String? {
+        if isAlreadyNormal(raw) { return raw }
+        return normalizeWithoutFastPath(raw)
+    }
+
+    /// The full port of nginx's parser, used when the fast check cannot vouch for the path.
+    static func normalizeWithoutFastPath(_ raw: String) -> String? {
         normalizeBytes(Array(raw.utf8)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The common case, checked without allocating: starts with `/`, no `%`, no `//`, no `/.` segment start, no
+    /// control bytes. Such a path comes out of ngx_http_parse_complex_uri unchanged.
+    static func isAlreadyNormal(_ raw: String) -> Bool {
+        var previous: UInt8 = 0
+        var first = true
+        for byte in raw.utf8 {
+            if first {
+                guard byte == UInt8(ascii: "/") else { return false }
+                first = false
+            } else if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) {
+                return false
+            }
+            if byte == UInt8(ascii: "%") || byte < 0x21 || byte == 0x7F || byte == UInt8(ascii: "#")
+                || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "\\")
+            {
+                return false
+            }
+            previous = byte
+        }
+        return !first
     }
 
     private enum State { case usual, slash, dot, dotDot, quoted, quotedSecond }

@@ -9,7 +9,7 @@ final class ClientResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = ByteBuffer
 
-    private var chunked = false
+    private var framing = BodyFramingWriter()
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch Self.unwrapOutboundIn(data) {
@@ -17,37 +17,15 @@ final class ClientResponseEncoder: ChannelOutboundHandler, RemovableChannelHandl
             var buffer = context.channel.allocator.buffer(capacity: 256)
             HTTPWire.writeResponseHead(head, into: &buffer)
             if !head.status.isInformational {
-                chunked = head.headers.isChunked
+                framing.start(headers: head.headers)
             }
             context.write(Self.wrapOutboundOut(buffer), promise: promise)
         case .body(.byteBuffer(let body)):
-            guard chunked else {
-                context.write(Self.wrapOutboundOut(body), promise: promise)
-                return
-            }
-            guard body.readableBytes > 0 else {
-                // A zero-length chunk would end the body: write nothing.
-                context.write(Self.wrapOutboundOut(body), promise: promise)
-                return
-            }
-            var prefix = context.channel.allocator.buffer(capacity: 12)
-            HTTPWire.writeChunkPrefix(length: body.readableBytes, into: &prefix)
-            context.write(Self.wrapOutboundOut(prefix), promise: nil)
-            context.write(Self.wrapOutboundOut(body), promise: nil)
-            context.write(Self.wrapOutboundOut(context.channel.allocator.crlf), promise: promise)
+            framing.writeBody(body, context: context, promise: promise)
         case .body(.fileRegion(let region)):
             context.write(NIOAny(IOData.fileRegion(region)), promise: promise)
         case .end(let trailers):
-            guard chunked else {
-                if let promise {
-                    context.write(Self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
-                }
-                return
-            }
-            chunked = false
-            var last = context.channel.allocator.buffer(capacity: 5)
-            HTTPWire.writeLastChunk(trailers: trailers, into: &last)
-            context.write(Self.wrapOutboundOut(last), promise: promise)
+            framing.writeEnd(trailers: trailers, context: context, promise: promise)
         }
     }
 }

@@ -24,6 +24,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private let connectionNumber: UInt64
     private var context: ChannelHandlerContext!
     private var remoteIP = ""
+    private var clientKey = ClientAddressKey.other
     private var remotePort = ""
     private var localIP = ""
     private var localPort = ""
@@ -54,6 +55,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         self.context = context
         if let remote = context.channel.remoteAddress {
             remoteIP = remote.ipAddress ?? ""
+            clientKey = ClientAddressKey(numericAddress: remoteIP)
             remotePort = remote.port.map(String.init) ?? ""
         }
         if let local = context.channel.localAddress {
@@ -255,7 +257,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             let upstreamHead = UpstreamRequestBuilder.head(
                 for: head, target: target, settings: settings, variables: variables, framing: bodyFraming)
             let balancing = runtime.balancers[upstreamIndex].startRequest(
-                client: ClientAddressKey(numericAddress: remoteIP),
+                client: clientKey,
                 nextUpstreamTries: settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
                 handler: self, head: head, variables: variables, settings: settings,
@@ -541,9 +543,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let connectionNamed = HopByHop.namedInConnection(upstream.headers)
         var hasLength = false
         for (name, value) in upstream.headers {
-            let lower = name.lowercased()
-            if HopByHop.responseHeaders.contains(lower) || connectionNamed.contains(lower) { continue }
-            if lower == "content-length" { hasLength = true }
+            if HopByHop.isHiddenResponseHeader(name) || HopByHop.isNamed(name, in: connectionNamed) { continue }
+            if name.equalsIgnoringASCIICase("content-length") { hasLength = true }
             headers.add(name: name, value: value)
         }
         var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete

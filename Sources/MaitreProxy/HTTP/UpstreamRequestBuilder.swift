@@ -12,12 +12,13 @@ enum UpstreamRequestBuilder {
     ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + settings.proxySetHeaders.count + 1)
-        var overridden = Set<String>()
         for setting in settings.proxySetHeaders {
-            let lower = setting.name.lowercased()
-            overridden.insert(lower)
             // Framing belongs to maitred: it streams the body with the framing chosen below.
-            if lower == "content-length" || lower == "transfer-encoding" { continue }
+            if setting.name.equalsIgnoringASCIICase("content-length")
+                || setting.name.equalsIgnoringASCIICase("transfer-encoding")
+            {
+                continue
+            }
             let value = variables.evaluate(setting.value)
             if !value.isEmpty { headers.add(name: setting.name, value: value) }
         }
@@ -28,8 +29,9 @@ enum UpstreamRequestBuilder {
         }
         let connectionNamed = HopByHop.namedInConnection(request.headers)
         for (name, value) in request.headers {
-            let lower = name.lowercased()
-            if overridden.contains(lower) || HopByHop.requestHeaders.contains(lower) || connectionNamed.contains(lower) {
+            if HopByHop.isRequestHopByHop(name) || HopByHop.isNamed(name, in: connectionNamed)
+                || settings.proxySetHeaders.contains(where: { $0.name.equalsIgnoringASCIICase(name) })
+            {
                 continue
             }
             headers.add(name: name, value: value)

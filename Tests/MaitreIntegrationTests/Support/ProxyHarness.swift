@@ -93,23 +93,32 @@ func removeDirectory(_ path: String) {
     }
 }
 
-/// A port nothing listens on right now (bound and released), for configs that need a fixed number.
-func freeLoopbackPort() throws -> Int {
+/// A TCP socket bound to 127.0.0.1 on a kernel-chosen port, listening when `backlog` is given.
+func bindLoopbackSocket(listenBacklog backlog: Int32?) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
     inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let rc = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
             guard bind(fd, p, length) == 0 else { return -1 }
+            if let backlog, listen(fd, backlog) != 0 { return -1 }
             return getsockname(fd, p, &length)
         }
     }
-    guard rc == 0 else { throw TestHTTPClient.Failure(description: "could not find a free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard rc == 0 else {
+        close(fd)
+        throw TestHTTPClient.Failure(description: "could not bind a loopback socket")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A port nothing listens on right now (bound and released), for configs that need a fixed number.
+func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try bindLoopbackSocket(listenBacklog: nil)
+    close(fd)
+    return port
 }
 
 /// Resident memory of this process in bytes (VmRSS).

@@ -1,0 +1,39 @@
+import NIOCore
+import NIOHTTP1
+
+/// Writes message bodies in the framing their head announced, for both directions: chunked when the head said
+/// `transfer-encoding: chunked`, as-is otherwise (Content-Length, close-delimited, or no body at all).
+struct BodyFramingWriter {
+    private var chunked = false
+
+    /// Call with each non-interim head.
+    mutating func start(headers: HTTPHeaders) {
+        chunked = headers.isChunked
+    }
+
+    func writeBody(_ body: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard chunked, body.readableBytes > 0 else {
+            // A zero-length chunk would end a chunked body early: it goes out as nothing.
+            context.write(NIOAny(body), promise: promise)
+            return
+        }
+        var prefix = context.channel.allocator.buffer(capacity: 12)
+        HTTPWire.writeChunkPrefix(length: body.readableBytes, into: &prefix)
+        context.write(NIOAny(prefix), promise: nil)
+        context.write(NIOAny(body), promise: nil)
+        context.write(NIOAny(context.channel.allocator.crlf), promise: promise)
+    }
+
+    mutating func writeEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard chunked else {
+            if let promise {
+                context.write(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+            }
+            return
+        }
+        chunked = false
+        var last = context.channel.allocator.buffer(capacity: 5)
+        HTTPWire.writeLastChunk(trailers: trailers, into: &last)
+        context.write(NIOAny(last), promise: promise)
+    }
+}
