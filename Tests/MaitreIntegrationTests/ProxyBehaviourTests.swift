@@ -177,6 +177,33 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertEqual(backend.heads.map(\.uri), ["/slow/100", "/headers", "/x"])
     }
 
+    /// Pipelined requests mixing proxied ones, a local answer and a body keep their order and their bodies.
+    func testPipelinedMixOfLocalProxiedAndBodies() throws {
+        let backend = try TestBackend(name: "mix", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location = /local { return 200 "local"; }
+                    location / { proxy_pass http://\(backend.address); }
+                }
+            }
+            """)
+        let client = try harness!.client()
+        try client.send("GET /slow/50 HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "POST /local HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"
+                        + "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                        + "GET /local HTTP/1.1\r\nHost: a\r\n\r\n"
+                        + "GET /last HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().text, "mix\n")
+        XCTAssertEqual(try client.readResponse().text, "local")
+        XCTAssertTrue(try client.readResponse().text.hasPrefix("mix 5 "))
+        XCTAssertEqual(try client.readResponse().text, "local")
+        XCTAssertEqual(try client.readResponse().text, "mix\n")
+        XCTAssertEqual(backend.heads.map(\.uri), ["/slow/50", "/upload", "/last"])
+    }
+
     /// A 64 MiB response and a 64 MiB Content-Length upload stream through; chunked both ways too.
     func testLargeBodiesStreamBothWays() throws {
         _ = try singleBackend(location: "client_max_body_size 0;")

@@ -2,6 +2,7 @@ import MaitreConfig
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Foundation
 import XCTest
 
 @testable import MaitreProxy
@@ -49,19 +50,23 @@ final class ProxyHandlerTests: XCTestCase {
         var body: String
     }
 
+    /// Reads the bytes the handler wrote and parses one Content-Length framed response from them.
     private func answer(_ channel: EmbeddedChannel) throws -> Answer {
-        guard case .head(let head)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            throw TestFailure("no response head")
+        var bytes = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: buffer) }
+        guard let split = bytes.range(of: "\r\n\r\n") else { throw TestFailure("no response head in \(bytes)") }
+        var lines = bytes[..<split.lowerBound].components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
+        guard statusLine.count == 3, let code = Int(statusLine[1]) else { throw TestFailure("bad status line") }
+        var headers = HTTPHeaders()
+        for line in lines {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            headers.add(name: String(parts[0]), value: String(parts[1].dropFirst()))
         }
-        var body = ""
-        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
-            switch part {
-            case .body(.byteBuffer(let b)): body += String(buffer: b)
-            case .end: return Answer(head: head, body: body)
-            default: throw TestFailure("unexpected \(part)")
-            }
-        }
-        throw TestFailure("no response end")
+        let body = String(bytes[split.upperBound...])
+        XCTAssertEqual(headers["content-length"], [String(body.utf8.count)], "one complete response")
+        return Answer(head: HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: code), headers: headers),
+                      body: body)
     }
 
     struct TestFailure: Error, CustomStringConvertible {

@@ -27,6 +27,7 @@ struct BodyFramingWriter {
     mutating func writeEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         guard chunked else {
             if let promise {
+                // Nothing to write, but the caller waits on the bytes before it: chain onto an empty write.
                 context.write(NIOAny(context.channel.allocator.buffer(capacity: 0)), promise: promise)
             }
             return

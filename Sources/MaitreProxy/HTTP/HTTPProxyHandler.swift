@@ -6,15 +6,16 @@ import NIOPosix
 
 /// The last handler of a client connection: routes each request (server name, location), answers `return`
 /// and errors itself, and streams `proxy_pass` requests to a peer the upstream's balancer picks, retrying
-/// on the next peer as `proxy_next_upstream` allows. Requests arrive one at a time: NIO's
-/// `HTTPServerPipelineHandler` in front of it holds pipelined requests until the response before is done.
+/// on the next peer as `proxy_next_upstream` allows. It writes response bytes itself (no encoder handler) and
+/// serves pipelined requests in order, queueing those that arrive before the response ahead of them is done,
+/// without toggling the socket's read interest for it (a pair of epoll_ctl calls per request otherwise).
 ///
 /// Back-pressure both ways: client reads stop while the upstream cannot take more (or is not connected
 /// yet), upstream reads stop while the client cannot take more.
 final class HTTPProxyHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// Request bodies up to this size are kept in memory after sending so a failed attempt can be retried.
     static let replayLimit = 64 * 1024
@@ -30,6 +31,19 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var localPort = ""
 
     private var exchange: ProxyExchange?
+    /// A request head arrived and its `.end` has not.
+    private var requestOpen = false
+    /// A request head arrived and its response is not complete.
+    private var responseOpen = false
+    /// Parts of pipelined requests waiting for the response ahead of them.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// Beyond this many queued parts, reading stops until the queue drains.
+    private static let queueLimit = 64
+    /// Reload or graceful stop: finish the current request, then close.
+    private var quiescing = false
+    private var framing = BodyFramingWriter()
+    /// Inside `dispatch`: a response finished there must not serve queued requests re-entrantly.
+    private var dispatching = false
     /// A request whose body is being read and thrown away after a local answer.
     private var discardingBody = false
     private var closeAfterDiscard = false
@@ -145,17 +159,55 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     // MARK: - Client request parts
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
+        let part = Self.unwrapInboundIn(data)
+        if !queued.isEmpty || (responseOpen && !requestOpen) {
+            // A pipelined request while the previous response is still going: keep it for later.
+            queued.append(part)
+            if queued.count > Self.queueLimit { pauseReads() }
+            return
+        }
+        dispatch(part)
+        if !queued.isEmpty, !responseOpen { drainQueue() }
+    }
+
+    private func dispatch(_ part: HTTPServerRequestPart) {
+        dispatching = true
+        defer { dispatching = false }
+        switch part {
         case .head(let head):
             idleTimer?.cancel()
             idleTimer = nil
             requestsServed += 1
+            requestOpen = true
+            responseOpen = true
             requestHeadReceived(head)
         case .body(let body):
             requestBodyReceived(body)
         case .end:
+            requestOpen = false
             requestEndReceived()
         }
+    }
+
+    /// Serves queued pipelined requests once the response ahead of them is complete.
+    private func drainQueue() {
+        while !responseOpen || requestOpen, let part = queued.popFirst() {
+            dispatch(part)
+            if quiescing && !responseOpen && !requestOpen {
+                context.close(promise: nil)
+                return
+            }
+        }
+        if queued.count <= Self.queueLimit / 2 { resumeReads() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if !responseOpen && !requestOpen { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -268,9 +320,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             if bodyFraming != .none, head.version == .http1_1,
                 head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
             {
-                context.writeAndFlush(
-                    Self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                    promise: nil)
+                var interim = context.channel.allocator.buffer(capacity: 32)
+                interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
             }
             if !exchange.bodyComplete { armBodyTimer(settings.clientBodyTimeout) }
             attemptUpstream(exchange)
@@ -547,7 +599,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             if name.equalsIgnoringASCIICase("content-length") { hasLength = true }
             headers.add(name: name, value: value)
         }
-        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
+        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && !quiescing
         if exchange.responseHasBody && !hasLength {
             if exchange.head.version == .http1_1 {
                 headers.add(name: "Transfer-Encoding", value: "chunked")
@@ -561,12 +613,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             headers.add(name: "Keep-Alive", value: "timeout=\(header.wholeSeconds)")
         }
         let head = HTTPResponseHead(version: exchange.head.version, status: upstream.status, headers: headers)
-        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        writeHead(head)
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
         guard exchange === self.exchange, exchange.responseHasBody else { return }
-        context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        framing.writeBody(body, context: context, promise: nil)
         if !context.channel.isWritable {
             exchange.connection?.handler?.pauseReads()
         }
@@ -642,7 +694,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool, version: HTTPVersion,
         location: String? = nil, body: String? = nil, contentType: String = "text/html"
     ) {
-        let keepAlive = keepAlive && !Self.closesConnection(status)
+        let keepAlive = keepAlive && !Self.closesConnection(status) && !quiescing
         let text = body ?? ErrorPages.html(status: status)
         var headers = HTTPHeaders()
         headers.add(name: "Server", value: "maitre")
@@ -655,11 +707,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             version: version.major == 1 && version.minor <= 1 ? version : .http1_1,
             status: HTTPResponseStatus(statusCode: Int(status.code), reasonPhrase: ErrorPages.reasonPhrase(status)),
             headers: headers)
-        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        writeHead(head)
         if !isHead, !text.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
             buffer.writeString(text)
-            context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            framing.writeBody(buffer, context: context, promise: nil)
         }
         finishResponse(keepAlive: keepAlive)
     }
@@ -672,16 +724,34 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
     }
 
+    private func writeHead(_ head: HTTPResponseHead) {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        HTTPWire.writeResponseHead(head, into: &buffer)
+        framing.start(headers: head.headers)
+        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.
     private func finishResponse(keepAlive: Bool) {
-        let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
+        responseOpen = false
+        let keepAlive = keepAlive && !quiescing
         if keepAlive {
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+            framing.writeEnd(trailers: nil, context: context, promise: nil)
+            context.flush()
             resumeReads()
-            if exchange == nil, !discardingBody {
+            if !queued.isEmpty, !dispatching {
+                drainQueue()
+            }
+            if exchange == nil, !discardingBody, !responseOpen {
                 armIdleTimer(defaultSettings.keepaliveTimeout)
             }
         } else {
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            queued.removeAll()
+            let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            framing.writeEnd(trailers: nil, context: context, promise: promise)
+            context.flush()
+            promise.futureResult.assumeIsolated().whenComplete { _ in
                 loopBound.value.close(promise: nil)
             }
         }

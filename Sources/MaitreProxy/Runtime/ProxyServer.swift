@@ -210,8 +210,6 @@ final class Generation: Sendable {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(
                 ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
-            try sync.addHandler(ClientResponseEncoder())
-            try sync.addHandler(HTTPServerPipelineHandler())
             try sync.addHandler(HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: number))
             let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
             try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
