@@ -51,6 +51,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var readsPaused = false
     private var readPending = false
     private var idleTimer: Scheduled<Void>?
+    private var idleTimerFiresAt: NIODeadline?
+    /// When the connection, idle since its last response, is closed; nil while a request is being served.
+    private var idleDeadline: NIODeadline?
     private var bodyTimer: Scheduled<Void>?
     private var lastBodyRead = NIODeadline.now()
 
@@ -175,8 +178,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         defer { dispatching = false }
         switch part {
         case .head(let head):
-            idleTimer?.cancel()
-            idleTimer = nil
+            disarmIdleTimer()
             requestsServed += 1
             requestOpen = true
             responseOpen = true
@@ -767,16 +769,41 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     // MARK: - Timers
 
+    /// Starts the idle wait (`client_header_timeout` for a new connection, `keepalive_timeout` between requests).
+    /// The scheduled task is kept across requests and only moved when it would fire too early, so a busy
+    /// keep-alive connection schedules nothing per request.
     private func armIdleTimer(_ timeout: TimeSpan) {
-        idleTimer?.cancel()
         guard timeout.milliseconds > 0 else {
             context.close(promise: nil)
             return
         }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout.milliseconds)) {
-            [weak self] in
-            guard let self, self.exchange == nil, !self.discardingBody else { return }
-            self.context.close(promise: nil)
+        let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
+        idleDeadline = deadline
+        if idleTimer != nil, let firesAt = idleTimerFiresAt, firesAt <= deadline { return }
+        scheduleIdleCheck(at: deadline)
+    }
+
+    /// A request head arrived: the connection is no longer idle (the timer stays scheduled, see armIdleTimer).
+    private func disarmIdleTimer() {
+        idleDeadline = nil
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        idleTimer?.cancel()
+        idleTimerFiresAt = deadline
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.idleCheck()
+        }
+    }
+
+    private func idleCheck() {
+        idleTimer = nil
+        idleTimerFiresAt = nil
+        guard let deadline = idleDeadline else { return }
+        if deadline > .now() {
+            scheduleIdleCheck(at: deadline)
+        } else if exchange == nil, !discardingBody, !responseOpen {
+            context.close(promise: nil)
         }
     }
 

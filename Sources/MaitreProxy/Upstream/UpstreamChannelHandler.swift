@@ -23,6 +23,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     private var sendTimeout: TimeAmount?
     private var lastRead = NIODeadline.now()
     private var readTimer: Scheduled<Void>?
+    private var readTimerFiresAt: NIODeadline?
     private var sendTimer: Scheduled<Void>?
 
     init(connection: UpstreamConnection) {
@@ -45,7 +46,8 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     }
 
     func becameIdle() {
-        cancelTimers()
+        sendTimer?.cancel()
+        sendTimer = nil
         readTimeout = nil
         sendTimeout = nil
         readsPaused = false
@@ -56,12 +58,16 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Starts `proxy_read_timeout`/`proxy_send_timeout` for the exchange that begins now.
+    /// Starts `proxy_read_timeout`/`proxy_send_timeout` for the exchange that begins now. The read timer task is
+    /// kept scheduled across exchanges on this connection and re-armed lazily, so a busy pooled connection
+    /// schedules nothing per request.
     func startExchangeTimers(read: TimeAmount, send: TimeAmount) {
         readTimeout = read
         sendTimeout = send
         lastRead = .now()
-        armReadTimer(after: read)
+        if readTimer == nil || readTimerFiresAt.map({ $0 > lastRead + read }) ?? true {
+            armReadTimer(after: read)
+        }
     }
 
     func pauseReads() {
@@ -93,7 +99,10 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         case .body(let body):
             receiver.upstreamResponseBody(body)
         case .end:
-            cancelTimers()
+            // The exchange is over: the read timer, if it fires, finds no timeout to enforce and lapses.
+            readTimeout = nil
+            sendTimer?.cancel()
+            sendTimer = nil
             receiver.upstreamResponseEnd()
         }
     }
@@ -147,8 +156,10 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     private func armReadTimer(after delay: TimeAmount) {
         guard let context else { return }
         readTimer?.cancel()
+        readTimerFiresAt = .now() + delay
         readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
             readTimer = nil
+            readTimerFiresAt = nil
             readTimerFired()
         }
     }
