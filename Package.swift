@@ -26,11 +26,13 @@ let package = Package(
         .target(name: "MaitreConfig", swiftSettings: swiftSettings),
         // Pure: peers, their state and the selection algorithms. No NIO, no clocks of its own.
         .target(name: "MaitreBalancing", swiftSettings: swiftSettings),
+        // Pure: HTTP/1 wire parsing over raw bytes (response heads, chunked bodies). No NIO.
+        .target(name: "MaitreWire", swiftSettings: hotPathSettings),
         // SwiftNIO: listeners, HTTP proxying, upstream pools.
         .target(
             name: "MaitreProxy",
             dependencies: [
-                "MaitreConfig", "MaitreBalancing",
+                "MaitreConfig", "MaitreBalancing", "MaitreWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -56,6 +58,7 @@ let package = Package(
 
         .testTarget(name: "MaitreConfigTests", dependencies: ["MaitreConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "MaitreBalancingTests", dependencies: ["MaitreBalancing"], swiftSettings: swiftSettings),
+        .testTarget(name: "MaitreWireTests", dependencies: ["MaitreWire"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MaitreProxyTests",
             dependencies: [
