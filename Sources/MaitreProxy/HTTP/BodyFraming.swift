@@ -6,9 +6,14 @@ import NIOHTTP1
 struct BodyFramingWriter {
     private var chunked = false
 
-    /// Call with each non-interim head.
+    /// Call with each non-interim head: chunk-encode when it says `transfer-encoding: chunked`.
     mutating func start(headers: HTTPHeaders) {
         chunked = headers.isChunked
+    }
+
+    /// Call before a body whose framing was decided elsewhere (bytes already framed pass as they are).
+    mutating func start(chunkEncode: Bool) {
+        chunked = chunkEncode
     }
 
     func writeBody(_ body: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {

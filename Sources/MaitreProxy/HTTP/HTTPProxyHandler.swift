@@ -213,9 +213,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if let connection = exchange?.connection {
-            connection.channel.flush()
-        }
+        exchange?.connection?.handler?.flush()
         context.fireChannelReadComplete()
     }
 
@@ -373,14 +371,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
         guard let exchange else { return }
         exchange.bodyComplete = true
-        if let connection = exchange.connection {
+        if let connection = exchange.connection, let upstream = connection.handler {
             if exchange.bodyPartsWritten < exchange.bodyParts.count {
                 writeBodyParts(exchange, to: connection)
             }
-            if exchange.upstreamHead.expectsBody {
-                connection.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-            }
-            connection.channel.flush()
+            if exchange.upstreamHead.expectsBody { upstream.sendEnd() }
+            upstream.flush()
         }
     }
 
@@ -409,7 +405,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let address = plan.socketAddresses[peer.index]
         let peerIndex = peer.index
         let settings = exchange.settings
-        let responseHeadLimit = settings.proxyBufferSize
         let bootstrap = ClientBootstrap(group: runtime.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -421,17 +416,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                     let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
                     let handler = UpstreamChannelHandler(connection: connection)
                     connection.handler = handler
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = responseHeadLimit
-                    limits.maxHeaderFieldSize = responseHeadLimit
-                    try channel.pipeline.syncOperations.addHandlers([
-                        UpstreamRequestEncoder(),
-                        ByteToMessageHandler(
-                            HTTPResponseDecoder(
-                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
-                                limitConfiguration: limits)),
-                        handler,
-                    ])
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         bootstrap.connect(to: address).assumeIsolated().whenComplete { [weak self, weak exchange] result in
@@ -462,12 +447,19 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             send: .milliseconds(settings.proxySendTimeout.milliseconds))
         exchange.requestSent = true
         exchange.bodyPartsWritten = 0
-        connection.channel.write(HTTPClientRequestPart.head(exchange.upstreamHead), promise: nil)
+        guard let upstream = connection.handler else {
+            attemptFailed(exchange, failure: .error("upstream connection closed"))
+            return
+        }
+        upstream.expectResponse(
+            toHead: exchange.isHeadRequest, clientTakesChunked: exchange.head.version == .http1_1,
+            headLimit: settings.proxyBufferSize)
+        upstream.sendHead(exchange.upstreamHead)
         writeBodyParts(exchange, to: connection)
         if exchange.bodyComplete, exchange.upstreamHead.expectsBody {
-            connection.channel.write(HTTPClientRequestPart.end(nil), promise: nil)
+            upstream.sendEnd()
         }
-        connection.channel.flush()
+        upstream.flush()
         if connection.channel.isWritable {
             resumeReads()
         } else {
@@ -479,7 +471,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         while exchange.bodyPartsWritten < exchange.bodyParts.count {
             let part = exchange.bodyParts[exchange.bodyPartsWritten]
             exchange.bodyPartsWritten += 1
-            connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+            connection.handler?.sendBody(part)
         }
         if exchange.retainedBodyBytes > Self.replayLimit {
             // Too large to keep for a retry: let the sent parts go so memory stays bounded.
@@ -568,9 +560,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     // MARK: - Upstream events
 
-    func upstreamResponseHead(_ upstream: HTTPResponseHead, exchange: ProxyExchange) {
+    func upstreamResponseHead(_ upstream: UpstreamResponseHead, exchange: ProxyExchange) {
         guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
-        if let condition = NextUpstreamConditions(status: Int(upstream.status.code)),
+        let status = upstream.status
+        if let condition = NextUpstreamConditions(status: status),
             exchange.settings.proxyNextUpstream.contains(condition),
             mayTryNextUpstream(exchange, condition: condition)
         {
@@ -584,38 +577,38 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             return
         }
         exchange.responseStarted = true
-        let status = upstream.status.code
-        exchange.responseHasBody = !(exchange.isHeadRequest || status == 204 || status == 304 || status < 200)
-        exchange.upstreamKeepAlive = upstream.isKeepAlive
-            && (upstream.headers.contains(name: "content-length") || upstream.headers.isChunked
-                || !exchange.responseHasBody)
+        let delivery = upstream.bodyDelivery
+        exchange.responseHasBody = delivery != .none
+        exchange.upstreamKeepAlive = upstream.parsed.keepsConnection && delivery != .untilClose
 
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(upstream.headers.count + 4)
-        headers.add(name: "Server", value: "maitre")
-        headers.add(name: "Date", value: runtime.dates.current)
-        let connectionNamed = HopByHop.namedInConnection(upstream.headers)
-        var hasLength = false
-        for (name, value) in upstream.headers {
-            if HopByHop.isHiddenResponseHeader(name) || HopByHop.isNamed(name, in: connectionNamed) { continue }
-            if name.equalsIgnoringASCIICase("content-length") { hasLength = true }
-            headers.add(name: name, value: value)
-        }
         var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && !quiescing
-        if exchange.responseHasBody && !hasLength {
-            if exchange.head.version == .http1_1 {
-                headers.add(name: "Transfer-Encoding", value: "chunked")
+        let clientIsHTTP11 = exchange.head.version == .http1_1
+        let framingHeader: StaticString?
+        switch delivery {
+        case .none, .length:
+            framingHeader = nil
+            framing.start(chunkEncode: false)
+        case .chunkedPassthrough:
+            framingHeader = "Transfer-Encoding: chunked\r\n"
+            framing.start(chunkEncode: false)
+        case .chunkedDecoded, .untilClose:
+            if clientIsHTTP11 {
+                framingHeader = "Transfer-Encoding: chunked\r\n"
+                framing.start(chunkEncode: true)
             } else {
+                framingHeader = nil
+                framing.start(chunkEncode: false)
                 keepAlive = false  // An HTTP/1.0 client learns the end of this body from the close.
             }
         }
         exchange.responseKeepsClientAlive = keepAlive
-        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        if keepAlive, let header = exchange.settings.keepaliveHeaderTimeout {
-            headers.add(name: "Keep-Alive", value: "timeout=\(header.wholeSeconds)")
-        }
-        let head = HTTPResponseHead(version: exchange.head.version, status: upstream.status, headers: headers)
-        writeHead(head)
+
+        var out = context.channel.allocator.buffer(capacity: upstream.bytes.readableBytes + 128)
+        ResponseHeadWriter.write(
+            upstream, clientVersion: exchange.head.version, date: runtime.dates.current, framingHeader: framingHeader,
+            keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.settings.keepaliveHeaderTimeout : nil,
+            into: &out)
+        context.write(Self.wrapOutboundOut(out), promise: nil)
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {

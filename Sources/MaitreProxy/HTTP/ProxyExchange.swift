@@ -82,7 +82,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     // MARK: UpstreamResponseReceiver
 
-    func upstreamResponseHead(_ head: HTTPResponseHead) { handler?.upstreamResponseHead(head, exchange: self) }
+    func upstreamResponseHead(_ head: UpstreamResponseHead) { handler?.upstreamResponseHead(head, exchange: self) }
     func upstreamResponseBody(_ body: ByteBuffer) { handler?.upstreamResponseBody(body, exchange: self) }
     func upstreamResponseEnd() { handler?.upstreamResponseEnd(exchange: self) }
     func upstreamReadComplete() { handler?.upstreamReadComplete(exchange: self) }

@@ -3,16 +3,36 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MaitreWire
 import NIOCore
 import NIOHTTP1
 
-/// The last handler of an upstream channel: passes response parts to the request that leased the connection,
-/// holds reads while the client cannot take more (back-pressure), and runs `proxy_read_timeout` (time between
-/// two successive reads) and `proxy_send_timeout` (time a write may stay stuck).
+/// The only handler of an upstream channel. It writes the request (head serialised here, body in the framing
+/// the head announced), parses the response from raw bytes with MaitreWire's strict parser, and hands the
+/// request that leased the connection a head that points into the received bytes and body bytes as they
+/// come (chunked bodies pass through unchanged when the client takes chunked). It holds reads while the client
+/// cannot take more (back-pressure) and runs `proxy_read_timeout` (time between two successive reads) and
+/// `proxy_send_timeout` (time a write may stay stuck).
 final class UpstreamChannelHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Where the current response is on the wire.
+    private enum ResponseState {
+        case idle
+        case head(accumulated: ByteBuffer?)
+        case length(remaining: Int64)
+        case chunked(ChunkedScanner, passthrough: Bool)
+        case untilClose
+    }
+
+    private var responseState = ResponseState.idle
+    private var parsedHead = ResponseHead()
+    private var requestIsHead = false
+    private var clientTakesChunked = true
+    private var headLimit = 4096
+    private var requestFraming = BodyFramingWriter()
 
     let connection: UpstreamConnection
     private var context: ChannelHandlerContext?
@@ -45,12 +65,47 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         readsPaused = false
     }
 
+    /// Prepares for the response to a request about to be sent: HEAD responses have no body; `clientTakesChunked`
+    /// lets chunked bodies pass through unchanged; `headLimit` is `proxy_buffer_size`.
+    func expectResponse(toHead: Bool, clientTakesChunked: Bool, headLimit: Int) {
+        requestIsHead = toHead
+        self.clientTakesChunked = clientTakesChunked
+        self.headLimit = headLimit
+        responseState = .head(accumulated: nil)
+    }
+
+    /// Writes a request head (not flushed).
+    func sendHead(_ head: HTTPRequestHead) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 512)
+        HTTPWire.writeRequestHead(head, into: &buffer)
+        requestFraming.start(headers: head.headers)
+        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Writes request body bytes in the framing the head announced (not flushed).
+    func sendBody(_ body: ByteBuffer) {
+        guard let context else { return }
+        requestFraming.writeBody(body, context: context, promise: nil)
+    }
+
+    /// Ends the request body (the last chunk when chunked; nothing otherwise).
+    func sendEnd() {
+        guard let context else { return }
+        requestFraming.writeEnd(trailers: nil, context: context, promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
     func becameIdle() {
         sendTimer?.cancel()
         sendTimer = nil
         readTimeout = nil
         sendTimeout = nil
         readsPaused = false
+        responseState = .idle
         // An idle connection keeps reading so that a close or stray bytes from the upstream are seen at once.
         if readPending, let context {
             readPending = false
@@ -87,24 +142,129 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastRead = .now()
-        let part = Self.unwrapInboundIn(data)
+        var bytes = Self.unwrapInboundIn(data)
         guard let receiver = connection.receiver else {
             // Bytes from an idle upstream connection: it cannot be reused safely.
             connection.close()
             return
         }
-        switch part {
-        case .head(let head):
-            receiver.upstreamResponseHead(head)
-        case .body(let body):
-            receiver.upstreamResponseBody(body)
-        case .end:
-            // The exchange is over: the read timer, if it fires, finds no timeout to enforce and lapses.
-            readTimeout = nil
-            sendTimer?.cancel()
-            sendTimer = nil
-            receiver.upstreamResponseEnd()
+        while bytes.readableBytes > 0 {
+            switch responseState {
+            case .idle:
+                // More than the response: the connection's framing is broken; it must not be reused.
+                fail(.invalidHeader("upstream sent more data than specified in response"))
+                return
+            case .head(let accumulated):
+                var input = bytes
+                if var earlier = accumulated {
+                    earlier.writeBuffer(&input)
+                    input = earlier
+                }
+                let result = input.withUnsafeReadableBytes { raw in
+                    ResponseHeadParser.parse(raw, into: &parsedHead, maxLength: headLimit)
+                }
+                switch result {
+                case .incomplete:
+                    responseState = .head(accumulated: input)
+                    return
+                case .invalid(let reason):
+                    fail(.invalidHeader(reason + " while reading response header from upstream"))
+                    return
+                case .complete:
+                    let headBytes = input.readSlice(length: parsedHead.length)!
+                    bytes = input
+                    if parsedHead.status < 200 && parsedHead.status != 101 {
+                        // Interim responses (100 Continue, 103) are not passed on.
+                        responseState = .head(accumulated: nil)
+                        continue
+                    }
+                    guard let delivery = startBody() else {
+                        fail(.invalidHeader("upstream sent unknown \"Transfer-Encoding\" while reading response header from upstream"))
+                        return
+                    }
+                    receiver.upstreamResponseHead(
+                        UpstreamResponseHead(parsed: parsedHead, bytes: headBytes, bodyDelivery: delivery))
+                    if case .none = delivery {
+                        finishResponse(receiver, trailing: bytes.readableBytes)
+                        return
+                    }
+                    if case .length(0) = delivery {
+                        finishResponse(receiver, trailing: bytes.readableBytes)
+                        return
+                    }
+                }
+            case .length(let remaining):
+                let take = Int(min(remaining, Int64(bytes.readableBytes)))
+                receiver.upstreamResponseBody(bytes.readSlice(length: take)!)
+                if remaining == Int64(take) {
+                    finishResponse(receiver, trailing: bytes.readableBytes)
+                    return
+                }
+                responseState = .length(remaining: remaining - Int64(take))
+            case .chunked(var scanner, let passthrough):
+                let base = bytes.readerIndex
+                var consumed = 0
+                do {
+                    if passthrough {
+                        consumed = try bytes.withUnsafeReadableBytes { raw in try scanner.scan(raw) { _ in } }
+                        receiver.upstreamResponseBody(bytes.readSlice(length: consumed)!)
+                    } else {
+                        var pieces: [Range<Int>] = []
+                        consumed = try bytes.withUnsafeReadableBytes { raw in try scanner.scan(raw) { pieces.append($0) } }
+                        for piece in pieces {
+                            receiver.upstreamResponseBody(bytes.getSlice(at: base + piece.lowerBound, length: piece.count)!)
+                        }
+                        bytes.moveReaderIndex(forwardBy: consumed)
+                    }
+                } catch {
+                    fail(.invalidHeader("upstream sent invalid chunked response while reading upstream"))
+                    return
+                }
+                if scanner.isComplete {
+                    finishResponse(receiver, trailing: bytes.readableBytes)
+                    return
+                }
+                responseState = .chunked(scanner, passthrough: passthrough)
+            case .untilClose:
+                receiver.upstreamResponseBody(bytes)
+                return
+            }
         }
+    }
+
+    /// Chooses how the body that follows the parsed head is read and delivered; nil for a framing maitred
+    /// does not forward (a transfer coding other than chunked).
+    private func startBody() -> UpstreamBodyDelivery? {
+        let status = parsedHead.status
+        if requestIsHead || status == 204 || status == 304 {
+            responseState = .idle
+            return UpstreamBodyDelivery.none
+        }
+        if parsedHead.hasTransferEncoding {
+            guard parsedHead.isChunked else { return nil }
+            responseState = .chunked(ChunkedScanner(), passthrough: clientTakesChunked)
+            return clientTakesChunked ? .chunkedPassthrough : .chunkedDecoded
+        }
+        if let length = parsedHead.contentLength {
+            responseState = .length(remaining: length)
+            return .length(length)
+        }
+        responseState = .untilClose
+        return .untilClose
+    }
+
+    private func finishResponse(_ receiver: any UpstreamResponseReceiver, trailing: Int) {
+        responseState = .idle
+        readTimeout = nil
+        sendTimer?.cancel()
+        sendTimer = nil
+        if trailing > 0 {
+            // Bytes beyond the response: answer this one, but never reuse the connection.
+            receiver.upstreamResponseEnd()
+            connection.close()
+            return
+        }
+        receiver.upstreamResponseEnd()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -128,14 +288,19 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimers()
+        if case .untilClose = responseState, let receiver = connection.receiver {
+            // The close is how this response ends.
+            responseState = .idle
+            connection.closedAfterResponse()
+            receiver.upstreamResponseEnd()
+            return
+        }
         connection.channelClosed()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let failure: UpstreamFailure
-        if error is HTTPParserError {
-            failure = .invalidHeader("upstream sent invalid header while reading response header from upstream")
-        } else if let io = error as? IOError {
+        if let io = error as? IOError {
             failure = .error("recv() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) while reading upstream")
         } else {
             failure = .error("upstream error: \(error)")

@@ -4,7 +4,7 @@ import NIOHTTP1
 /// What an upstream connection reports to the request currently using it. All calls happen on the
 /// connection's event loop, which is also the client connection's loop.
 protocol UpstreamResponseReceiver: AnyObject {
-    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseHead(_ head: UpstreamResponseHead)
     func upstreamResponseBody(_ body: ByteBuffer)
     func upstreamResponseEnd()
     func upstreamReadComplete()
@@ -86,6 +86,11 @@ final class UpstreamConnection {
         if case .closed = state { return }
         state = .closed
         channel.close(promise: nil)
+    }
+
+    /// The upstream closed the connection to end a close-delimited response: nothing to report.
+    func closedAfterResponse() {
+        state = .closed
     }
 
     /// Called by the handler when the channel went inactive.
