@@ -22,7 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 WORK = os.path.join(BENCH, "results", "tmp")
-MAITRED = os.path.join(ROOT, ".build-release", "release", "maitred")
+MAITRED = os.path.join(WORK, "maitred")   # run.sh's snapshot of .build-release/release/maitred
 BACKEND = os.path.join(WORK, "backend")
 IDLE_CLIENT = os.path.join(BENCH, "idle_clients.py")
 
@@ -515,19 +515,23 @@ def versions():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "Sources"], capture_output=True,
-                           text=True).stdout.strip()
+    try:
+        with open(os.path.join(WORK, "maitred.build")) as f:
+            build = f.read().split("\n")
+        commit = build[0].split()[1]
+        dirty = [line.split()[-1] for line in build[1:] if line.strip()]
+    except (OSError, IndexError):
+        commit, dirty = "?", []
     return {
         "cpu": f"{cpu}, {os.cpu_count()} cores",
         "kernel": platform.release(),
         "os": cmd(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
-        "maitred": cmd([MAITRED, "-v"]) + f" (git {commit}{', Sources/ modified' if dirty else ''})",
+        "maitred": cmd([MAITRED, "-v"]) + f" (built from git {commit}" +
+                   (f" plus uncommitted changes to {', '.join(dirty)})" if dirty else ", clean tree)"),
         "nginx": cmd(["nginx", "-v"]),
-        "haproxy": cmd(["haproxy", "-v"]),
-        "wrk": cmd(["wrk", "-v"]),
-        "curl": cmd(["curl", "--version"]),
+        "haproxy": cmd(["haproxy", "-v"]).split(" - ")[0],
+        "wrk": cmd(["wrk", "-v"]).split(" Copyright")[0],
+        "curl": " ".join(cmd(["curl", "--version"]).split()[:2]),
     }
 
 

@@ -25,6 +25,12 @@ fi
 flock /tmp/maitre-build.lock swift build -c release --product maitred --scratch-path "$ROOT/.build-release"
 
 mkdir -p bench/results/tmp
+# Snapshot the binary (and what it was built from): another release build during the run must not swap it.
+cp .build-release/release/maitred bench/results/tmp/maitred
+{
+    echo "git $(git rev-parse --short HEAD)"
+    git status --porcelain -- Sources Package.swift | sed 's/^/modified /'
+} > bench/results/tmp/maitred.build
 gcc -O2 -Wall -Wextra -o bench/results/tmp/backend bench/backend.c
 
 # Loopback only. Connection: close at ~10k conn/s needs more ephemeral ports than the default range gives

@@ -65,33 +65,53 @@ public struct LocationMatcher: Sendable {
         /// The static tree walk, flattened: an equal `=` or prefix name, else nginx's auto-redirect, else the
         /// longest prefix.
         private mutating func findStatic(in level: [Location]) -> Outcome {
-            var equalPrefix: Location?
-            for location in level {
-                switch location.match {
-                case .exact(let name) where name == path:
-                    current = location
-                    return .exact
-                case .prefix(let name, _) where name == path:
-                    equalPrefix = equalPrefix ?? location
-                default:
+            // Indices and UTF-8 comparisons: no Location is copied and no string is built while searching.
+            let pathBytes = path.utf8
+            var equalPrefix: Int?
+            var redirect: Int?
+            var longest: (length: Int, index: Int)?
+            for index in level.indices {
+                switch level[index].match {
+                case .exact(let name):
+                    if name == path {
+                        current = level[index]
+                        return .exact
+                    }
+                    let nameBytes = name.utf8
+                    if redirects, redirect == nil, nameBytes.count == pathBytes.count + 1,
+                        nameBytes.last == UInt8(ascii: "/"), nameBytes.starts(with: pathBytes),
+                        Self.autoRedirects(level[index])
+                    {
+                        redirect = index
+                    }
+                case .prefix(let name, _):
+                    let nameBytes = name.utf8
+                    if nameBytes.count == pathBytes.count {
+                        if equalPrefix == nil && nameBytes.elementsEqual(pathBytes) { equalPrefix = index }
+                    } else if nameBytes.count < pathBytes.count {
+                        if pathBytes.starts(with: nameBytes), longest.map({ nameBytes.count > $0.length }) ?? true {
+                            longest = (nameBytes.count, index)
+                        }
+                    } else if redirects, redirect == nil, nameBytes.count == pathBytes.count + 1,
+                        nameBytes.last == UInt8(ascii: "/"), nameBytes.starts(with: pathBytes),
+                        Self.autoRedirects(level[index])
+                    {
+                        redirect = index
+                    }
+                case .regex:
                     continue
                 }
             }
             if let equalPrefix {
-                current = equalPrefix
+                current = level[equalPrefix]
                 return .inclusive
             }
-            if redirects, let target = level.first(where: { Self.autoRedirects($0) && Self.name(of: $0) == path + "/" }) {
-                current = target
+            if let redirect {
+                current = level[redirect]
                 return .redirect
             }
-            var longest: (length: Int, location: Location)?
-            for location in level {
-                guard case .prefix(let name, _) = location.match, path.utf8.starts(with: name.utf8) else { continue }
-                if longest == nil || name.utf8.count > longest!.length { longest = (name.utf8.count, location) }
-            }
             guard let longest else { return .declined }
-            current = longest.location
+            current = level[longest.index]
             return .inclusive
         }
 

@@ -26,6 +26,8 @@ public struct ServerNameTable: Sendable {
     /// nginx's server selection for a Host value (may include :port, any case, trailing dot; nil/empty = no Host):
     /// exact name, then longest leading wildcard, then longest trailing wildcard, else the default server.
     public func select(host: String?) -> VirtualServer {
+        // One server on the address: nothing to choose (nginx skips its name hash the same way).
+        if servers.count == 1 { return servers[0] }
         let name = Self.normalize(host ?? "")
         if let position = index.lookup(name) { return servers[position] }
         return servers[defaultIndex]

@@ -229,7 +229,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
 
         let hostHeader = head.headers.first(name: "host")
-        let (server, matcher) = routes.route(host: RequestVariables.hostName(fromHeader: hostHeader))
+        let requestHost = RequestVariables.hostName(fromHeader: hostHeader)
+        let (server, matcher) = routes.route(host: requestHost)
         let settings: ProxySettings
         let keepAlive = wantsKeepAlive(head, settings: server.settings)
 
@@ -239,7 +240,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
             return
         }
-        let hostName = RequestVariables.hostName(fromHeader: hostHeader) ?? server.primaryName
+        let hostName = requestHost ?? server.primaryName
         if let action = server.returnAction {
             // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
             let variables = RequestVariables(

@@ -57,14 +57,18 @@ struct RequestVariables {
 
     /// `$host` as nginx derives it: Host header without port, lowercased, trailing dot removed.
     static func hostName(fromHeader header: String?) -> String? {
-        guard var host = header, !host.isEmpty else { return nil }
-        if host.hasPrefix("[") {
-            if let end = host.firstIndex(of: "]") { host = String(host[...end]) }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
+        guard let header, !header.isEmpty else { return nil }
+        var utf8 = Substring(header).utf8
+        if utf8.first == UInt8(ascii: "[") {
+            if let end = utf8.firstIndex(of: UInt8(ascii: "]")) { utf8 = utf8[...end] }
+        } else if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
+            utf8 = utf8[..<colon]
         }
-        if host.hasSuffix(".") { host.removeLast() }
-        return host.lowercased()
+        if utf8.last == UInt8(ascii: ".") { utf8 = utf8.dropLast() }
+        let host = Substring(utf8)
+        // Most Host headers are already lowercase: keep the bytes as they are then.
+        if utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return host.lowercased() }
+        return String(host)
     }
 }
 
