@@ -47,15 +47,16 @@ public struct LocationMatcher: Sendable {
             var outcome = findStatic(in: level)
             if outcome == .inclusive, let prefix = current {
                 if case .prefix(_, let stops) = prefix.match { stopsRegex = stops }
-                outcome = find(in: prefix.children)
+                if !prefix.children.isEmpty { outcome = find(in: prefix.children) }
             }
             if outcome == .exact || outcome == .redirect { return outcome }
 
             if !stopsRegex {
-                for location in level {
-                    guard case .regex(let regex) = location.match, regex.matches(path) else { continue }
-                    current = location
-                    _ = find(in: location.children)
+                // By index: iterating the array would copy every Location.
+                for index in level.indices {
+                    guard case .regex(let regex) = level[index].match, regex.matches(path) else { continue }
+                    current = level[index]
+                    _ = find(in: level[index].children)
                     return .exact
                 }
             }
