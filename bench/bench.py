@@ -658,7 +658,9 @@ def main():
     if args.quick:
         args.rounds, args.duration, args.idle_conns, args.stream_bytes = 1, 3, 1000, 2**30
         if args.out == os.path.join(BENCH, "results", "latest.md"):
-            args.out = os.path.join(BENCH, "results", "quick.md")
+            args.out = os.path.join(WORK, "quick.md")   # development output, not committed
+    if args.only != "123456" and args.out == os.path.join(BENCH, "results", "latest.md"):
+        args.out = os.path.join(WORK, "partial.md")     # a partial run never replaces the full results
 
     os.makedirs(WORK, exist_ok=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Maitre benchmark suite: maitred vs nginx vs HAProxy vs direct, on loopback. See docs/performance.md.
 #
-#   bench/run.sh            full suite (3 interleaved rounds, 10,000 idle conns, 10 GiB stream), ~25 min
-#   bench/run.sh --quick    1 round, 3 s runs, 1,000 idle conns, 1 GiB stream, ~4 min (for development)
-#   bench/run.sh --only 15  only scenarios 1 and 5 (other bench.py options pass through: --rounds, --duration ...)
+#   bench/run.sh            full suite (3 interleaved rounds, 10,000 idle conns, 10 GiB stream), ~20-25 min
+#   bench/run.sh --quick    1 round, 3 s runs, 1,000 idle conns, 1 GiB stream, ~6 min (for development)
+#   bench/run.sh --only 15  only scenarios 1 and 5, written to bench/results/tmp/partial.md
+#                           (other bench.py options pass through: --rounds, --duration, --out ...)
 #
-# Writes bench/results/latest.md (quick: bench/results/quick.md); scratch files go to bench/results/tmp/.
+# Writes bench/results/latest.md (quick: bench/results/tmp/quick.md, not committed); scratch files go to
+# bench/results/tmp/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

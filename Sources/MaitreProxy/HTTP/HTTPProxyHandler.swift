@@ -36,7 +36,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     /// A request head arrived and its response is not complete.
     private var responseOpen = false
     /// Parts of pipelined requests waiting for the response ahead of them.
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var queued = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 1)
     /// Beyond this many queued parts, reading stops until the queue drains.
     private static let queueLimit = 64
     /// Reload or graceful stop: finish the current request, then close.
