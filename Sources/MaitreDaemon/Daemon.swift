@@ -76,7 +76,7 @@ public enum Daemon {
         guard let configuration = loadOrReport(paths: paths, options: options) else { return 1 }
         let pidFile = configuration.pidFile
         let contents: String
-        switch PidFile.read(pidFile) {
+        switch SmallFile.read(pidFile) {
         case .success(let text): contents = text
         case .failure(let error):
             Console.error("maitred: [error] \(error.message)")

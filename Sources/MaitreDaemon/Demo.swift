@@ -34,7 +34,7 @@ enum Demo {
             do {
                 // Written to disk so that `maitred -s reload -c <that file>` works on the demo too.
                 let file = directory + "/maitre.conf"
-                if case .failure(let failure) = PidFile.writeText(text, to: file) {
+                if case .failure(let failure) = SmallFile.writeText(text, to: file) {
                     Console.error("maitred: [emerg] \(failure.message)")
                     return 1
                 }

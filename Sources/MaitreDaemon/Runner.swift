@@ -48,7 +48,7 @@ final class Runner: Sendable {
     /// Runs an already listening server until a stop signal, answering reloads meanwhile.
     func serve(server: ProxyServer, configuration: Configuration) -> Int32 {
         let pid = getpid()
-        if case .failure(let failure) = PidFile.write(configuration.pidFile, pid: pid) {
+        if case .failure(let failure) = SmallFile.write(configuration.pidFile, pid: pid) {
             log.log(.emerg, failure.message)
             if !log.writesToStderr { Console.error("maitred: [emerg] \(failure.message)") }
             server.shutdownNow()
@@ -71,7 +71,7 @@ final class Runner: Sendable {
         }
         for source in sources { source.cancel() }
         pidFile = currentPidFile.withLockedValue { $0 } ?? pidFile
-        PidFile.remove(pidFile, pid: pid)
+        SmallFile.remove(pidFile, pid: pid)
         log.log(.notice, "exit")
         return 0
     }
@@ -118,7 +118,7 @@ final class Runner: Sendable {
                 log.log(.warn, "\"worker_processes\" changed: the new value takes effect on restart")
             }
             try server.reload(try ProxySnapshot(configuration: configuration))
-            if case .success = PidFile.write(configuration.pidFile, pid: getpid()) {
+            if case .success = SmallFile.write(configuration.pidFile, pid: getpid()) {
                 currentPidFile.withLockedValue { $0 = configuration.pidFile }
             }
             server.pruneRetired()

@@ -1,10 +1,6 @@
 import NIOCore
 import NIOHTTP1
 
-extension HTTPResponseStatus {
-    var isInformational: Bool { code >= 100 && code < 200 }
-}
-
 extension HTTPHeaders {
     /// True when the last transfer coding is `chunked`, as RFC 9112 §6.1 reads it.
     var isChunked: Bool {

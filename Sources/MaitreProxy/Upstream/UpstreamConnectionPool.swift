@@ -24,8 +24,6 @@ final class UpstreamConnectionPool {
         idle.reserveCapacity(min(capacity, 64))
     }
 
-    var idleCount: Int { idle.count }
-
     /// The most recently used live idle connection to `peerIndex`, removed from the pool.
     func take(peerIndex: Int) -> UpstreamConnection? {
         var i = idle.count - 1

@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The pid file `-s` reads to find the running maitred.
-enum PidFile {
+/// Small whole-file reads and writes: the pid file `-s` reads to find the running maitred, the demo's config.
+enum SmallFile {
     struct Failure: Error {
         let message: String
     }
