@@ -307,14 +307,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             let target = URIPath.upstreamTarget(
                 originalURI: head.uri, normalizedPath: normalized, args: args, location: location,
                 proxyPass: proxyPass)
-            let upstreamHead = UpstreamRequestBuilder.head(
-                for: head, target: target, settings: settings, variables: variables, framing: bodyFraming)
+            let upstreamRequest = UpstreamRequestBuilder.build(
+                for: head, target: target, settings: settings, variables: variables, framing: bodyFraming,
+                allocator: context.channel.allocator)
             let balancing = runtime.balancers[upstreamIndex].startRequest(
                 client: clientKey,
                 nextUpstreamTries: settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
                 handler: self, head: head, variables: variables, settings: settings,
-                serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamHead: upstreamHead,
+                serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none)
             exchange.responseKeepsClientAlive = keepAlive
             self.exchange = exchange
@@ -376,7 +377,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             if exchange.bodyPartsWritten < exchange.bodyParts.count {
                 writeBodyParts(exchange, to: connection)
             }
-            if exchange.upstreamHead.expectsBody { upstream.sendEnd() }
+            if exchange.upstreamRequest.hasBody { upstream.sendEnd() }
             upstream.flush()
         }
     }
@@ -455,9 +456,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         upstream.expectResponse(
             toHead: exchange.isHeadRequest, clientTakesChunked: exchange.head.version == .http1_1,
             headLimit: settings.proxyBufferSize)
-        upstream.sendHead(exchange.upstreamHead)
+        upstream.sendHead(exchange.upstreamRequest)
         writeBodyParts(exchange, to: connection)
-        if exchange.bodyComplete, exchange.upstreamHead.expectsBody {
+        if exchange.bodyComplete, exchange.upstreamRequest.hasBody {
             upstream.sendEnd()
         }
         upstream.flush()
@@ -912,7 +913,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             + "\(exchange.head.uri) HTTP/\(exchange.head.version.major).\(exchange.head.version.minor)\""
         if let peer = peer ?? exchange.currentPeer {
             let address = runtime.snapshot.upstreams[exchange.upstreamIndex].peers[peer.index].address
-            text += ", upstream: \"http://\(address)\(exchange.upstreamHead.uri)\""
+            text += ", upstream: \"http://\(address)\(exchange.upstreamRequest.target)\""
         }
         if let host = exchange.head.headers.first(name: "host") { text += ", host: \"\(host)\"" }
         return text

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 
-/// HTTP/1.x serialisation shared by both directions.
+/// HTTP/1.x serialisation for maitred's own response heads and for chunk framing in both directions.
 enum HTTPWire {
     static func writeResponseHead(_ head: HTTPResponseHead, into buffer: inout ByteBuffer) {
         writeVersion(head.version, into: &buffer)
@@ -9,16 +9,6 @@ enum HTTPWire {
         buffer.writeString(String(head.status.code))
         buffer.writeInteger(UInt8(ascii: " "))
         buffer.writeString(head.status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
-        writeHeaders(head.headers, into: &buffer)
-    }
-
-    static func writeRequestHead(_ head: HTTPRequestHead, into buffer: inout ByteBuffer) {
-        buffer.writeString(head.method.rawValue)
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(head.uri)
-        buffer.writeInteger(UInt8(ascii: " "))
-        writeVersion(head.version, into: &buffer)
         buffer.writeStaticString("\r\n")
         writeHeaders(head.headers, into: &buffer)
     }

@@ -20,7 +20,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     let settings: ProxySettings
     let serverName: String
     let upstreamIndex: Int
-    let upstreamHead: HTTPRequestHead
+    let upstreamRequest: UpstreamRequest
     let startedAt: NIODeadline
     let isHeadRequest: Bool
     let isIdempotent: Bool
@@ -48,7 +48,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     init(
         handler: HTTPProxyHandler, head: HTTPRequestHead, variables: RequestVariables, settings: ProxySettings,
-        serverName: String, upstreamIndex: Int, upstreamHead: HTTPRequestHead, balancing: PeerSelectionState,
+        serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
         bodyExpected: Bool
     ) {
         self.handler = handler
@@ -57,7 +57,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.settings = settings
         self.serverName = serverName
         self.upstreamIndex = upstreamIndex
-        self.upstreamHead = upstreamHead
+        self.upstreamRequest = upstreamRequest
         self.balancing = balancing
         self.startedAt = .now()
         self.isHeadRequest = head.method == .HEAD

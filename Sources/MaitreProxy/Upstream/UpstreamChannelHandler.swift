@@ -74,13 +74,11 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         responseState = .head(accumulated: nil)
     }
 
-    /// Writes a request head (not flushed).
-    func sendHead(_ head: HTTPRequestHead) {
+    /// Writes a serialised request head (not flushed); its body will go out in the request's framing.
+    func sendHead(_ request: UpstreamRequest) {
         guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 512)
-        HTTPWire.writeRequestHead(head, into: &buffer)
-        requestFraming.start(headers: head.headers)
-        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+        requestFraming.start(chunkEncode: request.framing == .chunked)
+        context.write(Self.wrapOutboundOut(request.head), promise: nil)
     }
 
     /// Writes request body bytes in the framing the head announced (not flushed).
