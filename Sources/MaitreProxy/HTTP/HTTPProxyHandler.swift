@@ -61,10 +61,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         self.runtime = runtime
         self.routes = routes
         self.connectionNumber = connectionNumber
+        self.defaultSettings = routes.route(host: nil).server.settings
     }
 
     private var log: ErrorLog { runtime.log }
-    private var defaultSettings: ProxySettings { routes.route(host: nil).server.settings }
+    /// The default server's settings: connection-level timeouts come from them, as in nginx.
+    private let defaultSettings: ProxySettings
 
     // MARK: - Connection lifecycle
 
@@ -314,7 +316,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 client: clientKey,
                 nextUpstreamTries: settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
-                handler: self, head: head, variables: variables, settings: settings,
+                handler: self, head: head, settings: settings,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none)
             exchange.responseKeepsClientAlive = keepAlive

@@ -16,7 +16,6 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     weak var handler: HTTPProxyHandler?
     let head: HTTPRequestHead
-    var variables: RequestVariables
     let settings: ProxySettings
     let serverName: String
     let upstreamIndex: Int
@@ -47,13 +46,12 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var responseHasBody = true
 
     init(
-        handler: HTTPProxyHandler, head: HTTPRequestHead, variables: RequestVariables, settings: ProxySettings,
+        handler: HTTPProxyHandler, head: HTTPRequestHead, settings: ProxySettings,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
         bodyExpected: Bool
     ) {
         self.handler = handler
         self.head = head
-        self.variables = variables
         self.settings = settings
         self.serverName = serverName
         self.upstreamIndex = upstreamIndex

@@ -14,7 +14,11 @@ enum ResponseHeadWriter {
         let parsed = upstream.parsed
         upstream.bytes.withUnsafeReadableBytes { raw in
             out.writeStaticString(clientVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-            out.writeString(String(parsed.status))
+            // The parser accepted exactly three digits.
+            let status = parsed.status
+            out.writeInteger(UInt8(ascii: "0") + UInt8(status / 100))
+            out.writeInteger(UInt8(ascii: "0") + UInt8(status / 10 % 10))
+            out.writeInteger(UInt8(ascii: "0") + UInt8(status % 10))
             out.writeStaticString(" ")
             if parsed.reasonEnd > parsed.reasonStart {
                 out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[parsed.reasonStart..<parsed.reasonEnd]))
