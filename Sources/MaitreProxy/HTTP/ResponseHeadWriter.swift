@@ -12,38 +12,44 @@ enum ResponseHeadWriter {
         keepAlive: Bool, keepAliveHeader: TimeSpan?, into out: inout ByteBuffer
     ) {
         let parsed = upstream.parsed
+        // Everything copied comes from the upstream head; what is added is bounded (status line, Server, Date,
+        // framing, Connection, Keep-Alive, a standard reason phrase).
+        let maximum = upstream.bytes.readableBytes + date.utf8.count + 256
         upstream.bytes.withUnsafeReadableBytes { raw in
-            out.writeStaticString(clientVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-            // The parser accepted exactly three digits.
-            let status = parsed.status
-            out.writeInteger(UInt8(ascii: "0") + UInt8(status / 100))
-            out.writeInteger(UInt8(ascii: "0") + UInt8(status / 10 % 10))
-            out.writeInteger(UInt8(ascii: "0") + UInt8(status % 10))
-            out.writeStaticString(" ")
-            if parsed.reasonEnd > parsed.reasonStart {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[parsed.reasonStart..<parsed.reasonEnd]))
-            } else {
-                out.writeString(HTTPResponseStatus(statusCode: parsed.status).reasonPhrase)
-            }
-            out.writeStaticString("\r\nServer: maitre\r\nDate: ")
-            out.writeString(date)
-            out.writeStaticString("\r\n")
-            for (index, field) in parsed.fields.enumerated() {
-                if isDropped(field, index: index, parsed: parsed, raw) { continue }
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<field.nameEnd]))
-                out.writeStaticString(": ")
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]))
-                out.writeStaticString("\r\n")
+            out.writeRuns(maximum: maximum) { w in
+                w.add(clientVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+                // The parser accepted exactly three digits.
+                let status = parsed.status
+                w.add(byte: UInt8(ascii: "0") + UInt8(status / 100))
+                w.add(byte: UInt8(ascii: "0") + UInt8(status / 10 % 10))
+                w.add(byte: UInt8(ascii: "0") + UInt8(status % 10))
+                w.add(" ")
+                if parsed.reasonEnd > parsed.reasonStart {
+                    w.add(UnsafeRawBufferPointer(rebasing: raw[parsed.reasonStart..<parsed.reasonEnd]))
+                } else {
+                    w.add(HTTPResponseStatus(statusCode: status).reasonPhrase)
+                }
+                w.add("\r\nServer: maitre\r\nDate: ")
+                w.add(date)
+                w.add("\r\n")
+                for index in parsed.fields.indices {
+                    let field = parsed.fields[index]
+                    if isDropped(field, index: index, parsed: parsed, raw) { continue }
+                    w.add(UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<field.nameEnd]))
+                    w.add(": ")
+                    w.add(UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]))
+                    w.add("\r\n")
+                }
+                if let framingHeader { w.add(framingHeader) }
+                w.add(keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+                if let keepAliveHeader {
+                    w.add("Keep-Alive: timeout=")
+                    w.add(String(keepAliveHeader.wholeSeconds))
+                    w.add("\r\n")
+                }
+                w.add("\r\n")
             }
         }
-        if let framingHeader { out.writeStaticString(framingHeader) }
-        out.writeStaticString(keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
-        if let keepAliveHeader {
-            out.writeStaticString("Keep-Alive: timeout=")
-            out.writeString(String(keepAliveHeader.wholeSeconds))
-            out.writeStaticString("\r\n")
-        }
-        out.writeStaticString("\r\n")
     }
 
     private static func isDropped(

@@ -21,11 +21,10 @@ enum UpstreamRequestBuilder {
         for request: HTTPRequestHead, target: String, settings: ProxySettings, variables: RequestVariables,
         framing: BodyFraming, allocator: ByteBufferAllocator
     ) -> UpstreamRequest {
-        var out = allocator.buffer(capacity: 256 + request.headers.count * 32)
-        out.writeString(request.method.rawValue)
-        out.writeStaticString(" ")
-        out.writeString(target)
-        out.writeStaticString(settings.proxyHTTPVersion == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+        // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
+        var setValues: [(name: String, value: String)] = []
+        setValues.reserveCapacity(settings.proxySetHeaders.count)
+        var maximum = request.method.rawValue.utf8.count + target.utf8.count + 64
         for setting in settings.proxySetHeaders {
             // Framing belongs to maitred: it streams the body with the framing chosen below.
             if setting.name.equalsIgnoringASCIICase("content-length")
@@ -34,35 +33,47 @@ enum UpstreamRequestBuilder {
                 continue
             }
             let value = variables.evaluate(setting.value)
-            if !value.isEmpty { writeField(setting.name, value, into: &out) }
+            if value.isEmpty { continue }
+            setValues.append((setting.name, value))
+            maximum += setting.name.utf8.count + value.utf8.count + 4
         }
-        switch framing {
-        case .none: break
-        case .contentLength(let length):
-            out.writeStaticString("Content-Length: ")
-            out.writeString(String(length))
-            out.writeStaticString("\r\n")
-        case .chunked:
-            out.writeStaticString("Transfer-Encoding: chunked\r\n")
-        }
+        for (name, value) in request.headers { maximum += name.utf8.count + value.utf8.count + 4 }
         let connectionNamed = HopByHop.namedInConnection(request.headers)
-        for (name, value) in request.headers {
-            if HopByHop.isRequestHopByHop(name) || HopByHop.isNamed(name, in: connectionNamed)
-                || settings.proxySetHeaders.contains(where: { $0.name.equalsIgnoringASCIICase(name) })
-            {
-                continue
-            }
-            writeField(name, value, into: &out)
-        }
-        out.writeStaticString("\r\n")
-        return UpstreamRequest(head: out, target: target, framing: framing)
-    }
 
-    @inline(__always)
-    private static func writeField(_ name: String, _ value: String, into out: inout ByteBuffer) {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
+        var out = allocator.buffer(capacity: maximum)
+        out.writeRuns(maximum: maximum) { w in
+            w.add(request.method.rawValue)
+            w.add(" ")
+            w.add(target)
+            w.add(settings.proxyHTTPVersion == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+            for field in setValues {
+                w.add(field.name)
+                w.add(": ")
+                w.add(field.value)
+                w.add("\r\n")
+            }
+            switch framing {
+            case .none: break
+            case .contentLength(let length):
+                w.add("Content-Length: ")
+                w.add(String(length))
+                w.add("\r\n")
+            case .chunked:
+                w.add("Transfer-Encoding: chunked\r\n")
+            }
+            for (name, value) in request.headers {
+                if HopByHop.isRequestHopByHop(name) || HopByHop.isNamed(name, in: connectionNamed)
+                    || settings.proxySetHeaders.contains(where: { $0.name.equalsIgnoringASCIICase(name) })
+                {
+                    continue
+                }
+                w.add(name)
+                w.add(": ")
+                w.add(value)
+                w.add("\r\n")
+            }
+            w.add("\r\n")
+        }
+        return UpstreamRequest(head: out, target: target, framing: framing)
     }
 }
