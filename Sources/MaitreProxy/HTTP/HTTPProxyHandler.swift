@@ -322,7 +322,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             exchange.responseKeepsClientAlive = keepAlive
             self.exchange = exchange
             if bodyFraming != .none, head.version == .http1_1,
-                head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" })
+                head.headers.first(name: "expect")?.equalsIgnoringASCIICase("100-continue") == true
             {
                 var interim = context.channel.allocator.buffer(capacity: 32)
                 interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -847,21 +847,33 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     /// nginx's checks on a request head (ngx_http_process_request_header).
     private func validate(_ head: HTTPRequestHead) -> Validation {
         guard head.version.major == 1, head.version.minor <= 1 else { return .failure(.httpVersionNotSupported) }
-        let hosts = head.headers["host"]
-        if hosts.count > 1 { return .failure(.badRequest) }
-        if head.version == .http1_1, hosts.isEmpty { return .failure(.badRequest) }
-        let transferEncodings = head.headers["transfer-encoding"]
-        let lengths = head.headers["content-length"]
-        if !transferEncodings.isEmpty {
-            if !lengths.isEmpty { return .failure(.badRequest) }
-            if head.version == .http1_0 { return .failure(.badRequest) }
-            guard transferEncodings.count == 1, transferEncodings[0].lowercased() == "chunked" else {
-                return .failure(.notImplemented)
+        // One pass over the fields, no arrays built: Host, Content-Length and Transfer-Encoding counted.
+        var hosts = 0
+        var lengths = 0
+        var length: Substring = ""
+        var encodings = 0
+        var encoding: Substring = ""
+        for (name, value) in head.headers {
+            if name.equalsIgnoringASCIICase("host") {
+                hosts += 1
+            } else if name.equalsIgnoringASCIICase("content-length") {
+                lengths += 1
+                length = Substring(value)
+            } else if name.equalsIgnoringASCIICase("transfer-encoding") {
+                encodings += 1
+                encoding = Substring(value)
             }
+        }
+        if hosts > 1 { return .failure(.badRequest) }
+        if head.version == .http1_1, hosts == 0 { return .failure(.badRequest) }
+        if encodings > 0 {
+            if lengths > 0 { return .failure(.badRequest) }
+            if head.version == .http1_0 { return .failure(.badRequest) }
+            guard encodings == 1, encoding.equalsIgnoringASCIICase("chunked") else { return .failure(.notImplemented) }
             return .success(.chunked)
         }
-        if let length = lengths.first {
-            guard lengths.count == 1, let n = Int(length), n >= 0 else { return .failure(.badRequest) }
+        if lengths > 0 {
+            guard lengths == 1, let n = Int(length), n >= 0 else { return .failure(.badRequest) }
             return .success(n == 0 ? .none : .contentLength(n))
         }
         return .success(.none)

@@ -18,6 +18,7 @@ enum HopByHop {
     /// Names listed in `Connection` headers (`Connection: keep-alive, X-Foo`): also hop-by-hop. Empty (and no
     /// allocation) when there is no Connection header, the common case.
     static func namedInConnection(_ headers: HTTPHeaders) -> [Substring] {
+        guard headers.contains(name: "connection") else { return [] }
         var names: [Substring] = []
         for value in headers["connection"] {
             for token in value.split(separator: ",") {

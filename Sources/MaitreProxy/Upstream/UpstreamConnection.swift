@@ -46,8 +46,8 @@ final class UpstreamConnection {
     /// Requests sent over this connection, for `keepalive_requests`.
     private(set) var requestsSent = 0
     weak var handler: UpstreamChannelHandler?
-    /// Called once when the connection dies while idle, so its pool forgets it.
-    var onIdleClose: ((UpstreamConnection) -> Void)?
+    /// The pool holding this connection while idle, told when the connection dies there.
+    weak var idlePool: UpstreamConnectionPool?
 
     init(channel: any Channel, peerAddress: SocketAddress, peerIndex: Int) {
         self.channel = channel
@@ -101,7 +101,7 @@ final class UpstreamConnection {
         case .leased(let receiver):
             receiver.upstreamFailed(.error("upstream prematurely closed connection"))
         case .idle:
-            onIdleClose?(self)
+            idlePool?.forget(self)
         case .closed:
             break
         }

@@ -31,7 +31,7 @@ final class UpstreamConnectionPool {
             let connection = idle[i]
             if connection.peerIndex == peerIndex {
                 idle.remove(at: i)
-                connection.onIdleClose = nil
+                connection.idlePool = nil
                 if connection.isUsable { return connection }
                 connection.close()
             }
@@ -51,11 +51,11 @@ final class UpstreamConnectionPool {
         }
         if idle.count >= capacity {
             let oldest = idle.removeFirst()
-            oldest.onIdleClose = nil
+            oldest.idlePool = nil
             oldest.close()
         }
         connection.markIdle(now: now)
-        connection.onIdleClose = { [weak self] closed in self?.forget(closed) }
+        connection.idlePool = self
         idle.append(connection)
         scheduleSweepIfNeeded()
     }
@@ -67,12 +67,12 @@ final class UpstreamConnectionPool {
         let all = idle
         idle.removeAll()
         for connection in all {
-            connection.onIdleClose = nil
+            connection.idlePool = nil
             connection.close()
         }
     }
 
-    private func forget(_ connection: UpstreamConnection) {
+    func forget(_ connection: UpstreamConnection) {
         idle.removeAll { $0 === connection }
     }
 
@@ -89,7 +89,7 @@ final class UpstreamConnectionPool {
         let now = NIODeadline.now()
         while let first = idle.first, let since = first.idleSince, since + idleTimeout <= now {
             idle.removeFirst()
-            first.onIdleClose = nil
+            first.idlePool = nil
             first.close()
         }
         scheduleSweepIfNeeded()
