@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(
             name: "MaitreProxyTests",
             dependencies: [
-                "MaitreProxy", "MaitreConfig", "MaitreBalancing",
+                "MaitreProxy", "MaitreConfig", "MaitreBalancing", "MaitreWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

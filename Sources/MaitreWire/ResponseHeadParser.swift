@@ -84,7 +84,7 @@ public enum ResponseHeadParser {
         }
         head.reasonStart = p
         head.reasonEnd = statusEnd
-        for i in p..<statusEnd where !isFieldValueByte(bytes[i]) {
+        for i in p..<statusEnd where !FieldSyntax.isFieldValueByte(bytes[i]) {
             return .invalid("upstream sent invalid status line")
         }
         p = statusEnd + 2
@@ -97,7 +97,7 @@ public enum ResponseHeadParser {
                 return .invalid("upstream sent obsolete line folding")
             }
             var colon = p
-            while colon < end && isTokenByte(bytes[colon]) { colon += 1 }
+            while colon < end && FieldSyntax.isTokenByte(bytes[colon]) { colon += 1 }
             guard colon > p, colon < end, bytes[colon] == UInt8(ascii: ":") else {
                 return .invalid("upstream sent invalid header")
             }
@@ -109,7 +109,7 @@ public enum ResponseHeadParser {
             while valueEnd > valueStart && (bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t")) {
                 valueEnd -= 1
             }
-            for i in valueStart..<valueEnd where !isFieldValueByte(bytes[i]) {
+            for i in valueStart..<valueEnd where !FieldSyntax.isFieldValueByte(bytes[i]) {
                 return .invalid("upstream sent invalid header")
             }
             let field = HeaderField(nameStart: p, nameEnd: colon, valueStart: valueStart, valueEnd: valueEnd)
@@ -150,27 +150,12 @@ public enum ResponseHeadParser {
             head.isChunked = bytes.equalsLowercased(start, end, "chunked")
         } else if bytes.equalsLowercased(f.nameStart, f.nameEnd, "connection") {
             head.connectionFields.append(head.fields.count)
-            forEachToken(bytes, f.valueStart, f.valueEnd) { s, e in
+            FieldSyntax.forEachToken(bytes, f.valueStart, f.valueEnd) { s, e in
                 if bytes.equalsLowercased(s, e, "close") { head.connectionClose = true }
                 if bytes.equalsLowercased(s, e, "keep-alive") { head.connectionKeepAlive = true }
             }
         }
         return nil
-    }
-
-    /// Calls `body` with the bounds of each comma-separated token of a field value, spaces trimmed.
-    public static func forEachToken(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ body: (Int, Int) -> Void) {
-        var s = start
-        while s < end {
-            var e = s
-            while e < end && bytes[e] != UInt8(ascii: ",") { e += 1 }
-            var a = s
-            var b = e
-            while a < b && (bytes[a] == UInt8(ascii: " ") || bytes[a] == UInt8(ascii: "\t")) { a += 1 }
-            while b > a && (bytes[b - 1] == UInt8(ascii: " ") || bytes[b - 1] == UInt8(ascii: "\t")) { b -= 1 }
-            if b > a { body(a, b) }
-            s = e + 1
-        }
     }
 
     /// Offset just past the CRLFCRLF that ends the head, or nil when it is not within `limit` bytes.
@@ -200,26 +185,5 @@ public enum ResponseHeadParser {
             i += 1
         }
         return nil
-    }
-
-    /// RFC 9110 tchar.
-    @inline(__always)
-    static func isTokenByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// field-vchar, SP and HTAB (obs-text allowed); no CR, LF, NUL or other controls.
-    @inline(__always)
-    static func isFieldValueByte(_ b: UInt8) -> Bool {
-        b == UInt8(ascii: "\t") || (b >= 0x20 && b != 0x7F)
     }
 }

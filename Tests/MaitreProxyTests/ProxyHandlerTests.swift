@@ -19,6 +19,7 @@ final class ProxyHandlerTests: XCTestCase {
                 location = /hello { return 200 "hello $host"; }
                 location /app/ { proxy_pass http://gone; }
                 location /go { return 302 /elsewhere; }
+                location = /echo { return 200 "[$http_x_y][$http_x_z][$request_method $request_uri]"; }
             }
         }
         """
@@ -36,13 +37,29 @@ final class ProxyHandlerTests: XCTestCase {
         return channel
     }
 
-    private func request(_ channel: EmbeddedChannel, _ uri: String, method: HTTPMethod = .GET,
+    private func request(_ channel: EmbeddedChannel, _ uri: String, method: String = "GET",
                          headers: [(String, String)] = [("Host", "example.com")], body: String? = nil) throws {
-        var h = HTTPHeaders(headers)
-        if let body { h.add(name: "Content-Length", value: String(body.utf8.count)) }
-        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: h)))
-        if let body { try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: body))) }
-        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        var text = "\(method) \(uri) HTTP/1.1\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
+        text += "\r\n" + (body ?? "")
+        try channel.writeInbound(ByteBuffer(string: text))
+    }
+
+    /// Every byte as its own read: the head parser resumes across reads.
+    private func writeByteByByte(_ channel: EmbeddedChannel, _ text: String) throws {
+        for byte in text.utf8 {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(byte)
+            try channel.writeInbound(buffer)
+        }
+    }
+
+    /// All responses written so far, as text.
+    private func output(_ channel: EmbeddedChannel) throws -> String {
+        var bytes = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: buffer) }
+        return bytes
     }
 
     private struct Answer {
@@ -123,7 +140,7 @@ final class ProxyHandlerTests: XCTestCase {
     /// A declared body over client_max_body_size is refused with 413 before anything is proxied.
     func testBodyTooLargeIs413() throws {
         let channel = try makeChannel()
-        try request(channel, "/app/x", method: .POST, body: "0123456789ABC")
+        try request(channel, "/app/x", method: "POST", body: "0123456789ABC")
         let a = try answer(channel)
         XCTAssertEqual(a.head.status.code, 413)
         XCTAssertTrue(a.body.contains("413 Request Entity Too Large"))
@@ -137,5 +154,76 @@ final class ProxyHandlerTests: XCTestCase {
         XCTAssertEqual(a.head.status, .badGateway)
         XCTAssertTrue(a.body.contains("502 Bad Gateway"))
         XCTAssertEqual(a.head.headers["connection"], ["keep-alive"])
+    }
+
+    /// A head that arrives one byte per read is parsed once complete; bare LF line ends are accepted (as nginx).
+    func testHeadSplitAcrossReadsAndBareLF() throws {
+        let channel = try makeChannel()
+        try writeByteByByte(channel, "GET /hello HTTP/1.1\r\nHost: Example.COM\r\n\r\n")
+        XCTAssertEqual(try answer(channel).body, "hello example.com")
+        try channel.writeInbound(ByteBuffer(string: "\r\nGET  /echo?q=1 HTTP/1.1\nHost: example.com\nX-Y: 1\n\n"))
+        XCTAssertEqual(try answer(channel).body, "[1][][GET /echo?q=1]")
+    }
+
+    /// Header names nginx ignores by default (underscores, other symbols) are dropped, not refused.
+    func testIgnoredHeaderNames() throws {
+        let channel = try makeChannel()
+        try request(channel, "/echo", headers: [("Host", "example.com"), ("X_Y", "under"), ("X.Z", "dot")])
+        XCTAssertEqual(try answer(channel).body, "[][][GET /echo]")
+        // A malformed chunk after the answer: nothing more can be read on this connection, so it closes.
+        try channel.writeInbound(ByteBuffer(string: "POST /echo HTTP/1.1\r\nHost: example.com\r\n"
+                                            + "Transfer-Encoding: chunked\r\n\r\nzz\r\n"))
+        XCTAssertEqual(try answer(channel).body, "[][][POST /echo]")
+        (channel.eventLoop as! EmbeddedEventLoop).run()
+        XCTAssertFalse(channel.isActive)
+    }
+
+    /// Three pipelined requests in one read are answered in order, each once.
+    func testPipelinedInOneRead() throws {
+        let channel = try makeChannel()
+        let one = "GET /echo?1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        let two = "POST /echo?2 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc"
+        let three = "GET /echo?3 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: one + two + three))
+        let text = try output(channel)
+        let bodies = text.components(separatedBy: "\r\n\r\n").dropFirst().map { $0.prefix { $0 != "H" } }
+        XCTAssertEqual(bodies, ["[][][GET /echo?1]", "[][][POST /echo?2]", "[][][GET /echo?3]"])
+        XCTAssertTrue(channel.isActive)
+    }
+
+    /// A chunked body is read to its end and the next request on the connection is served.
+    func testChunkedBodyThenNextRequest() throws {
+        let channel = try makeChannel()
+        try channel.writeInbound(ByteBuffer(string: "POST /echo HTTP/1.1\r\nHost: example.com\r\n"
+                                            + "Transfer-Encoding: chunked\r\n\r\n3\r\nab"))
+        XCTAssertEqual(try answer(channel).body, "[][][POST /echo]")
+        try channel.writeInbound(ByteBuffer(string: "c\r\n0\r\n\r\nGET /echo HTTP/1.1\r\nHost: example.com\r\n\r\n"))
+        XCTAssertEqual(try answer(channel).body, "[][][GET /echo]")
+    }
+
+    /// Heads the parser refuses get nginx's status and the connection closes.
+    func testRefusedHeads() throws {
+        let cases: [(String, Int)] = [
+            ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: example.com\r\n\r\n", 414),
+            ("GET /a HTTP/1.1\r\nHost: example.com\r\nX-A: " + String(repeating: "a", count: 9000) + "\r\n\r\n", 400),
+            ("GET /a HTTP/2.0\r\nHost: example.com\r\n\r\n", 505),
+            ("get /a HTTP/1.1\r\nHost: example.com\r\n\r\n", 400),
+            ("GET /a HTTP/1.1\r\nHost: example.com\r\nX-A : 1\r\n\r\n", 400),
+            ("GET /a HTTP/1.1\r\nHost: example.com\r\nHost: other\r\n\r\n", 400),
+            ("GET /a HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+            ("POST /a HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na", 400),
+            ("POST /a HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            ("POST /a HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
+            ("POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ]
+        for (text, status) in cases {
+            let channel = try makeChannel()
+            try channel.writeInbound(ByteBuffer(string: text))
+            let out = try output(channel)
+            XCTAssertTrue(out.hasPrefix("HTTP/1.1 \(status) "), "\(text.prefix(60)) -> \(out.prefix(40))")
+            XCTAssertTrue(out.contains("Connection: close"), String(text.prefix(60)))
+            (channel.eventLoop as! EmbeddedEventLoop).run()
+            XCTAssertFalse(channel.isActive, String(text.prefix(60)))
+        }
     }
 }

@@ -1,29 +1,31 @@
 import MaitreConfig
 import NIOCore
-import NIOHTTP1
+import MaitreWire
 import XCTest
 
 @testable import MaitreProxy
 
 /// The upstream request head follows nginx's proxy module: set headers first, hop-by-hop headers dropped.
 final class RequestHeadTests: XCTestCase {
-    private func variables(_ head: HTTPRequestHead) -> RequestVariables {
-        RequestVariables(head: head, remoteAddress: "10.0.0.9", remotePort: "5555", serverAddress: "127.0.0.1",
+    private func clientRequest(_ text: String) throws -> ClientRequest {
+        let bytes = ByteBuffer(string: text)
+        var head = RequestHead()
+        let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &head) }
+        XCTAssertEqual(result, .complete)
+        return ClientRequest(bytes: bytes, head: head)
+    }
+
+    private func variables(_ head: ClientRequest) -> RequestVariables {
+        RequestVariables(request: head, remoteAddress: "10.0.0.9", remotePort: "5555", serverAddress: "127.0.0.1",
                          serverPort: "8080", serverName: "example.com", host: "example.com", uri: "/a", args: "b=1",
                          proxyHost: "backend")
     }
 
     /// Defaults: Host becomes $proxy_host, no Connection header, client hop-by-hop headers dropped.
     func testDefaultsAndHopByHop() throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "example.com")
-        headers.add(name: "Connection", value: "keep-alive, X-Secret")
-        headers.add(name: "X-Secret", value: "1")
-        headers.add(name: "Keep-Alive", value: "timeout=5")
-        headers.add(name: "Upgrade", value: "websocket")
-        headers.add(name: "Trailer", value: "X-T")
-        headers.add(name: "Accept", value: "*/*")
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a?b=1", headers: headers)
+        let head = try clientRequest(
+            "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n"
+            + "Keep-Alive: timeout=5\r\nUpgrade: websocket\r\nTrailer: X-T\r\nAccept:*/*\r\nTE: trailers\r\n\r\n")
         let out = UpstreamRequestBuilder.build(for: head, target: "/a?b=1", settings: ProxySettings(),
                                                variables: variables(head), framing: .none, allocator: ByteBufferAllocator())
         XCTAssertEqual(String(buffer: out.head), "GET /a?b=1 HTTP/1.1\r\nHost: backend\r\nAccept: */*\r\n\r\n")
@@ -38,11 +40,8 @@ final class RequestHeadTests: XCTestCase {
             HeaderSetting(name: "Accept-Encoding", value: VariableTemplate(parts: [])),
             HeaderSetting(name: "X-Real-IP", value: VariableTemplate(parts: [.variable(.remoteAddr)])),
         ]
-        var headers = HTTPHeaders()
-        headers.add(name: "X-Forwarded-For", value: "1.1.1.1")
-        headers.add(name: "X-Forwarded-For", value: "2.2.2.2")
-        headers.add(name: "Accept-Encoding", value: "gzip")
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: headers)
+        let head = try clientRequest(
+            "POST / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nAccept-Encoding: gzip\r\n\r\n")
         settings.proxyHTTPVersion = .http1_0
         let out = UpstreamRequestBuilder.build(for: head, target: "/", settings: settings, variables: variables(head),
                                                framing: .contentLength(3), allocator: ByteBufferAllocator())

@@ -1,19 +1,21 @@
 import MaitreBalancing
 import MaitreConfig
+import MaitreWire
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The last handler of a client connection: routes each request (server name, location), answers `return`
-/// and errors itself, and streams `proxy_pass` requests to a peer the upstream's balancer picks, retrying
-/// on the next peer as `proxy_next_upstream` allows. It writes response bytes itself (no encoder handler) and
-/// serves pipelined requests in order, queueing those that arrive before the response ahead of them is done,
-/// without toggling the socket's read interest for it (a pair of epoll_ctl calls per request otherwise).
+/// The only handler of a client connection: parses requests from the raw bytes (MaitreWire), routes each
+/// (server name, location), answers `return` and errors itself, and streams `proxy_pass` requests to a peer the
+/// upstream's balancer picks, retrying on the next peer as `proxy_next_upstream` allows. It writes response
+/// bytes itself (no encoder handler) and serves pipelined requests in order: bytes that arrive before the
+/// response ahead of them is done wait unparsed, without toggling the socket's read interest for it (a pair of
+/// epoll_ctl calls per request otherwise).
 ///
 /// Back-pressure both ways: client reads stop while the upstream cannot take more (or is not connected
 /// yet), upstream reads stop while the client cannot take more.
 final class HTTPProxyHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -31,19 +33,33 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var localPort = ""
 
     private var exchange: ProxyExchange?
-    /// A request head arrived and its `.end` has not.
+    /// What the next client bytes are: a request head, or the body of the current request.
+    private var input = InputState.head
+    private enum InputState {
+        case head
+        case lengthBody(remaining: Int)
+        case chunkedBody
+    }
+    private var chunkScanner = ChunkedScanner()
+    private var chunkRanges: [Range<Int>] = []
+    /// Reused for every head so its field array keeps its capacity.
+    private var parsedHead = RequestHead()
+    /// Received bytes not consumed yet: an incomplete head, or pipelined requests waiting for the response
+    /// ahead of them. nil when everything was consumed (the common case: no buffer is kept between reads).
+    private var pending: ByteBuffer?
+    /// Beyond this many waiting bytes, reading stops until the response ahead is done.
+    private static let pendingLimit = RequestHeadParser.defaultHeadLimit
+    /// A request head arrived and its body has not ended.
     private var requestOpen = false
     /// A request head arrived and its response is not complete.
     private var responseOpen = false
-    /// Parts of pipelined requests waiting for the response ahead of them.
-    private var queued = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 1)
-    /// Beyond this many queued parts, reading stops until the queue drains.
-    private static let queueLimit = 64
     /// Reload or graceful stop: finish the current request, then close.
     private var quiescing = false
+    /// The connection is being closed: further input is ignored.
+    private var closing = false
     private var framing = BodyFramingWriter()
-    /// Inside `dispatch`: a response finished there must not serve queued requests re-entrantly.
-    private var dispatching = false
+    /// Inside `processInput`: a response finished there must not parse the next request re-entrantly.
+    private var processing = false
     /// A request whose body is being read and thrown away after a local answer.
     private var discardingBody = false
     private var closeAfterDiscard = false
@@ -138,21 +154,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError {
-            // A malformed request: answer 400 unless a response is already under way, then close.
-            if let exchange, exchange.responseStarted {
-                context.close(promise: nil)
-                return
-            }
-            if let exchange {
-                abandonUpstream(exchange, outcome: .success)
-                self.exchange = nil
-            }
-            log.log(.info, "client sent invalid request while reading client request line, client: \(remoteIP)",
-                    connection: connectionNumber)
-            respondLocally(status: .badRequest, keepAlive: false, isHead: false, version: .http1_1)
-            return
-        }
         if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
             context.close(promise: nil)
             return
@@ -164,45 +165,141 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     // MARK: - Client request parts
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = Self.unwrapInboundIn(data)
-        if !queued.isEmpty || (responseOpen && !requestOpen) {
-            // A pipelined request while the previous response is still going: keep it for later.
-            queued.append(part)
-            if queued.count > Self.queueLimit { pauseReads() }
+        var bytes = Self.unwrapInboundIn(data)
+        guard !closing else { return }
+        if var waiting = pending {
+            pending = nil
+            waiting.writeBuffer(&bytes)
+            pending = waiting
+        } else {
+            pending = bytes
+        }
+        processInput()
+    }
+
+    /// Consumes received bytes as far as the connection's state allows: heads while no response is open,
+    /// bodies while their request is.
+    private func processInput() {
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
+        while !closing, var bytes = pending, bytes.readableBytes > 0 {
+            pending = nil
+            let progressed = consume(&bytes)
+            if var arrived = pending { bytes.writeBuffer(&arrived) }
+            pending = bytes.readableBytes > 0 ? bytes : nil
+            if !progressed { break }
+        }
+        if closing {
+            pending = nil
+        } else if let pending, pending.readableBytes > Self.pendingLimit, responseOpen {
+            pauseReads()
+        }
+    }
+
+    /// One step over `bytes`: a head, or a piece of body. False when nothing could be consumed.
+    private func consume(_ bytes: inout ByteBuffer) -> Bool {
+        switch input {
+        case .head:
+            if responseOpen { return false }  // A pipelined request waits for the response ahead of it.
+            if quiescing {
+                closing = true
+                context.close(promise: nil)
+                return false
+            }
+            let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &parsedHead) }
+            switch result {
+            case .incomplete:
+                return false
+            case .invalid(let error):
+                rejectHead(error)
+                return false
+            case .complete:
+                var copy = context.channel.allocator.buffer(capacity: parsedHead.length)
+                copy.writeImmutableBuffer(bytes.readSlice(length: parsedHead.length)!)
+                startRequest(ClientRequest(bytes: copy, head: parsedHead))
+                return true
+            }
+        case .lengthBody(let remaining):
+            let count = min(remaining, bytes.readableBytes)
+            let part = bytes.readSlice(length: count)!
+            input = count == remaining ? .head : .lengthBody(remaining: remaining - count)
+            requestBodyReceived(part)
+            if count == remaining { endRequest() }
+            return true
+        case .chunkedBody:
+            chunkRanges.removeAll(keepingCapacity: true)
+            let consumed: Int
+            do {
+                consumed = try bytes.withUnsafeReadableBytes { raw throws(ChunkedScanner.Failure) in
+                    try chunkScanner.scan(raw) { chunkRanges.append($0) }
+                }
+            } catch {
+                rejectBody()
+                return false
+            }
+            let start = bytes.readerIndex
+            for range in chunkRanges {
+                requestBodyReceived(bytes.getSlice(at: start + range.lowerBound, length: range.count)!)
+                if closing { return false }
+            }
+            bytes.moveReaderIndex(forwardBy: consumed)
+            if chunkScanner.isComplete {
+                chunkScanner = ChunkedScanner()
+                input = .head
+                endRequest()
+            }
+            return true
+        }
+    }
+
+    private func startRequest(_ request: ClientRequest) {
+        disarmIdleTimer()
+        requestsServed += 1
+        responseOpen = true
+        switch validate(request) {
+        case .failure(let status):
+            // The connection closes after this answer, so the body (if any) is never read.
+            respondLocally(status: status, keepAlive: false, isHead: request.isHead)
+        case .success(let framing):
+            switch framing {
+            case .none: input = .head
+            case .contentLength(let length): input = .lengthBody(remaining: length)
+            case .chunked: input = .chunkedBody
+            }
+            requestOpen = framing != .none
+            requestHeadReceived(request, bodyFraming: framing)
+            if framing == .none { endRequest() }
+        }
+    }
+
+    private func endRequest() {
+        requestOpen = false
+        requestEndReceived()
+    }
+
+    /// A head the parser refused: answered with nginx's status, then the connection closes.
+    private func rejectHead(_ error: RequestHeadError) {
+        log.log(.info, "\(error.message) while reading client request headers, client: \(remoteIP)",
+                connection: connectionNumber)
+        responseOpen = true
+        respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false)
+    }
+
+    /// A malformed chunked request body: 400 unless a response is already under way, then close.
+    private func rejectBody() {
+        log.log(.info, "client sent invalid chunked body, client: \(remoteIP)", connection: connectionNumber)
+        if discardingBody || exchange?.responseStarted == true {
+            closing = true
+            context.close(promise: nil)
             return
         }
-        dispatch(part)
-        if !queued.isEmpty, !responseOpen { drainQueue() }
-    }
-
-    private func dispatch(_ part: HTTPServerRequestPart) {
-        dispatching = true
-        defer { dispatching = false }
-        switch part {
-        case .head(let head):
-            disarmIdleTimer()
-            requestsServed += 1
-            requestOpen = true
-            responseOpen = true
-            requestHeadReceived(head)
-        case .body(let body):
-            requestBodyReceived(body)
-        case .end:
-            requestOpen = false
-            requestEndReceived()
+        let isHead = exchange?.isHeadRequest ?? false
+        if let exchange {
+            abandonUpstream(exchange, outcome: .success)
+            self.exchange = nil
         }
-    }
-
-    /// Serves queued pipelined requests once the response ahead of them is complete.
-    private func drainQueue() {
-        while !responseOpen || requestOpen, let part = queued.popFirst() {
-            dispatch(part)
-            if quiescing && !responseOpen && !requestOpen {
-                context.close(promise: nil)
-                return
-            }
-        }
-        if queued.count <= Self.queueLimit / 2 { resumeReads() }
+        respondLocally(status: .badRequest, keepAlive: false, isHead: isHead)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -219,36 +316,27 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    private func requestHeadReceived(_ head: HTTPRequestHead) {
-        let bodyFraming: BodyFraming
-        switch validate(head) {
-        case .failure(let status):
-            respondLocally(status: status, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
-            discardRequestBody(closeAfter: true, expected: head.expectsBody)
-            return
-        case .success(let framing):
-            bodyFraming = framing
-        }
-
-        let hostHeader = head.headers.first(name: "host")
-        let requestHost = RequestVariables.hostName(fromHeader: hostHeader)
+    private func requestHeadReceived(_ request: ClientRequest, bodyFraming: BodyFraming) {
+        let isHead = request.isHead
+        let version = request.version
+        let requestHost = RequestVariables.hostName(fromHeader: request.host)
         let (server, matcher) = routes.route(host: requestHost)
         let settings: ProxySettings
-        let keepAlive = wantsKeepAlive(head, settings: server.settings)
+        let keepAlive = wantsKeepAlive(request, settings: server.settings)
 
-        let (rawPath, args) = Self.splitTarget(head.uri)
+        let uri = request.uri
+        let (rawPath, args) = Self.splitTarget(uri)
         guard let path = rawPath, let normalized = URIPath.normalize(path) else {
-            respondLocally(status: .badRequest, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
-            discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
+            respondLocally(status: .badRequest, keepAlive: false, isHead: isHead)
             return
         }
         let hostName = requestHost ?? server.primaryName
         if let action = server.returnAction {
             // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
             let variables = RequestVariables(
-                head: head, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
+                request: request, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
                 serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
-            respondReturn(action, variables: variables, keepAlive: keepAlive, head: head)
+            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
         }
@@ -260,12 +348,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
             let port = localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
             let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
-            respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: head.method == .HEAD,
-                           version: head.version, location: target)
+            respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: isHead,
+                           location: target)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
         case .none:
-            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
         }
@@ -275,55 +363,50 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             length > settings.clientMaxBodySize
         {
             log.log(.error, "client intended to send too large body: \(length) bytes, client: \(remoteIP), "
-                    + "server: \(server.primaryName), request: \"\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)\"",
+                    + "server: \(server.primaryName), request: \"\(request.requestLine)\"",
                     connection: connectionNumber)
-            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: head.method == .HEAD, version: head.version)
-            discardRequestBody(closeAfter: true, expected: true)
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: isHead)
             return
         }
 
         var variables = RequestVariables(
-            head: head, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
+            request: request, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
             serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
 
         switch location.handler {
         case .return(let action)?:
-            respondReturn(action, variables: variables, keepAlive: keepAlive, head: head)
+            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
         case nil:
-            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
         case .proxyPass(let proxyPass)?:
             guard let upstreamIndex = runtime.snapshot.upstreamIndex(named: proxyPass.upstreamName) else {
-                respondLocally(status: .internalServerError, keepAlive: false, isHead: false, version: head.version)
-                discardRequestBody(closeAfter: true, expected: bodyFraming != .none)
+                respondLocally(status: .internalServerError, keepAlive: false, isHead: false)
                 return
             }
             variables.proxyHost = proxyPass.proxyHost
             if case .chunked = bodyFraming, settings.proxyHTTPVersion == .http1_0 {
                 // An HTTP/1.0 upstream cannot take a chunked body and maitred streams rather than buffers it.
-                respondLocally(status: .lengthRequired, keepAlive: false, isHead: false, version: head.version)
-                discardRequestBody(closeAfter: true, expected: true)
+                respondLocally(status: .lengthRequired, keepAlive: false, isHead: false)
                 return
             }
             let target = URIPath.upstreamTarget(
-                originalURI: head.uri, normalizedPath: normalized, args: args, location: location,
+                originalURI: uri, normalizedPath: normalized, args: args, location: location,
                 proxyPass: proxyPass)
             let upstreamRequest = UpstreamRequestBuilder.build(
-                for: head, target: target, settings: settings, variables: variables, framing: bodyFraming,
+                for: request, target: target, settings: settings, variables: variables, framing: bodyFraming,
                 allocator: context.channel.allocator)
             let balancing = runtime.balancers[upstreamIndex].startRequest(
                 client: clientKey,
                 nextUpstreamTries: settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
-                handler: self, head: head, settings: settings,
+                handler: self, request: request, settings: settings,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none)
             exchange.responseKeepsClientAlive = keepAlive
             self.exchange = exchange
-            if bodyFraming != .none, head.version == .http1_1,
-                head.headers.first(name: "expect")?.equalsIgnoringASCIICase("100-continue") == true
-            {
+            if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
                 var interim = context.channel.allocator.buffer(capacity: 32)
                 interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
@@ -348,8 +431,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             }
             abandonUpstream(exchange, outcome: .success)
             self.exchange = nil
-            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest,
-                           version: exchange.head.version)
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest)
             discardRequestBody(closeAfter: true, expected: true)
             return
         }
@@ -456,7 +538,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             return
         }
         upstream.expectResponse(
-            toHead: exchange.isHeadRequest, clientTakesChunked: exchange.head.version == .http1_1,
+            toHead: exchange.isHeadRequest, clientTakesChunked: exchange.request.version == .http1_1,
             headLimit: settings.proxyBufferSize)
         upstream.sendHead(exchange.upstreamRequest)
         writeBodyParts(exchange, to: connection)
@@ -546,8 +628,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         exchange.phase = .finished
         self.exchange = nil
         let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
-        respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest,
-                       version: exchange.head.version)
+        respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest)
         if !exchange.bodyComplete { discardRequestBody(closeAfter: true, expected: true) }
     }
 
@@ -586,7 +667,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         exchange.upstreamKeepAlive = upstream.parsed.keepsConnection && delivery != .untilClose
 
         var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && !quiescing
-        let clientIsHTTP11 = exchange.head.version == .http1_1
+        let clientIsHTTP11 = exchange.request.version == .http1_1
         let framingHeader: StaticString?
         switch delivery {
         case .none, .length:
@@ -609,7 +690,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
         var out = context.channel.allocator.buffer(capacity: upstream.bytes.readableBytes + 128)
         ResponseHeadWriter.write(
-            upstream, clientVersion: exchange.head.version, date: runtime.dates.current, framingHeader: framingHeader,
+            upstream, date: runtime.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.settings.keepaliveHeaderTimeout : nil,
             into: &out)
         context.write(Self.wrapOutboundOut(out), promise: nil)
@@ -668,21 +749,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     // MARK: - Local responses
 
-    private func respondReturn(_ action: ReturnAction, variables: RequestVariables, keepAlive: Bool, head: HTTPRequestHead) {
+    private func respondReturn(
+        _ action: ReturnAction, variables: RequestVariables, keepAlive: Bool, isHead: Bool
+    ) {
         let status = HTTPResponseStatus(statusCode: action.status)
         let text = action.text.map { variables.evaluate($0) }
         switch action.status {
         case 301, 302, 303, 307, 308:
-            respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version,
+            respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
                            location: text ?? "")
         default:
             if let text {
-                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD,
-                               version: head.version, body: text, contentType: "text/plain")
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead, body: text, contentType: "text/plain")
             } else if ErrorPages.hasPage(action.status) {
-                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version)
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead)
             } else {
-                respondLocally(status: status, keepAlive: keepAlive, isHead: head.method == .HEAD, version: head.version,
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
                                body: "", contentType: "text/plain")
             }
         }
@@ -690,7 +772,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     /// Writes a complete response of maitred's own: an error page unless `body` is given.
     private func respondLocally(
-        status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool, version: HTTPVersion,
+        status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
         location: String? = nil, body: String? = nil, contentType: String = "text/html"
     ) {
         let keepAlive = keepAlive && !Self.closesConnection(status) && !quiescing
@@ -703,8 +785,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         if let location { headers.add(name: "Location", value: location) }
         let head = HTTPResponseHead(
-            version: version.major == 1 && version.minor <= 1 ? version : .http1_1,
-            status: HTTPResponseStatus(statusCode: Int(status.code), reasonPhrase: ErrorPages.reasonPhrase(status)),
+            version: .http1_1,  // nginx's status line says HTTP/1.1 whatever the client's version
+            status: status,
             headers: headers)
         writeHead(head)
         if !isHead, !text.isEmpty {
@@ -738,14 +820,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             framing.writeEnd(trailers: nil, context: context, promise: nil)
             context.flush()
             resumeReads()
-            if !queued.isEmpty, !dispatching {
-                drainQueue()
-            }
-            if exchange == nil, !discardingBody, !responseOpen {
+            if exchange == nil, !discardingBody {
                 armIdleTimer(defaultSettings.keepaliveTimeout)
             }
+            // Serves what was pipelined behind (inside processInput this returns and its loop goes on).
+            processInput()
         } else {
-            queued.removeAll()
+            closing = true
+            pending = nil
             let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: Void.self)
             framing.writeEnd(trailers: nil, context: context, promise: promise)
@@ -832,8 +914,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if exchange.responseStarted {
             context.close(promise: nil)
         } else {
-            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest,
-                           version: exchange.head.version)
+            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest)
         }
     }
 
@@ -844,43 +925,51 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         case failure(HTTPResponseStatus)
     }
 
-    /// nginx's checks on a request head (ngx_http_process_request_header).
-    private func validate(_ head: HTTPRequestHead) -> Validation {
-        guard head.version.major == 1, head.version.minor <= 1 else { return .failure(.httpVersionNotSupported) }
-        // One pass over the fields, no arrays built: Host, Content-Length and Transfer-Encoding counted.
-        var hosts = 0
-        var lengths = 0
-        var length: Substring = ""
-        var encodings = 0
-        var encoding: Substring = ""
-        for (name, value) in head.headers {
-            if name.equalsIgnoringASCIICase("host") {
-                hosts += 1
-            } else if name.equalsIgnoringASCIICase("content-length") {
-                lengths += 1
-                length = Substring(value)
-            } else if name.equalsIgnoringASCIICase("transfer-encoding") {
-                encodings += 1
-                encoding = Substring(value)
-            }
-        }
-        if hosts > 1 { return .failure(.badRequest) }
-        if head.version == .http1_1, hosts == 0 { return .failure(.badRequest) }
-        if encodings > 0 {
-            if lengths > 0 { return .failure(.badRequest) }
-            if head.version == .http1_0 { return .failure(.badRequest) }
-            guard encodings == 1, encoding.equalsIgnoringASCIICase("chunked") else { return .failure(.notImplemented) }
+    /// nginx's checks on a request head (ngx_http_process_request_header) beyond what the parser refuses.
+    private func validate(_ request: ClientRequest) -> Validation {
+        let head = request.head
+        if request.version == .http1_1, head.hostField == nil { return .failure(.badRequest) }
+        if let host = request.host, !Self.isValidHost(host) { return .failure(.badRequest) }
+        if head.transferEncodingField != nil {
+            if request.version == .http1_0 || head.contentLength != nil { return .failure(.badRequest) }
+            guard head.isChunked else { return .failure(.notImplemented) }
             return .success(.chunked)
         }
-        if lengths > 0 {
-            guard lengths == 1, let n = Int(length), n >= 0 else { return .failure(.badRequest) }
-            return .success(n == 0 ? .none : .contentLength(n))
+        if let length = head.contentLength, length > 0 {
+            return .success(.contentLength(Int(length)))
         }
         return .success(.none)
     }
 
-    private func wantsKeepAlive(_ head: HTTPRequestHead, settings: ProxySettings) -> Bool {
-        head.isKeepAlive && settings.keepaliveTimeout.milliseconds > 0 && requestsServed < settings.keepaliveRequests
+    /// nginx's ngx_http_validate_host: a non-empty name with no `/`, `\\`, NUL, `..` or leading dot.
+    static func isValidHost(_ host: String) -> Bool {
+        var previous: UInt8 = 0
+        var inBrackets = false
+        var length = 0
+        for byte in host.utf8 {
+            switch byte {
+            case UInt8(ascii: "."):
+                if previous == UInt8(ascii: ".") || length == 0 { return false }
+            case UInt8(ascii: ":"):
+                if !inBrackets { return length > 0 }
+            case UInt8(ascii: "["):
+                if length == 0 { inBrackets = true }
+            case UInt8(ascii: "]"):
+                inBrackets = false
+            case UInt8(ascii: "/"), UInt8(ascii: "\\"), 0:
+                return false
+            default:
+                break
+            }
+            previous = byte
+            length += 1
+        }
+        return length > 0
+    }
+
+    private func wantsKeepAlive(_ request: ClientRequest, settings: ProxySettings) -> Bool {
+        request.head.isKeepAlive && settings.keepaliveTimeout.milliseconds > 0
+            && requestsServed < settings.keepaliveRequests
     }
 
     /// Splits a request-target into path and query; absolute-form targets (`http://host/p`) keep only the path.
@@ -923,13 +1012,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     /// nginx's error-log context: `, client: A, server: S, request: "GET / HTTP/1.1", upstream: "http://B/", host: "H"`.
     private func describe(_ exchange: ProxyExchange, peer: PeerID? = nil) -> String {
-        var text = ", client: \(remoteIP), server: \(exchange.serverName), request: \"\(exchange.head.method.rawValue) "
-            + "\(exchange.head.uri) HTTP/\(exchange.head.version.major).\(exchange.head.version.minor)\""
+        var text = ", client: \(remoteIP), server: \(exchange.serverName), request: \"\(exchange.request.requestLine)\""
         if let peer = peer ?? exchange.currentPeer {
             let address = runtime.snapshot.upstreams[exchange.upstreamIndex].peers[peer.index].address
             text += ", upstream: \"http://\(address)\(exchange.upstreamRequest.target)\""
         }
-        if let host = exchange.head.headers.first(name: "host") { text += ", host: \"\(host)\"" }
+        if let host = exchange.request.host { text += ", host: \"\(host)\"" }
         return text
     }
 }
@@ -942,15 +1030,6 @@ enum BodyFraming: Equatable {
     case none
     case contentLength(Int)
     case chunked
-}
-
-extension HTTPRequestHead {
-    /// The head announces a body (Content-Length > 0 or chunked).
-    var expectsBody: Bool {
-        if headers.isChunked { return true }
-        if let length = headers.first(name: "content-length"), let n = Int(length) { return n > 0 }
-        return false
-    }
 }
 
 extension VirtualServer {

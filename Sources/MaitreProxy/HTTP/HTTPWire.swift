@@ -8,7 +8,7 @@ enum HTTPWire {
         buffer.writeInteger(UInt8(ascii: " "))
         buffer.writeString(String(head.status.code))
         buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(head.status.reasonPhrase)
+        buffer.writeString(ErrorPages.reasonPhrase(head.status))  // nginx's phrases (NIO keeps its own for known codes)
         buffer.writeStaticString("\r\n")
         writeHeaders(head.headers, into: &buffer)
     }

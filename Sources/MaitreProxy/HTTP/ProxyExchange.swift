@@ -1,7 +1,6 @@
 import MaitreBalancing
 import MaitreConfig
 import NIOCore
-import NIOHTTP1
 
 /// One client request on its way through the proxy: where it was routed, which peer it is trying, the body
 /// parts kept for a retry, and how far the response got. It is also the receiver of its upstream connection's
@@ -15,7 +14,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     weak var handler: HTTPProxyHandler?
-    let head: HTTPRequestHead
+    let request: ClientRequest
     let settings: ProxySettings
     let serverName: String
     let upstreamIndex: Int
@@ -46,23 +45,20 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var responseHasBody = true
 
     init(
-        handler: HTTPProxyHandler, head: HTTPRequestHead, settings: ProxySettings,
+        handler: HTTPProxyHandler, request: ClientRequest, settings: ProxySettings,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
         bodyExpected: Bool
     ) {
         self.handler = handler
-        self.head = head
+        self.request = request
         self.settings = settings
         self.serverName = serverName
         self.upstreamIndex = upstreamIndex
         self.upstreamRequest = upstreamRequest
         self.balancing = balancing
         self.startedAt = .now()
-        self.isHeadRequest = head.method == .HEAD
-        switch head.method {
-        case .POST, .LOCK, .PATCH: isIdempotent = false
-        default: isIdempotent = true
-        }
+        self.isHeadRequest = request.isHead
+        self.isIdempotent = request.isIdempotent
         self.bodyComplete = !bodyExpected
     }
 

@@ -1,9 +1,8 @@
 import MaitreConfig
-import NIOHTTP1
 
 /// The facts about one client request that nginx variables read, gathered once per request.
 struct RequestVariables {
-    var head: HTTPRequestHead
+    var request: ClientRequest
     var remoteAddress: String
     var remotePort: String
     var serverAddress: String
@@ -26,19 +25,19 @@ struct RequestVariables {
         case .serverPort: return serverPort
         case .serverName: return serverName
         case .scheme: return "http"
-        case .requestMethod: return head.method.rawValue
-        case .requestURI: return head.uri
+        case .requestMethod: return request.methodName
+        case .requestURI: return request.uri
         case .uri: return uri
         case .args: return args ?? ""
         case .proxyHost: return proxyHost
         case .proxyAddXForwardedFor:
-            let existing = head.headers["x-forwarded-for"]
+            let existing = request.values(named: "x-forwarded-for")
             if existing.isEmpty { return remoteAddress }
             return existing.joined(separator: ", ") + ", " + remoteAddress
         case .httpHeader(let name):
             // nginx: `$http_x_real_ip` reads `X-Real-IP`; several headers are joined with ", " (cookies with "; ").
             let headerName = name.replacingUnderscoresWithDashes()
-            let values = head.headers[headerName]
+            let values = request.values(named: headerName)
             return values.joined(separator: headerName == "cookie" ? "; " : ", ")
         }
     }

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// hides (`Date`, `Server`, `X-Pad`, `X-Accel-*`, replaced by maitred's own `Server` and `Date`).
 enum ResponseHeadWriter {
     static func write(
-        _ upstream: UpstreamResponseHead, clientVersion: HTTPVersion, date: String, framingHeader: StaticString?,
+        _ upstream: UpstreamResponseHead, date: String, framingHeader: StaticString?,
         keepAlive: Bool, keepAliveHeader: TimeSpan?, into out: inout ByteBuffer
     ) {
         let parsed = upstream.parsed
@@ -17,7 +17,8 @@ enum ResponseHeadWriter {
         let maximum = upstream.bytes.readableBytes + date.utf8.count + 256
         upstream.bytes.withUnsafeReadableBytes { raw in
             out.writeRuns(maximum: maximum) { w in
-                w.add(clientVersion == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+                // nginx's status line says HTTP/1.1 whatever the client's version (RFC 9110 §2.5 allows it).
+                w.add("HTTP/1.1 ")
                 // The parser accepted exactly three digits.
                 let status = parsed.status
                 w.add(byte: UInt8(ascii: "0") + UInt8(status / 100))
@@ -55,7 +56,8 @@ enum ResponseHeadWriter {
     private static func isDropped(
         _ field: HeaderField, index: Int, parsed: ResponseHead, _ raw: UnsafeRawBufferPointer
     ) -> Bool {
-        isHidden(field, raw) || isNamedInConnection(field, parsed, raw)
+        isHidden(field, raw)
+            || FieldSyntax.isNamedInConnection(field, connectionFields: parsed.connectionFields, fields: parsed.fields, raw)
     }
 
     private static func isHidden(_ field: HeaderField, _ raw: UnsafeRawBufferPointer) -> Bool {
@@ -74,27 +76,5 @@ enum ResponseHeadWriter {
         case 18: return raw.equalsLowercased(s, e, "x-accel-limit-rate")
         default: return false
         }
-    }
-
-    /// True when a Connection header lists this field's name.
-    private static func isNamedInConnection(_ field: HeaderField, _ parsed: ResponseHead, _ raw: UnsafeRawBufferPointer) -> Bool {
-        guard !parsed.connectionFields.isEmpty else { return false }
-        var named = false
-        for index in parsed.connectionFields {
-            let connection = parsed.fields[index]
-            ResponseHeadParser.forEachToken(raw, connection.valueStart, connection.valueEnd) { s, e in
-                if e - s == field.nameEnd - field.nameStart, equalIgnoringCase(raw, s, field.nameStart, e - s) {
-                    named = true
-                }
-            }
-        }
-        return named
-    }
-
-    private static func equalIgnoringCase(_ raw: UnsafeRawBufferPointer, _ a: Int, _ b: Int, _ count: Int) -> Bool {
-        for i in 0..<count where raw[a + i] | 0x20 != raw[b + i] | 0x20 {
-            return false
-        }
-        return true
     }
 }

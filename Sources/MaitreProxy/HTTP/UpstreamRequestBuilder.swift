@@ -1,6 +1,6 @@
 import MaitreConfig
 import NIOCore
-import NIOHTTP1
+import MaitreWire
 
 /// A request ready to go upstream: its head already serialised, and the framing its body goes out in.
 struct UpstreamRequest {
@@ -18,13 +18,14 @@ struct UpstreamRequest {
 /// hop-by-hop ones. It writes the bytes directly: no header collection is built for the upstream side.
 enum UpstreamRequestBuilder {
     static func build(
-        for request: HTTPRequestHead, target: String, settings: ProxySettings, variables: RequestVariables,
+        for request: ClientRequest, target: String, settings: ProxySettings, variables: RequestVariables,
         framing: BodyFraming, allocator: ByteBufferAllocator
     ) -> UpstreamRequest {
         // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
         var setValues: [(name: String, value: String)] = []
         setValues.reserveCapacity(settings.proxySetHeaders.count)
-        var maximum = request.method.rawValue.utf8.count + target.utf8.count + 64
+        // Copied lines come out at most 2 bytes longer than they came in (": " and CRLF for "Name:v" and LF).
+        var maximum = request.bytes.readableBytes + 2 * request.head.fields.count + target.utf8.count + 64
         for setting in settings.proxySetHeaders {
             // Framing belongs to maitred: it streams the body with the framing chosen below.
             if setting.name.equalsIgnoringASCIICase("content-length")
@@ -37,42 +38,48 @@ enum UpstreamRequestBuilder {
             setValues.append((setting.name, value))
             maximum += setting.name.utf8.count + value.utf8.count + 4
         }
-        for (name, value) in request.headers { maximum += name.utf8.count + value.utf8.count + 4 }
-        let connectionNamed = HopByHop.namedInConnection(request.headers)
 
+        let head = request.head
         var out = allocator.buffer(capacity: maximum)
-        out.writeRuns(maximum: maximum) { w in
-            w.add(request.method.rawValue)
-            w.add(" ")
-            w.add(target)
-            w.add(settings.proxyHTTPVersion == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
-            for field in setValues {
-                w.add(field.name)
-                w.add(": ")
-                w.add(field.value)
-                w.add("\r\n")
-            }
-            switch framing {
-            case .none: break
-            case .contentLength(let length):
-                w.add("Content-Length: ")
-                w.add(String(length))
-                w.add("\r\n")
-            case .chunked:
-                w.add("Transfer-Encoding: chunked\r\n")
-            }
-            for (name, value) in request.headers {
-                if HopByHop.isRequestHopByHop(name) || HopByHop.isNamed(name, in: connectionNamed)
-                    || settings.proxySetHeaders.contains(where: { $0.name.equalsIgnoringASCIICase(name) })
-                {
-                    continue
+        request.withRaw { raw in
+            out.writeRuns(maximum: maximum) { w in
+                w.add(UnsafeRawBufferPointer(rebasing: raw[head.methodStart..<head.methodEnd]))
+                w.add(" ")
+                w.add(target)
+                w.add(settings.proxyHTTPVersion == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+                for field in setValues {
+                    w.add(field.name)
+                    w.add(": ")
+                    w.add(field.value)
+                    w.add("\r\n")
                 }
-                w.add(name)
-                w.add(": ")
-                w.add(value)
+                switch framing {
+                case .none: break
+                case .contentLength(let length):
+                    w.add("Content-Length: ")
+                    w.add(String(length))
+                    w.add("\r\n")
+                case .chunked:
+                    w.add("Transfer-Encoding: chunked\r\n")
+                }
+                // The client's own lines, copied byte for byte.
+                for field in head.fields {
+                    if HopByHop.isRequestHopByHop(field, raw)
+                        || FieldSyntax.isNamedInConnection(
+                            field, connectionFields: head.connectionFields, fields: head.fields, raw)
+                        || settings.proxySetHeaders.contains(where: {
+                            raw.equalsIgnoringCase(field.nameStart, field.nameEnd, $0.name)
+                        })
+                    {
+                        continue
+                    }
+                    w.add(UnsafeRawBufferPointer(rebasing: raw[field.nameStart..<field.nameEnd]))
+                    w.add(": ")
+                    w.add(UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]))
+                    w.add("\r\n")
+                }
                 w.add("\r\n")
             }
-            w.add("\r\n")
         }
         return UpstreamRequest(head: out, target: target, framing: framing)
     }

@@ -203,13 +203,7 @@ final class Generation: Sendable {
             let runtime = loopState.runtime
             let number = runtime.takeConnectionNumber(stride: UInt64(loops.count))
             let settings = routes.route(host: nil).server.settings
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            // nginx's large_client_header_buffers 4 8k: one line up to 8k, the head up to 32k.
-            limits.maxHeaderFieldSize = 8 * 1024
-            limits.maxHeaderListSize = 32 * 1024
             let sync = channel.pipeline.syncOperations
-            try sync.addHandler(
-                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
             try sync.addHandler(HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: number))
             let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
             try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
