@@ -82,14 +82,17 @@ public struct ListenEndpoint: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One `location` block.
-public struct Location: Sendable {
-    public var match: LocationMatch
+///
+/// A class, built once at load and never changed: the per-request location lookup hands out a reference instead of
+/// copying the settings (a copy of ProxySettings costs a retain per field).
+public final class Location: Sendable {
+    public let match: LocationMatch
     /// Locations nested inside this one, in written order.
-    public var children: [Location]
+    public let children: [Location]
     /// The content handler: `proxy_pass` or `return` (return wins, as nginx runs the rewrite phase first).
-    public var handler: LocationHandler?
-    public var settings: ProxySettings
-    public var source: SourceLocation
+    public let handler: LocationHandler?
+    public let settings: ProxySettings
+    public let source: SourceLocation
 
     public init(
         match: LocationMatch, children: [Location], handler: LocationHandler?, settings: ProxySettings,

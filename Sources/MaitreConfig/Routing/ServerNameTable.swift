@@ -26,11 +26,15 @@ public struct ServerNameTable: Sendable {
     /// nginx's server selection for a Host value (may include :port, any case, trailing dot; nil/empty = no Host):
     /// exact name, then longest leading wildcard, then longest trailing wildcard, else the default server.
     public func select(host: String?) -> VirtualServer {
+        servers[selectIndex(host: host)]
+    }
+
+    /// As `select(host:)`, the server's position in the `servers` given at init.
+    public func selectIndex(host: String?) -> Int {
         // One server on the address: nothing to choose (nginx skips its name hash the same way).
-        if servers.count == 1 { return servers[0] }
+        if servers.count == 1 { return 0 }
         let name = Self.normalize(host ?? "")
-        if let position = index.lookup(name) { return servers[position] }
-        return servers[defaultIndex]
+        return index.lookup(name) ?? defaultIndex
     }
 
     /// Lowercase, port removed (`[v6]:port` understood), one trailing dot dropped, as ngx_http_validate_host.

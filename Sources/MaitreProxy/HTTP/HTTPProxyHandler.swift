@@ -58,6 +58,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     /// The connection is being closed: further input is ignored.
     private var closing = false
     private var framing = BodyFramingWriter()
+    /// Response bytes from the upstream were written since the last flush.
+    private var unflushedResponse = false
     /// Inside `processInput`: a response finished there must not parse the next request re-entrantly.
     private var processing = false
     /// A request whose body is being read and thrown away after a local answer.
@@ -320,9 +322,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let isHead = request.isHead
         let version = request.version
         let requestHost = RequestVariables.hostName(fromHeader: request.host)
-        let (server, matcher) = routes.route(host: requestHost)
-        let settings: ProxySettings
-        let keepAlive = wantsKeepAlive(request, settings: server.settings)
+        let server = routes.route(host: requestHost)
+        let keepAlive = wantsKeepAlive(request, server: server)
 
         let uri = request.uri
         let (rawPath, args) = Self.splitTarget(uri)
@@ -331,7 +332,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             return
         }
         let hostName = requestHost ?? server.primaryName
-        if let action = server.returnAction {
+        if let action = server.server.returnAction {
             // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
             let variables = RequestVariables(
                 request: request, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
@@ -341,7 +342,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             return
         }
         let location: Location
-        switch matcher?.lookup(path: normalized) ?? .none {
+        switch server.locations.lookup(path: normalized) {
         case .location(let found):
             location = found
         case .redirectAddingSlash:
@@ -357,10 +358,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
         }
-        settings = location.settings
-
-        if case .contentLength(let length) = bodyFraming, settings.clientMaxBodySize > 0,
-            length > settings.clientMaxBodySize
+        // Read through the location (a class): a local copy of the settings would retain every field.
+        if case .contentLength(let length) = bodyFraming, location.settings.clientMaxBodySize > 0,
+            length > location.settings.clientMaxBodySize
         {
             log.log(.error, "client intended to send too large body: \(length) bytes, client: \(remoteIP), "
                     + "server: \(server.primaryName), request: \"\(request.requestLine)\"",
@@ -386,7 +386,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 return
             }
             variables.proxyHost = proxyPass.proxyHost
-            if case .chunked = bodyFraming, settings.proxyHTTPVersion == .http1_0 {
+            if case .chunked = bodyFraming, location.settings.proxyHTTPVersion == .http1_0 {
                 // An HTTP/1.0 upstream cannot take a chunked body and maitred streams rather than buffers it.
                 respondLocally(status: .lengthRequired, keepAlive: false, isHead: false)
                 return
@@ -395,13 +395,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 originalURI: uri, normalizedPath: normalized, args: args, location: location,
                 proxyPass: proxyPass)
             let upstreamRequest = UpstreamRequestBuilder.build(
-                for: request, target: target, settings: settings, variables: variables, framing: bodyFraming,
+                for: request, target: target, settings: location.settings, variables: variables, framing: bodyFraming,
                 allocator: context.channel.allocator)
             let balancing = runtime.balancers[upstreamIndex].startRequest(
                 client: clientKey,
-                nextUpstreamTries: settings.proxyNextUpstreamTries)
+                nextUpstreamTries: location.settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
-                handler: self, request: request, settings: settings,
+                handler: self, request: request, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none)
             exchange.responseKeepsClientAlive = keepAlive
@@ -411,7 +411,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
                 context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
             }
-            if !exchange.bodyComplete { armBodyTimer(settings.clientBodyTimeout) }
+            if !exchange.bodyComplete { armBodyTimer(location.settings.clientBodyTimeout) }
             attemptUpstream(exchange)
         }
     }
@@ -421,7 +421,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if discardingBody { return }
         guard let exchange else { return }
         exchange.bodyBytesReceived += body.readableBytes
-        let limit = exchange.settings.clientMaxBodySize
+        let limit = exchange.location.settings.clientMaxBodySize
         if limit > 0, exchange.bodyBytesReceived > limit {
             log.log(.error, "client intended to send too large chunked body: \(exchange.bodyBytesReceived) bytes"
                     + describe(exchange), connection: connectionNumber)
@@ -490,7 +490,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let plan = runtime.snapshot.upstreams[exchange.upstreamIndex]
         let address = plan.socketAddresses[peer.index]
         let peerIndex = peer.index
-        let settings = exchange.settings
+        let settings = exchange.location.settings
         let bootstrap = ClientBootstrap(group: runtime.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -527,10 +527,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private func use(_ connection: UpstreamConnection, peer: PeerID, for exchange: ProxyExchange) {
         exchange.phase = .connected(connection, peer: peer)
         connection.lease(to: exchange)
-        let settings = exchange.settings
+        let location = exchange.location  // settings read through the class, not copied
         connection.handler?.startExchangeTimers(
-            read: .milliseconds(settings.proxyReadTimeout.milliseconds),
-            send: .milliseconds(settings.proxySendTimeout.milliseconds))
+            read: .milliseconds(location.settings.proxyReadTimeout.milliseconds),
+            send: .milliseconds(location.settings.proxySendTimeout.milliseconds))
         exchange.requestSent = true
         exchange.bodyPartsWritten = 0
         guard let upstream = connection.handler else {
@@ -539,7 +539,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
         upstream.expectResponse(
             toHead: exchange.isHeadRequest, clientTakesChunked: exchange.request.version == .http1_1,
-            headLimit: settings.proxyBufferSize)
+            headLimit: location.settings.proxyBufferSize)
         upstream.sendHead(exchange.upstreamRequest)
         writeBodyParts(exchange, to: connection)
         if exchange.bodyComplete, exchange.upstreamRequest.hasBody {
@@ -577,7 +577,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         exchange.phase = .notStarted
 
         if let peer, wasReused, case .error = failure, exchange.canReplay,
-            exchange.isIdempotent || exchange.settings.proxyNextUpstream.contains(.nonIdempotent)
+            exchange.isIdempotent || exchange.location.settings.proxyNextUpstream.contains(.nonIdempotent)
         {
             // A keep-alive connection the upstream had already closed: retry on a fresh connection to the same
             // peer without counting a failure (nginx gives the try back in this case too). Like nginx, a POST,
@@ -611,12 +611,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     private func mayTryNextUpstream(_ exchange: ProxyExchange, condition: NextUpstreamConditions) -> Bool {
-        let conditions = exchange.settings.proxyNextUpstream
+        let conditions = exchange.location.settings.proxyNextUpstream
         guard conditions.contains(condition), exchange.balancing.triesLeft > 0, exchange.canReplay else {
             return false
         }
         if exchange.requestSent, !exchange.isIdempotent, !conditions.contains(.nonIdempotent) { return false }
-        let limit = exchange.settings.proxyNextUpstreamTimeout
+        let limit = exchange.location.settings.proxyNextUpstreamTimeout
         if limit.milliseconds > 0, NIODeadline.now() - exchange.startedAt >= .milliseconds(limit.milliseconds) {
             return false
         }
@@ -649,7 +649,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
         let status = upstream.status
         if let condition = NextUpstreamConditions(status: status),
-            exchange.settings.proxyNextUpstream.contains(condition),
+            exchange.location.settings.proxyNextUpstream.contains(condition),
             mayTryNextUpstream(exchange, condition: condition)
         {
             // A status proxy_next_upstream lists: count it (403/404 do not count as failures) and try the next.
@@ -691,21 +691,25 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         var out = context.channel.allocator.buffer(capacity: upstream.bytes.readableBytes + 128)
         ResponseHeadWriter.write(
             upstream, date: runtime.dates.current, framingHeader: framingHeader,
-            keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.settings.keepaliveHeaderTimeout : nil,
+            keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,
             into: &out)
         context.write(Self.wrapOutboundOut(out), promise: nil)
+        unflushedResponse = true
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
         guard exchange === self.exchange, exchange.responseHasBody else { return }
         framing.writeBody(body, context: context, promise: nil)
+        unflushedResponse = true
         if !context.channel.isWritable {
             exchange.connection?.handler?.pauseReads()
         }
     }
 
     func upstreamReadComplete(exchange: ProxyExchange) {
-        guard exchange === self.exchange else { return }
+        // After a response that ended in this read, finishResponse has flushed already.
+        guard exchange === self.exchange, unflushedResponse else { return }
+        unflushedResponse = false
         context.flush()
     }
 
@@ -819,6 +823,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if keepAlive {
             framing.writeEnd(trailers: nil, context: context, promise: nil)
             context.flush()
+            unflushedResponse = false
             resumeReads()
             if exchange == nil, !discardingBody {
                 armIdleTimer(defaultSettings.keepaliveTimeout)
@@ -967,9 +972,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         return length > 0
     }
 
-    private func wantsKeepAlive(_ request: ClientRequest, settings: ProxySettings) -> Bool {
-        request.head.isKeepAlive && settings.keepaliveTimeout.milliseconds > 0
-            && requestsServed < settings.keepaliveRequests
+    private func wantsKeepAlive(_ request: ClientRequest, server: ServerRoute) -> Bool {
+        request.head.isKeepAlive && server.server.settings.keepaliveTimeout.milliseconds > 0
+            && requestsServed < server.server.settings.keepaliveRequests
     }
 
     /// Splits a request-target into path and query; absolute-form targets (`http://host/p`) keep only the path.

@@ -15,7 +15,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     weak var handler: HTTPProxyHandler?
     let request: ClientRequest
-    let settings: ProxySettings
+    /// The location serving the request; its settings are read through it (a class), never copied.
+    let location: Location
     let serverName: String
     let upstreamIndex: Int
     let upstreamRequest: UpstreamRequest
@@ -45,13 +46,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var responseHasBody = true
 
     init(
-        handler: HTTPProxyHandler, request: ClientRequest, settings: ProxySettings,
+        handler: HTTPProxyHandler, request: ClientRequest, location: Location,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
         bodyExpected: Bool
     ) {
         self.handler = handler
         self.request = request
-        self.settings = settings
+        self.location = location
         self.serverName = serverName
         self.upstreamIndex = upstreamIndex
         self.upstreamRequest = upstreamRequest

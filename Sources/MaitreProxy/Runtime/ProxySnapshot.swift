@@ -57,20 +57,31 @@ public final class ProxySnapshot: Sendable {
 /// The virtual servers behind one listening socket, with each server's location matcher.
 struct EndpointRoutes: Sendable {
     let names: ServerNameTable
-    let matchers: [SourceLocation: LocationMatcher]
+    /// In the order given to `names`, so its indices pick them.
+    let servers: [ServerRoute]
 
     init(endpoint: ListenEndpoint, servers: [VirtualServer]) {
         names = ServerNameTable(endpoint: endpoint, servers: servers)
-        var matchers: [SourceLocation: LocationMatcher] = [:]
-        for server in servers {
-            matchers[server.source] = LocationMatcher(locations: server.locations)
-        }
-        self.matchers = matchers
+        self.servers = servers.map(ServerRoute.init)
     }
 
-    func route(host: String?) -> (server: VirtualServer, locations: LocationMatcher?) {
-        let server = names.select(host: host)
-        return (server, matchers[server.source])
+    /// The server for a Host value: a reference, so routing a request copies no settings.
+    func route(host: String?) -> ServerRoute {
+        servers[names.selectIndex(host: host)]
+    }
+}
+
+/// One virtual server as requests are routed to it, built once per configuration.
+final class ServerRoute: Sendable {
+    let server: VirtualServer
+    let locations: LocationMatcher
+    /// `$server_name`: the first name of the block (nginx's primary name), "" when none.
+    let primaryName: String
+
+    init(_ server: VirtualServer) {
+        self.server = server
+        self.locations = LocationMatcher(locations: server.locations)
+        self.primaryName = server.primaryName
     }
 }
 
