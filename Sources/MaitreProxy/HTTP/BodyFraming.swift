@@ -6,6 +6,9 @@ import NIOHTTP1
 struct BodyFramingWriter {
     private var chunked = false
 
+    /// Body bytes go out as chunks.
+    var chunkEncodes: Bool { chunked }
+
     /// Call with each non-interim head: chunk-encode when it says `transfer-encoding: chunked`.
     mutating func start(headers: HTTPHeaders) {
         chunked = headers.isChunked

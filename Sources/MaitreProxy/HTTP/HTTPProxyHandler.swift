@@ -60,6 +60,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var framing = BodyFramingWriter()
     /// Response bytes from the upstream were written since the last flush.
     private var unflushedResponse = false
+    /// The proxied response's head, with the first small body bytes appended, not yet written: one write per
+    /// small response instead of two.
+    private var staged: ByteBuffer?
+    /// Body bytes up to this size are copied behind the staged head rather than written separately.
+    private static let stageLimit = 4096
+    /// Per-connection scratch memory for the three heads of each request (see ReusableBuffer).
+    private var requestHeadBuffers = ReusableBuffer()
+    private var upstreamHeadBuffers = ReusableBuffer()
+    private var responseHeadBuffers = ReusableBuffer()
     /// Inside `processInput`: a response finished there must not parse the next request re-entrantly.
     private var processing = false
     /// A request whose body is being read and thrown away after a local answer.
@@ -217,8 +226,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 rejectHead(error)
                 return false
             case .complete:
-                var copy = context.channel.allocator.buffer(capacity: parsedHead.length)
+                var copy = requestHeadBuffers.take(
+                    minimumCapacity: parsedHead.length, allocator: context.channel.allocator)
                 copy.writeImmutableBuffer(bytes.readSlice(length: parsedHead.length)!)
+                requestHeadBuffers.keep(copy)
                 startRequest(ClientRequest(bytes: copy, head: parsedHead))
                 return true
             }
@@ -396,7 +407,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 proxyPass: proxyPass)
             let upstreamRequest = UpstreamRequestBuilder.build(
                 for: request, target: target, settings: location.settings, variables: variables, framing: bodyFraming,
-                allocator: context.channel.allocator)
+                into: upstreamHeadBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator))
+            upstreamHeadBuffers.keep(upstreamRequest.head)
             let balancing = runtime.balancers[upstreamIndex].startRequest(
                 client: clientKey,
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
@@ -688,17 +700,34 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
         exchange.responseKeepsClientAlive = keepAlive
 
-        var out = context.channel.allocator.buffer(capacity: upstream.bytes.readableBytes + 128)
+        var out = responseHeadBuffers.take(
+            minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
         ResponseHeadWriter.write(
             upstream, date: runtime.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,
             into: &out)
+        staged = out
+    }
+
+    /// Hands the staged response head (and body bytes behind it) to the channel.
+    private func writeStaged() {
+        guard let out = staged else { return }
+        staged = nil
         context.write(Self.wrapOutboundOut(out), promise: nil)
+        responseHeadBuffers.keep(out)
         unflushedResponse = true
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
         guard exchange === self.exchange, exchange.responseHasBody else { return }
+        if var out = staged, !framing.chunkEncodes, body.readableBytes <= Self.stageLimit {
+            staged = nil
+            var body = body
+            out.writeBuffer(&body)
+            staged = out
+            return
+        }
+        writeStaged()
         framing.writeBody(body, context: context, promise: nil)
         unflushedResponse = true
         if !context.channel.isWritable {
@@ -708,7 +737,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     func upstreamReadComplete(exchange: ProxyExchange) {
         // After a response that ended in this read, finishResponse has flushed already.
-        guard exchange === self.exchange, unflushedResponse else { return }
+        guard exchange === self.exchange else { return }
+        writeStaged()
+        guard unflushedResponse else { return }
         unflushedResponse = false
         context.flush()
     }
@@ -818,6 +849,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.
     private func finishResponse(keepAlive: Bool) {
+        writeStaged()
         responseOpen = false
         let keepAlive = keepAlive && !quiescing
         if keepAlive {

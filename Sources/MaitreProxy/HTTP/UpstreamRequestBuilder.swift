@@ -19,7 +19,7 @@ struct UpstreamRequest {
 enum UpstreamRequestBuilder {
     static func build(
         for request: ClientRequest, target: String, settings: ProxySettings, variables: RequestVariables,
-        framing: BodyFraming, allocator: ByteBufferAllocator
+        framing: BodyFraming, into buffer: ByteBuffer
     ) -> UpstreamRequest {
         // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
         var setValues: [(name: String, value: String)] = []
@@ -40,7 +40,7 @@ enum UpstreamRequestBuilder {
         }
 
         let head = request.head
-        var out = allocator.buffer(capacity: maximum)
+        var out = buffer
         request.withRaw { raw in
             out.writeRuns(maximum: maximum) { w in
                 w.add(UnsafeRawBufferPointer(rebasing: raw[head.methodStart..<head.methodEnd]))
