@@ -175,15 +175,13 @@ public enum ResponseHeadParser {
         return nil
     }
 
-    /// Offset of the CR of the CRLF ending the line that starts at `from`; nil on a bare CR or LF.
+    /// Offset of the CR of the CRLF ending the line that starts at `from`; nil when the line ends in a bare LF.
+    /// (A CR elsewhere in the line is refused by the callers' byte checks on names and values.)
     static func lineEnd(_ bytes: UnsafeRawBufferPointer, from: Int, limit: Int) -> Int? {
-        var i = from
-        while i + 1 < limit {
-            let b = bytes[i]
-            if b == UInt8(ascii: "\r") { return bytes[i + 1] == UInt8(ascii: "\n") ? i : nil }
-            if b == UInt8(ascii: "\n") { return nil }
-            i += 1
-        }
-        return nil
+        guard from < limit, let base = bytes.baseAddress,
+            let found = memchr(base + from, Int32(UInt8(ascii: "\n")), limit - from)
+        else { return nil }
+        let lf = base.distance(to: UnsafeRawPointer(found))
+        return lf > from && bytes[lf - 1] == UInt8(ascii: "\r") ? lf - 1 : nil
     }
 }

@@ -409,8 +409,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 for: request, target: target, settings: location.settings, variables: variables, framing: bodyFraming,
                 into: upstreamHeadBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator))
             upstreamHeadBuffers.keep(upstreamRequest.head)
-            let balancing = runtime.balancers[upstreamIndex].startRequest(
-                client: clientKey,
+            let balancing = runtime.startRequest(
+                upstream: upstreamIndex, client: clientKey,
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
                 handler: self, request: request, location: location,

@@ -40,6 +40,14 @@ final class LoopRuntime {
         return nextConnectionNumber
     }
 
+    /// Starts a request on an upstream's balancer. Read through a buffer pointer: a non-mutating call on
+    /// `balancers[i]` would copy the balancer struct (a retain per field) on every request.
+    func startRequest(upstream: Int, client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
+        balancers.withUnsafeBufferPointer {
+            $0[upstream].startRequest(client: client, nextUpstreamTries: nextUpstreamTries)
+        }
+    }
+
     /// nginx's `ngx_time()`: whole seconds.
     var nowSeconds: Int64 { Int64(time(nil)) }
 
