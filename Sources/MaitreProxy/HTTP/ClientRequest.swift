@@ -87,13 +87,13 @@ struct ClientRequest {
 extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison of `start..<end` with an ASCII string.
     func equalsIgnoringCase(_ start: Int, _ end: Int, _ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { other in
-            guard other.count == end - start else { return false }
-            for i in 0..<other.count where FieldSyntax.lowercased(self[start + i]) != FieldSyntax.lowercased(other[i]) {
-                return false
-            }
-            return true
+        let utf8 = text.utf8
+        guard utf8.count == end - start else { return false }
+        var i = start
+        for byte in utf8 {
+            if FieldSyntax.lowercased(self[i]) != FieldSyntax.lowercased(byte) { return false }
+            i += 1
         }
+        return true
     }
 }
