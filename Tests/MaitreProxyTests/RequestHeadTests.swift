@@ -12,13 +12,15 @@ final class RequestHeadTests: XCTestCase {
         var head = RequestHead()
         let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &head) }
         XCTAssertEqual(result, .complete)
-        return ClientRequest(bytes: bytes, head: head)
+        return ClientRequest(record: RequestRecord(bytes: bytes, head: head), head: head)
     }
 
     private func variables(_ head: ClientRequest) -> RequestVariables {
-        RequestVariables(request: head, remoteAddress: "10.0.0.9", remotePort: "5555", serverAddress: "127.0.0.1",
-                         serverPort: "8080", serverName: "example.com", host: "example.com", uri: "/a", args: "b=1",
-                         proxyHost: "backend")
+        let addresses = ConnectionAddresses(
+            remote: try! SocketAddress(ipAddress: "10.0.0.9", port: 5555),
+            local: try! SocketAddress(ipAddress: "127.0.0.1", port: 8080))
+        return RequestVariables(request: head, addresses: addresses, serverName: "example.com", host: "example.com",
+                                uri: "/a", args: "b=1", proxyHost: "backend")
     }
 
     /// Defaults: Host becomes $proxy_host, no Connection header, client hop-by-hop headers dropped.
@@ -62,11 +64,19 @@ final class RequestHeadTests: XCTestCase {
         XCTAssertTrue(HTTPProxyHandler.splitTarget("*") == (nil, nil))
     }
 
-    /// $host: the Host header's name, lowercased, without port or trailing dot.
-    func testHostName() {
-        XCTAssertEqual(RequestVariables.hostName(fromHeader: "Example.COM:8080"), "example.com")
-        XCTAssertEqual(RequestVariables.hostName(fromHeader: "example.com."), "example.com")
-        XCTAssertEqual(RequestVariables.hostName(fromHeader: "[::1]:80"), "[::1]")
-        XCTAssertNil(RequestVariables.hostName(fromHeader: ""))
+    /// $host: the Host header's name, lowercased, without port or trailing dot; nginx's refusals.
+    func testHostCheck() throws {
+        func check(_ host: String) throws -> RequestRecord.HostCheck {
+            try clientRequest("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n").record.checkHost()
+        }
+        XCTAssertEqual(try check("Example.COM:8080"), .name("example.com"))
+        XCTAssertEqual(try check("example.com."), .name("example.com"))
+        XCTAssertEqual(try check("[::1]:80"), .name("[::1]"))
+        XCTAssertEqual(try check(".lead"), .name(".lead"))
+        XCTAssertEqual(try check("a..b"), .invalid)
+        XCTAssertEqual(try check("a/b"), .invalid)
+        XCTAssertEqual(try check(":80"), .invalid)
+        XCTAssertEqual(try clientRequest("GET / HTTP/1.0\r\n\r\n").record.checkHost(), .absent)
+        XCTAssertEqual(try clientRequest("GET / HTTP/1.1\r\nHost:\r\n\r\n").record.checkHost(), .invalid)
     }
 }

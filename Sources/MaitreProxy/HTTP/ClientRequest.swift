@@ -2,13 +2,20 @@ import MaitreWire
 import NIOCore
 import NIOHTTP1
 
-/// A client request head as it arrived: a copy of its bytes, kept for the request's life (the upstream head,
-/// variables and log lines read from it), and the parser's offsets into them. Strings are made only when asked.
-struct ClientRequest {
-    /// The head's bytes; `head`'s offsets index its readable bytes.
-    let bytes: ByteBuffer
-    let head: RequestHead
+/// What the proxy keeps of a request head once it is routed: a copy of the head's bytes and where the request
+/// line and the Host value are in them. No field arrays: those live in the loop's shared parse target and are
+/// only read while the head is being handled (ClientRequest). Strings are made only when asked.
+struct RequestRecord {
+    /// The head's bytes, exactly as received.
+    private(set) var bytes: ByteBuffer
     let method: Method
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and later 1.x).
+    let versionMinor: Int
+    private let methodEnd: Int
+    private let methodStart: Int
+    private let targetStart: Int
+    private let targetEnd: Int
+    private let hostValue: Range<Int>?
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
@@ -17,7 +24,12 @@ struct ClientRequest {
 
     init(bytes: ByteBuffer, head: RequestHead) {
         self.bytes = bytes
-        self.head = head
+        self.versionMinor = head.versionMinor
+        self.methodStart = head.methodStart
+        self.methodEnd = head.methodEnd
+        self.targetStart = head.targetStart
+        self.targetEnd = head.targetEnd
+        self.hostValue = head.hostField.map { head.fields[$0].valueStart..<head.fields[$0].valueEnd }
         // The parser took only uppercase method names, so a case-folding comparison is an exact one here.
         self.method = bytes.withUnsafeReadableBytes { raw in
             let s = head.methodStart
@@ -33,7 +45,7 @@ struct ClientRequest {
         }
     }
 
-    var version: HTTPVersion { head.versionMinor == 0 ? .http1_0 : .http1_1 }
+    var version: HTTPVersion { versionMinor == 0 ? .http1_0 : .http1_1 }
     var isHead: Bool { method == .head }
     /// nginx does not repeat a sent POST, LOCK or PATCH on the next upstream unless told to.
     var isIdempotent: Bool {
@@ -43,9 +55,9 @@ struct ClientRequest {
         }
     }
 
-    var methodName: String { string(head.methodStart, head.methodEnd) }
+    var methodName: String { string(methodStart, methodEnd) }
     /// The request-target exactly as sent.
-    var target: String { string(head.targetStart, head.targetEnd) }
+    var target: String { string(targetStart, targetEnd) }
 
     /// `$request_uri`: the target in origin form (an absolute-form `http://host/p?q` gives `/p?q`, as in nginx).
     var uri: String {
@@ -57,11 +69,56 @@ struct ClientRequest {
     }
 
     /// `METHOD TARGET HTTP/1.x` (`$request`), for log lines.
-    var requestLine: String { "\(methodName) \(target) HTTP/1.\(head.versionMinor)" }
+    var requestLine: String { "\(methodName) \(target) HTTP/1.\(versionMinor)" }
 
-    var host: String? { head.hostField.map { value(of: head.fields[$0]) } }
+    var host: String? { hostValue.map { string($0.lowerBound, $0.upperBound) } }
 
-    func value(of field: HeaderField) -> String { string(field.valueStart, field.valueEnd) }
+    enum HostCheck: Equatable {
+        case absent
+        case invalid
+        /// `$host`: the name part, lowercased.
+        case name(String)
+    }
+
+    /// The Host header checked as nginx checks it, and its name as `$host` reads it.
+    func checkHost() -> HostCheck {
+        guard let value = hostValue else { return .absent }
+        return bytes.withUnsafeReadableBytes { raw in
+            guard let name = HostName.validate(raw, value.lowerBound, value.upperBound) else { return .invalid }
+            let source = UnsafeRawBufferPointer(rebasing: raw[name])
+            return .name(String(unsafeUninitializedCapacity: name.count) { out in
+                for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }
+                return name.count
+            })
+        }
+    }
+
+    /// Hands the bytes over (to be recycled); the record reads as empty afterwards.
+    mutating func takeBytes() -> ByteBuffer {
+        let taken = bytes
+        bytes = ByteBuffer()
+        return taken
+    }
+
+    private func string(_ start: Int, _ end: Int) -> String {
+        guard end <= bytes.readableBytes else { return "" }
+        return bytes.getString(at: bytes.readerIndex + start, length: end - start) ?? ""
+    }
+}
+
+/// A request head while it is being handled: its record plus the parser's field offsets (valid until the next
+/// head is parsed on this loop).
+struct ClientRequest {
+    let record: RequestRecord
+    let head: RequestHead
+
+    var bytes: ByteBuffer { record.bytes }
+    var version: HTTPVersion { record.version }
+    var isHead: Bool { record.isHead }
+    var uri: String { record.uri }
+    var host: String? { record.host }
+    var methodName: String { record.methodName }
+    var requestLine: String { record.requestLine }
 
     /// Values of the fields named `name` (any case), in order.
     func values(named name: String) -> [String] {
@@ -76,11 +133,7 @@ struct ClientRequest {
     }
 
     func withRaw<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
-        bytes.withUnsafeReadableBytes(body)
-    }
-
-    private func string(_ start: Int, _ end: Int) -> String {
-        bytes.getString(at: bytes.readerIndex + start, length: end - start) ?? ""
+        record.bytes.withUnsafeReadableBytes(body)
     }
 }
 

@@ -26,11 +26,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private let routes: EndpointRoutes
     private let connectionNumber: UInt64
     private var context: ChannelHandlerContext!
-    private var remoteIP = ""
-    private var clientKey = ClientAddressKey.other
-    private var remotePort = ""
-    private var localIP = ""
-    private var localPort = ""
+    private var addresses = ConnectionAddresses(remote: nil, local: nil)
+    private var remoteIP: String { addresses.remoteIP }
 
     private var exchange: ProxyExchange?
     /// What the next client bytes are: a request head, or the body of the current request.
@@ -42,8 +39,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
     private var chunkScanner = ChunkedScanner()
     private var chunkRanges: [Range<Int>] = []
-    /// Reused for every head so its field array keeps its capacity.
-    private var parsedHead = RequestHead()
     /// Received bytes not consumed yet: an incomplete head, or pipelined requests waiting for the response
     /// ahead of them. nil when everything was consumed (the common case: no buffer is kept between reads).
     private var pending: ByteBuffer?
@@ -65,10 +60,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var staged: ByteBuffer?
     /// Body bytes up to this size are copied behind the staged head rather than written separately.
     private static let stageLimit = 4096
-    /// Per-connection scratch memory for the three heads of each request (see ReusableBuffer).
-    private var requestHeadBuffers = ReusableBuffer()
-    private var upstreamHeadBuffers = ReusableBuffer()
-    private var responseHeadBuffers = ReusableBuffer()
     /// Inside `processInput`: a response finished there must not parse the next request re-entrantly.
     private var processing = false
     /// A request whose body is being read and thrown away after a local answer.
@@ -88,28 +79,20 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         self.runtime = runtime
         self.routes = routes
         self.connectionNumber = connectionNumber
-        self.defaultSettings = routes.route(host: nil).server.settings
+        self.defaultServer = routes.route(host: nil)
     }
 
     private var log: ErrorLog { runtime.log }
     /// The default server's settings: connection-level timeouts come from them, as in nginx.
-    private let defaultSettings: ProxySettings
+    private let defaultServer: ServerRoute
 
     // MARK: - Connection lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if let remote = context.channel.remoteAddress {
-            remoteIP = remote.ipAddress ?? ""
-            clientKey = ClientAddressKey(numericAddress: remoteIP)
-            remotePort = remote.port.map(String.init) ?? ""
-        }
-        if let local = context.channel.localAddress {
-            localIP = local.ipAddress ?? ""
-            localPort = local.port.map(String.init) ?? ""
-        }
+        addresses = ConnectionAddresses(remote: context.channel.remoteAddress, local: context.channel.localAddress)
         if context.channel.isActive {
-            armIdleTimer(defaultSettings.clientHeaderTimeout)
+            armIdleTimer(defaultServer.server.settings.clientHeaderTimeout)
         }
     }
 
@@ -121,7 +104,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        armIdleTimer(defaultSettings.clientHeaderTimeout)
+        armIdleTimer(defaultServer.server.settings.clientHeaderTimeout)
         context.fireChannelActive()
     }
 
@@ -218,7 +201,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
                 return false
             }
-            let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &parsedHead) }
+            let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &runtime.requestHead) }
             switch result {
             case .incomplete:
                 return false
@@ -226,11 +209,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 rejectHead(error)
                 return false
             case .complete:
-                var copy = requestHeadBuffers.take(
-                    minimumCapacity: parsedHead.length, allocator: context.channel.allocator)
-                copy.writeImmutableBuffer(bytes.readSlice(length: parsedHead.length)!)
-                requestHeadBuffers.keep(copy)
-                startRequest(ClientRequest(bytes: copy, head: parsedHead))
+                let length = runtime.requestHead.length
+                var copy = runtime.headBuffers.take(minimumCapacity: length, allocator: context.channel.allocator)
+                copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
+                let head = runtime.requestHead
+                startRequest(ClientRequest(record: RequestRecord(bytes: copy, head: head), head: head))
+                // Answered locally: nothing holds the copy any more.
+                if exchange == nil { runtime.headBuffers.recycle(copy) }
                 return true
             }
         case .lengthBody(let remaining):
@@ -270,7 +255,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         disarmIdleTimer()
         requestsServed += 1
         responseOpen = true
-        switch validate(request) {
+        let host = request.record.checkHost()
+        switch validate(request, host: host) {
         case .failure(let status):
             // The connection closes after this answer, so the body (if any) is never read.
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)
@@ -281,7 +267,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             case .chunked: input = .chunkedBody
             }
             requestOpen = framing != .none
-            requestHeadReceived(request, bodyFraming: framing)
+            let hostName: String?
+            if case .name(let name) = host { hostName = name } else { hostName = nil }
+            requestHeadReceived(request, host: hostName, bodyFraming: framing)
             if framing == .none { endRequest() }
         }
     }
@@ -329,10 +317,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    private func requestHeadReceived(_ request: ClientRequest, bodyFraming: BodyFraming) {
+    /// `host`: the Host header's name, validated and lowercased (`$host` when present).
+    private func requestHeadReceived(_ request: ClientRequest, host requestHost: String?, bodyFraming: BodyFraming) {
         let isHead = request.isHead
         let version = request.version
-        let requestHost = RequestVariables.hostName(fromHeader: request.host)
         let server = routes.route(host: requestHost)
         let keepAlive = wantsKeepAlive(request, server: server)
 
@@ -346,8 +334,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if let action = server.server.returnAction {
             // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
             let variables = RequestVariables(
-                request: request, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
-                serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
+                request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
+                uri: normalized, args: args)
             respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
             return
@@ -358,6 +346,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             location = found
         case .redirectAddingSlash:
             // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
+            let localPort = addresses.localPort
             let port = localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
             let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
             respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: isHead,
@@ -381,8 +370,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
 
         var variables = RequestVariables(
-            request: request, remoteAddress: remoteIP, remotePort: remotePort, serverAddress: localIP,
-            serverPort: localPort, serverName: server.primaryName, host: hostName, uri: normalized, args: args)
+            request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
+            uri: normalized, args: args)
 
         switch location.handler {
         case .return(let action)?:
@@ -407,13 +396,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 proxyPass: proxyPass)
             let upstreamRequest = UpstreamRequestBuilder.build(
                 for: request, target: target, settings: location.settings, variables: variables, framing: bodyFraming,
-                into: upstreamHeadBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator))
-            upstreamHeadBuffers.keep(upstreamRequest.head)
+                into: runtime.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator))
             let balancing = runtime.startRequest(
-                upstream: upstreamIndex, client: clientKey,
+                upstream: upstreamIndex, client: addresses.clientKey,
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
-                handler: self, request: request, location: location,
+                handler: self, request: request.record, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none)
             exchange.responseKeepsClientAlive = keepAlive
@@ -463,7 +451,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         if discardingBody {
             discardingBody = false
             if !closeAfterDiscard, exchange == nil {
-                armIdleTimer(defaultSettings.keepaliveTimeout)
+                armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
             }
             return
         }
@@ -503,14 +491,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let address = plan.socketAddresses[peer.index]
         let peerIndex = peer.index
         let settings = exchange.location.settings
+        let busy = settings.proxyBusyBuffersSize
         let bootstrap = ClientBootstrap(group: runtime.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(
-                .writeBufferWaterMark,
-                value: .init(low: settings.proxyBusyBuffersSize / 2, high: max(settings.proxyBusyBuffersSize, 8192)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Set here rather than as bootstrap options, which cost a chain of futures per connection
+                    // (TCP_NODELAY is the bootstrap's default).
+                    try channel.syncOptions?.setOption(
+                        .writeBufferWaterMark,
+                        value: .init(low: busy / 2, high: max(busy, 8192)))
                     let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
                     let handler = UpstreamChannelHandler(connection: connection)
                     connection.handler = handler
@@ -700,7 +690,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
         exchange.responseKeepsClientAlive = keepAlive
 
-        var out = responseHeadBuffers.take(
+        var out = runtime.headBuffers.take(
             minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
         ResponseHeadWriter.write(
             upstream, date: runtime.dates.current, framingHeader: framingHeader,
@@ -714,7 +704,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         guard let out = staged else { return }
         staged = nil
         context.write(Self.wrapOutboundOut(out), promise: nil)
-        responseHeadBuffers.keep(out)
+        runtime.headBuffers.recycle(out)
         unflushedResponse = true
     }
 
@@ -749,6 +739,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         let connection = exchange.connection
         exchange.phase = .finished
         self.exchange = nil
+        let buffers = exchange.takeHeadBuffers()
+        runtime.headBuffers.recycle(buffers.request)
+        runtime.headBuffers.recycle(buffers.upstream)
         bodyTimer?.cancel()
         bodyTimer = nil
         runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: .success,
@@ -858,7 +851,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             unflushedResponse = false
             resumeReads()
             if exchange == nil, !discardingBody {
-                armIdleTimer(defaultSettings.keepaliveTimeout)
+                armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
             }
             // Serves what was pipelined behind (inside processInput this returns and its loop goes on).
             processInput()
@@ -963,10 +956,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     /// nginx's checks on a request head (ngx_http_process_request_header) beyond what the parser refuses.
-    private func validate(_ request: ClientRequest) -> Validation {
+    private func validate(_ request: ClientRequest, host: RequestRecord.HostCheck) -> Validation {
         let head = request.head
-        if request.version == .http1_1, head.hostField == nil { return .failure(.badRequest) }
-        if let host = request.host, !Self.isValidHost(host) { return .failure(.badRequest) }
+        switch host {
+        case .invalid: return .failure(.badRequest)
+        case .absent where request.version == .http1_1: return .failure(.badRequest)
+        case .absent, .name: break
+        }
         if head.transferEncodingField != nil {
             if request.version == .http1_0 || head.contentLength != nil { return .failure(.badRequest) }
             guard head.isChunked else { return .failure(.notImplemented) }
@@ -976,32 +972,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             return .success(.contentLength(Int(length)))
         }
         return .success(.none)
-    }
-
-    /// nginx's ngx_http_validate_host: a non-empty name with no `/`, `\\`, NUL, `..` or leading dot.
-    static func isValidHost(_ host: String) -> Bool {
-        var previous: UInt8 = 0
-        var inBrackets = false
-        var length = 0
-        for byte in host.utf8 {
-            switch byte {
-            case UInt8(ascii: "."):
-                if previous == UInt8(ascii: ".") || length == 0 { return false }
-            case UInt8(ascii: ":"):
-                if !inBrackets { return length > 0 }
-            case UInt8(ascii: "["):
-                if length == 0 { inBrackets = true }
-            case UInt8(ascii: "]"):
-                inBrackets = false
-            case UInt8(ascii: "/"), UInt8(ascii: "\\"), 0:
-                return false
-            default:
-                break
-            }
-            previous = byte
-            length += 1
-        }
-        return length > 0
     }
 
     private func wantsKeepAlive(_ request: ClientRequest, server: ServerRoute) -> Bool {

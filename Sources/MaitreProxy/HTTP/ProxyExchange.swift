@@ -14,12 +14,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
     }
 
     weak var handler: HTTPProxyHandler?
-    let request: ClientRequest
+    /// The request head (its bytes go back to the loop's pool when the exchange ends).
+    private(set) var request: RequestRecord
     /// The location serving the request; its settings are read through it (a class), never copied.
     let location: Location
     let serverName: String
     let upstreamIndex: Int
-    let upstreamRequest: UpstreamRequest
+    private(set) var upstreamRequest: UpstreamRequest
     let startedAt: NIODeadline
     let isHeadRequest: Bool
     let isIdempotent: Bool
@@ -46,7 +47,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     var responseHasBody = true
 
     init(
-        handler: HTTPProxyHandler, request: ClientRequest, location: Location,
+        handler: HTTPProxyHandler, request: RequestRecord, location: Location,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
         bodyExpected: Bool
     ) {
@@ -61,6 +62,13 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.isHeadRequest = request.isHead
         self.isIdempotent = request.isIdempotent
         self.bodyComplete = !bodyExpected
+    }
+
+    /// The two head buffers, handed back for reuse once the exchange is over (nothing reads them afterwards).
+    func takeHeadBuffers() -> (request: ByteBuffer, upstream: ByteBuffer) {
+        let upstream = upstreamRequest.head
+        upstreamRequest.head = ByteBuffer()
+        return (request.takeBytes(), upstream)
     }
 
     var connection: UpstreamConnection? {

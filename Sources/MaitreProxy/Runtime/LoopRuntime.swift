@@ -5,6 +5,7 @@ import Darwin
 #endif
 import MaitreBalancing
 import MaitreConfig
+import MaitreWire
 import NIOCore
 
 /// The mutable side of a snapshot on one event loop: each upstream's balancer (nginx keeps these per worker;
@@ -16,6 +17,10 @@ final class LoopRuntime {
     var balancers: [UpstreamBalancer]
     let pools: [UpstreamConnectionPool]
     let dates = HTTPDateCache()
+    let headBuffers = HeadBufferPool()
+    /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
+    /// field arrays of their own.
+    var requestHead = RequestHead()
     private var nextConnectionNumber: UInt64
 
     init(snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, connectionNumberBase: UInt64) {
@@ -42,9 +47,13 @@ final class LoopRuntime {
 
     /// Starts a request on an upstream's balancer. Read through a buffer pointer: a non-mutating call on
     /// `balancers[i]` would copy the balancer struct (a retain per field) on every request.
-    func startRequest(upstream: Int, client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
+    /// The client key is asked for only by a method that hashes it (ip_hash).
+    func startRequest(
+        upstream: Int, client: @autoclosure () -> ClientAddressKey, nextUpstreamTries: Int
+    ) -> PeerSelectionState {
         balancers.withUnsafeBufferPointer {
-            $0[upstream].startRequest(client: client, nextUpstreamTries: nextUpstreamTries)
+            let key = $0[upstream].method == .ipHash ? client() : .other
+            return $0[upstream].startRequest(client: key, nextUpstreamTries: nextUpstreamTries)
         }
     }
 

@@ -90,8 +90,8 @@ public final class ProxyServer: Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(clamping: listen.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+        // Child options are set synchronously in `initialize`: the bootstrap's own child options go through a
+        // chain of futures per accepted connection (about 10k instructions each).
         if listen.reusePort {
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .init(SOL_SOCKET), name: .init(SO_REUSEPORT)), value: 1)
@@ -206,7 +206,15 @@ final class Generation: Sendable {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: number))
             let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
-            try channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+            if let options = channel.syncOptions {
+                try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+                try options.setOption(.socketOption(.tcp_nodelay), value: 1)
+                try options.setOption(.maxMessagesPerRead, value: 16)
+                // A client connection keeps its receive buffer between reads: start it small (request heads are a
+                // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
+                try options.setOption(
+                    .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            }
 
             let id = ObjectIdentifier(channel)
             loopState.connections[id] = channel
