@@ -15,6 +15,11 @@ final class RequestHeadTests: XCTestCase {
         return ClientRequest(record: RequestRecord(bytes: bytes, head: head), head: head)
     }
 
+    private func location(_ settings: ProxySettings) -> Location {
+        Location(match: .prefix("/", stopsRegexSearch: false), children: [], handler: nil, settings: settings,
+                 source: SourceLocation(file: "test.conf", line: 1))
+    }
+
     private func variables(_ head: ClientRequest) -> RequestVariables {
         let addresses = ConnectionAddresses(
             remote: try! SocketAddress(ipAddress: "10.0.0.9", port: 5555),
@@ -28,8 +33,10 @@ final class RequestHeadTests: XCTestCase {
         let head = try clientRequest(
             "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n"
             + "Keep-Alive: timeout=5\r\nUpgrade: websocket\r\nTrailer: X-T\r\nAccept:*/*\r\nTE: trailers\r\n\r\n")
-        let out = UpstreamRequestBuilder.build(for: head, target: "/a?b=1", settings: ProxySettings(),
-                                               variables: variables(head), framing: .none, into: ByteBuffer())
+        var scratch: [String] = []
+        let out = UpstreamRequestBuilder.build(for: head, target: "/a?b=1", location: location(ProxySettings()),
+                                               variables: variables(head), framing: .none, into: ByteBuffer(),
+                                               values: &scratch)
         XCTAssertEqual(String(buffer: out.head), "GET /a?b=1 HTTP/1.1\r\nHost: backend\r\nAccept: */*\r\n\r\n")
         XCTAssertFalse(out.hasBody)
     }
@@ -45,8 +52,10 @@ final class RequestHeadTests: XCTestCase {
         let head = try clientRequest(
             "POST / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nAccept-Encoding: gzip\r\n\r\n")
         settings.proxyHTTPVersion = .http1_0
-        let out = UpstreamRequestBuilder.build(for: head, target: "/", settings: settings, variables: variables(head),
-                                               framing: .contentLength(3), into: ByteBuffer())
+        var scratch: [String] = []
+        let out = UpstreamRequestBuilder.build(for: head, target: "/", location: location(settings),
+                                               variables: variables(head), framing: .contentLength(3),
+                                               into: ByteBuffer(), values: &scratch)
         // The builder sends exactly the merged list it is given (no Host here), then framing, then client headers
         // not overridden (X-Forwarded-For and Accept-Encoding are).
         XCTAssertEqual(String(buffer: out.head),

@@ -93,6 +93,8 @@ public final class Location: Sendable {
     public let handler: LocationHandler?
     public let settings: ProxySettings
     public let source: SourceLocation
+    /// `settings.proxySetHeaders` prepared once for the per-request upstream head.
+    public let preparedHeaders: [PreparedHeader]
 
     public init(
         match: LocationMatch, children: [Location], handler: LocationHandler?, settings: ProxySettings,
@@ -103,6 +105,28 @@ public final class Location: Sendable {
         self.handler = handler
         self.settings = settings
         self.source = source
+        self.preparedHeaders = settings.proxySetHeaders.map(PreparedHeader.init)
+    }
+}
+
+/// One `proxy_set_header` as the request path uses it: the name also as lowercase bytes (compared with raw
+/// header names), the value rendered once when it holds no variable.
+public struct PreparedHeader: Sendable {
+    public let name: String
+    public let lowercasedName: [UInt8]
+    public let template: VariableTemplate
+    /// The value when it has no variables (nil otherwise).
+    public let constantValue: String?
+    /// `Content-Length` or `Transfer-Encoding`: the proxy writes the framing itself.
+    public let isFraming: Bool
+
+    public init(_ setting: HeaderSetting) {
+        name = setting.name
+        lowercasedName = Array(setting.name.lowercased().utf8)
+        template = setting.value
+        constantValue = setting.value.constantValue
+        isFraming = lowercasedName.elementsEqual("content-length".utf8)
+            || lowercasedName.elementsEqual("transfer-encoding".utf8)
     }
 }
 

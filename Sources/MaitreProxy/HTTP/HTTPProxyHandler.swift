@@ -395,8 +395,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
                 originalURI: uri, normalizedPath: normalized, args: args, location: location,
                 proxyPass: proxyPass)
             let upstreamRequest = UpstreamRequestBuilder.build(
-                for: request, target: target, settings: location.settings, variables: variables, framing: bodyFraming,
-                into: runtime.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator))
+                for: request, target: target, location: location, variables: variables, framing: bodyFraming,
+                into: runtime.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
+                values: &runtime.headerValues)
             let balancing = runtime.startRequest(
                 upstream: upstreamIndex, client: addresses.clientKey,
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)

@@ -17,40 +17,36 @@ struct UpstreamRequest {
 /// out), then the body framing, then the client's own headers except those the list overrides and the
 /// hop-by-hop ones. It writes the bytes directly: no header collection is built for the upstream side.
 enum UpstreamRequestBuilder {
+    /// `values` is scratch space reused between requests (it is emptied first).
     static func build(
-        for request: ClientRequest, target: String, settings: ProxySettings, variables: RequestVariables,
-        framing: BodyFraming, into buffer: ByteBuffer
+        for request: ClientRequest, target: String, location: Location, variables: RequestVariables,
+        framing: BodyFraming, into buffer: ByteBuffer, values: inout [String]
     ) -> UpstreamRequest {
         // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
-        var setValues: [(name: String, value: String)] = []
-        setValues.reserveCapacity(settings.proxySetHeaders.count)
+        let headers = location.preparedHeaders
+        values.removeAll(keepingCapacity: true)
         // Copied lines come out at most 2 bytes longer than they came in (": " and CRLF for "Name:v" and LF).
         var maximum = request.bytes.readableBytes + 2 * request.head.fields.count + target.utf8.count + 64
-        for setting in settings.proxySetHeaders {
+        for header in headers {
             // Framing belongs to maitred: it streams the body with the framing chosen below.
-            if setting.name.equalsIgnoringASCIICase("content-length")
-                || setting.name.equalsIgnoringASCIICase("transfer-encoding")
-            {
-                continue
-            }
-            let value = variables.evaluate(setting.value)
-            if value.isEmpty { continue }
-            setValues.append((setting.name, value))
-            maximum += setting.name.utf8.count + value.utf8.count + 4
+            let value = header.isFraming ? "" : header.constantValue ?? variables.evaluate(header.template)
+            values.append(value)
+            if !value.isEmpty { maximum += header.name.utf8.count + value.utf8.count + 4 }
         }
 
         let head = request.head
+        let http10 = location.settings.proxyHTTPVersion == .http1_0
         var out = buffer
         request.withRaw { raw in
             out.writeRuns(maximum: maximum) { w in
                 w.add(UnsafeRawBufferPointer(rebasing: raw[head.methodStart..<head.methodEnd]))
                 w.add(" ")
                 w.add(target)
-                w.add(settings.proxyHTTPVersion == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
-                for field in setValues {
-                    w.add(field.name)
+                w.add(http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+                for index in headers.indices where !values[index].isEmpty {
+                    w.add(headers[index].name)
                     w.add(": ")
-                    w.add(field.value)
+                    w.add(values[index])
                     w.add("\r\n")
                 }
                 switch framing {
@@ -67,9 +63,7 @@ enum UpstreamRequestBuilder {
                     if HopByHop.isRequestHopByHop(field, raw)
                         || FieldSyntax.isNamedInConnection(
                             field, connectionFields: head.connectionFields, fields: head.fields, raw)
-                        || settings.proxySetHeaders.contains(where: {
-                            raw.equalsIgnoringCase(field.nameStart, field.nameEnd, $0.name)
-                        })
+                        || isOverridden(field, by: headers, raw)
                     {
                         continue
                     }
@@ -82,5 +76,21 @@ enum UpstreamRequestBuilder {
             }
         }
         return UpstreamRequest(head: out, target: target, framing: framing)
+    }
+
+    /// A `proxy_set_header` names this client header (set to a value or to "" to remove it).
+    private static func isOverridden(
+        _ field: HeaderField, by headers: [PreparedHeader], _ raw: UnsafeRawBufferPointer
+    ) -> Bool {
+        let count = field.nameEnd - field.nameStart
+        for header in headers where header.lowercasedName.count == count {
+            var same = true
+            for i in 0..<count where FieldSyntax.lowercased(raw[field.nameStart + i]) != header.lowercasedName[i] {
+                same = false
+                break
+            }
+            if same { return true }
+        }
+        return false
     }
 }

@@ -21,6 +21,8 @@ final class LoopRuntime {
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
     /// field arrays of their own.
     var requestHead = RequestHead()
+    /// Scratch for the `proxy_set_header` values of the request being built.
+    var headerValues: [String] = []
     private var nextConnectionNumber: UInt64
 
     init(snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, connectionNumberBase: UInt64) {

@@ -91,7 +91,8 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.backlog, value: Int32(clamping: listen.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         // Child options are set synchronously in `initialize`: the bootstrap's own child options go through a
-        // chain of futures per accepted connection (about 10k instructions each).
+        // chain of futures per accepted connection (about 10k instructions each). TCP_NODELAY needs none: the
+        // bootstrap sets it on the listening socket and Linux copies it to every accepted one.
         if listen.reusePort {
             bootstrap = bootstrap.serverChannelOption(
                 ChannelOptions.Types.SocketOption(level: .init(SOL_SOCKET), name: .init(SO_REUSEPORT)), value: 1)
@@ -208,7 +209,6 @@ final class Generation: Sendable {
             let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
             if let options = channel.syncOptions {
                 try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
-                try options.setOption(.socketOption(.tcp_nodelay), value: 1)
                 try options.setOption(.maxMessagesPerRead, value: 16)
                 // A client connection keeps its receive buffer between reads: start it small (request heads are a
                 // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
