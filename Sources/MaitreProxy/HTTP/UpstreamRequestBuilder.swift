@@ -17,10 +17,11 @@ struct UpstreamRequest {
 /// out), then the body framing, then the client's own headers except those the list overrides and the
 /// hop-by-hop ones. It writes the bytes directly: no header collection is built for the upstream side.
 enum UpstreamRequestBuilder {
-    /// `values` is scratch space reused between requests (it is emptied first).
+    /// `values` is scratch space reused between requests (it is emptied first). `buffer` is consumed so that it is
+    /// uniquely referenced while written (a borrowed one would be copied on the first write).
     static func build(
         for request: ClientRequest, target: String, location: Location, variables: RequestVariables,
-        framing: BodyFraming, into buffer: ByteBuffer, values: inout [String]
+        framing: BodyFraming, into buffer: consuming ByteBuffer, values: inout [String]
     ) -> UpstreamRequest {
         // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
         let headers = location.preparedHeaders
