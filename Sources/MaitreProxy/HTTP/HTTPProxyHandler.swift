@@ -159,7 +159,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     // MARK: - Client request parts
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = Self.unwrapInboundIn(data)
+        var bytes = self.unwrapInboundIn(data)
         guard !closing else { return }
         if var waiting = pending {
             pending = nil
@@ -410,7 +410,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
             if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
                 var interim = context.channel.allocator.buffer(capacity: 32)
                 interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-                context.writeAndFlush(Self.wrapOutboundOut(interim), promise: nil)
+                context.writeAndFlush(NIOAny(interim), promise: nil)
             }
             if !exchange.bodyComplete { armBodyTimer(location.settings.clientBodyTimeout) }
             attemptUpstream(exchange)
@@ -704,7 +704,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private func writeStaged() {
         guard let out = staged else { return }
         staged = nil
-        context.write(Self.wrapOutboundOut(out), promise: nil)
+        context.write(NIOAny(out), promise: nil)
         runtime.headBuffers.recycle(out)
         unflushedResponse = true
     }
@@ -838,7 +838,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         HTTPWire.writeResponseHead(head, into: &buffer)
         framing.start(headers: head.headers)
-        context.write(Self.wrapOutboundOut(buffer), promise: nil)
+        context.write(NIOAny(buffer), promise: nil)
     }
 
     /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.

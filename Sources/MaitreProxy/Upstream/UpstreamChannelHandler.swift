@@ -80,7 +80,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     func sendHead(_ request: UpstreamRequest) {
         guard let context else { return }
         requestFraming.start(chunkEncode: request.framing == .chunked)
-        context.write(Self.wrapOutboundOut(request.head), promise: nil)
+        context.write(NIOAny(request.head), promise: nil)
         unflushed = true
     }
 
@@ -149,7 +149,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastRead = .now()
-        var bytes = Self.unwrapInboundIn(data)
+        var bytes = self.unwrapInboundIn(data)
         guard let receiver = connection.receiver else {
             // Bytes from an idle upstream connection: it cannot be reused safely.
             connection.close()
