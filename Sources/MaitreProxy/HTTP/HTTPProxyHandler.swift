@@ -14,7 +14,7 @@ import NIOPosix
 ///
 /// Back-pressure both ways: client reads stop while the upstream cannot take more (or is not connected
 /// yet), upstream reads stop while the client cannot take more.
-final class HTTPProxyHandler: ChannelDuplexHandler {
+final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -68,8 +68,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     private var requestsServed = 0
     private var readsPaused = false
     private var readPending = false
-    private var idleTimer: Scheduled<Void>?
-    private var idleTimerFiresAt: NIODeadline?
+    /// This connection's entry in the loop's idle deadlines.
+    var idleTicket: IdleDeadlines.Ticket?
     /// When the connection, idle since its last response, is closed; nil while a request is being served.
     private var idleDeadline: NIODeadline?
     private var bodyTimer: Scheduled<Void>?
@@ -97,8 +97,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        idleTimer = nil
+        idleTicket = nil
         bodyTimer?.cancel()
         bodyTimer = nil
     }
@@ -109,7 +108,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
+        idleTicket = nil
         bodyTimer?.cancel()
         if let exchange {
             log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
@@ -879,9 +878,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
 
     // MARK: - Timers
 
-    /// Starts the idle wait (`client_header_timeout` for a new connection, `keepalive_timeout` between requests).
-    /// The scheduled task is kept across requests and only moved when it would fire too early, so a busy
-    /// keep-alive connection schedules nothing per request.
+    /// Starts the idle wait (`client_header_timeout` for a new connection, `keepalive_timeout` between requests)
+    /// in the loop's idle deadlines, which look at this connection again no later than the deadline; a busy
+    /// keep-alive connection only moves `idleDeadline` per request.
     private func armIdleTimer(_ timeout: TimeSpan) {
         guard timeout.milliseconds > 0 else {
             context.close(promise: nil)
@@ -889,29 +888,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler {
         }
         let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
         idleDeadline = deadline
-        if idleTimer != nil, let firesAt = idleTimerFiresAt, firesAt <= deadline { return }
-        scheduleIdleCheck(at: deadline)
+        runtime.idleDeadlines.arm(self, at: deadline)
     }
 
-    /// A request head arrived: the connection is no longer idle (the timer stays scheduled, see armIdleTimer).
+    /// A request head arrived: the connection is no longer idle (its entry stays queued, see armIdleTimer).
     private func disarmIdleTimer() {
         idleDeadline = nil
     }
 
-    private func scheduleIdleCheck(at deadline: NIODeadline) {
-        idleTimer?.cancel()
-        idleTimerFiresAt = deadline
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            self?.idleCheck()
-        }
-    }
-
-    private func idleCheck() {
-        idleTimer = nil
-        idleTimerFiresAt = nil
-        guard let deadline = idleDeadline else { return }
+    func idleDeadlineCameDue() {
+        guard context != nil, let deadline = idleDeadline else { return }
         if deadline > .now() {
-            scheduleIdleCheck(at: deadline)
+            runtime.idleDeadlines.arm(self, at: deadline)
         } else if exchange == nil, !discardingBody, !responseOpen {
             context.close(promise: nil)
         }

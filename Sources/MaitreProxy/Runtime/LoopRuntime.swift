@@ -18,6 +18,7 @@ final class LoopRuntime {
     let pools: [UpstreamConnectionPool]
     let dates = HTTPDateCache()
     let headBuffers = HeadBufferPool()
+    let idleDeadlines: IdleDeadlines
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
     /// field arrays of their own.
     var requestHead = RequestHead()
@@ -29,6 +30,7 @@ final class LoopRuntime {
         self.snapshot = snapshot
         self.eventLoop = eventLoop
         self.log = log
+        self.idleDeadlines = IdleDeadlines(eventLoop: eventLoop)
         self.balancers = snapshot.upstreams.map { UpstreamBalancer(method: $0.method, peers: $0.peers) }
         self.pools = snapshot.upstreams.map {
             UpstreamConnectionPool(
