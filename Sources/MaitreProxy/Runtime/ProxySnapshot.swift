@@ -54,8 +54,9 @@ public final class ProxySnapshot: Sendable {
     func upstreamIndex(named name: String) -> Int? { upstreamIndexByName[name] }
 }
 
-/// The virtual servers behind one listening socket, with each server's location matcher.
-struct EndpointRoutes: Sendable {
+/// The virtual servers behind one listening socket, with each server's location matcher (a class: every
+/// connection holds a reference rather than its own copy).
+final class EndpointRoutes: Sendable {
     let names: ServerNameTable
     /// In the order given to `names`, so its indices pick them.
     let servers: [ServerRoute]
