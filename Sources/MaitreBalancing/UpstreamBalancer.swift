@@ -43,7 +43,9 @@ public struct UpstreamBalancer: Sendable {
 
     /// Starts a request (ngx_http_upstream_init_round_robin_peer and friends, then ngx_http_upstream_init_request's cap):
     /// tries = non-down primaries + non-down backups, capped by `nextUpstreamTries` (proxy_next_upstream_tries) when > 0.
-    public func startRequest(client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
+    /// `mutating` although it changes nothing: callers keep balancers in arrays, and a non-mutating call on an element
+    /// copies the whole balancer (a retain per field) on every request.
+    public mutating func startRequest(client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
         var tries = lists.tries
         if nextUpstreamTries > 0 && tries > nextUpstreamTries {
             tries = nextUpstreamTries

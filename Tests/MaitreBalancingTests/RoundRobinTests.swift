@@ -56,7 +56,7 @@ final class RoundRobinTests: XCTestCase {
     // MARK: tries
 
     func testTriesCountNonDownPrimariesAndBackups() {
-        let b = balancer(
+        var b = balancer(
             .roundRobin, peer("a"), peer("b", down: true), peer("x", backup: true), peer("c"), peer("y", backup: true, down: true)
         )
         XCTAssertEqual(b.startRequest(client: .other, nextUpstreamTries: 0).triesLeft, 3)

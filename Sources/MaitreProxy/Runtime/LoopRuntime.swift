@@ -49,16 +49,13 @@ final class LoopRuntime {
         return nextConnectionNumber
     }
 
-    /// Starts a request on an upstream's balancer. Read through a buffer pointer: a non-mutating call on
-    /// `balancers[i]` would copy the balancer struct (a retain per field) on every request.
-    /// The client key is asked for only by a method that hashes it (ip_hash).
+    /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it
+    /// (ip_hash).
     func startRequest(
         upstream: Int, client: @autoclosure () -> ClientAddressKey, nextUpstreamTries: Int
     ) -> PeerSelectionState {
-        balancers.withUnsafeBufferPointer {
-            let key = $0[upstream].method == .ipHash ? client() : .other
-            return $0[upstream].startRequest(client: key, nextUpstreamTries: nextUpstreamTries)
-        }
+        let key = balancers[upstream].method == .ipHash ? client() : .other
+        return balancers[upstream].startRequest(client: key, nextUpstreamTries: nextUpstreamTries)
     }
 
     /// nginx's `ngx_time()`: whole seconds.
