@@ -68,6 +68,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     private var requestsServed = 0
     private var readsPaused = false
     private var readPending = false
+    private var lastProxyLocation: Location?
+    private var lastUpstreamIndex: Int?
     /// This connection's entry in the loop's idle deadlines.
     var idleTicket: IdleDeadlines.Ticket?
     /// When the connection, idle since its last response, is closed; nil while a request is being served.
@@ -380,7 +382,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
         case .proxyPass(let proxyPass)?:
-            guard let upstreamIndex = runtime.snapshot.upstreamIndex(named: proxyPass.upstreamName) else {
+            guard let upstreamIndex = upstreamIndex(for: location, proxyPass) else {
                 respondLocally(status: .internalServerError, keepAlive: false, isHead: false)
                 return
             }
@@ -942,6 +944,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     private enum Validation {
         case success(BodyFraming)
         case failure(HTTPResponseStatus)
+    }
+
+    /// The upstream a `proxy_pass` location uses, remembered for the last location of this connection (keep-alive
+    /// requests mostly repeat it) so the name lookup is not made per request.
+    private func upstreamIndex(for location: Location, _ proxyPass: ProxyPass) -> Int? {
+        if location === lastProxyLocation { return lastUpstreamIndex }
+        let index = runtime.snapshot.upstreamIndex(named: proxyPass.upstreamName)
+        lastProxyLocation = location
+        lastUpstreamIndex = index
+        return index
     }
 
     /// nginx's checks on a request head (ngx_http_process_request_header) beyond what the parser refuses.
