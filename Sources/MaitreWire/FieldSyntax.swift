@@ -6,13 +6,20 @@ public enum FieldSyntax {
         while s < end {
             var e = s
             while e < end && bytes[e] != UInt8(ascii: ",") { e += 1 }
-            var a = s
-            var b = e
-            while a < b && (bytes[a] == UInt8(ascii: " ") || bytes[a] == UInt8(ascii: "\t")) { a += 1 }
-            while b > a && (bytes[b - 1] == UInt8(ascii: " ") || bytes[b - 1] == UInt8(ascii: "\t")) { b -= 1 }
+            let (a, b) = trimmingWhitespace(bytes, s, e)
             if b > a { body(a, b) }
             s = e + 1
         }
+    }
+
+    /// `start..<end` without leading and trailing spaces and tabs (RFC 9110 OWS).
+    @inline(__always)
+    public static func trimmingWhitespace(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> (Int, Int) {
+        var a = start
+        var b = end
+        while a < b && (bytes[a] == UInt8(ascii: " ") || bytes[a] == UInt8(ascii: "\t")) { a += 1 }
+        while b > a && (bytes[b - 1] == UInt8(ascii: " ") || bytes[b - 1] == UInt8(ascii: "\t")) { b -= 1 }
+        return (a, b)
     }
 
     /// RFC 9110 tchar.

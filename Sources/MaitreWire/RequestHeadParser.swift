@@ -30,7 +30,22 @@ public struct RequestHead: Sendable {
     public var length = 0
 
     public init() {
-        fields.reserveCapacity(16)
+        self.init(reserving: true)
+    }
+
+    /// Back to a fresh head, keeping the arrays' memory (parsing allocates nothing once they have grown). Every other
+    /// property takes its initial value, so a property added later is reset too.
+    mutating func reset() {
+        var fresh = RequestHead(reserving: false)
+        swap(&fresh.fields, &fields)
+        swap(&fresh.connectionFields, &connectionFields)
+        fresh.fields.removeAll(keepingCapacity: true)
+        fresh.connectionFields.removeAll(keepingCapacity: true)
+        self = fresh
+    }
+
+    private init(reserving: Bool) {
+        if reserving { fields.reserveCapacity(16) }
     }
 
     /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes unless `keep-alive`.
@@ -105,16 +120,7 @@ public enum RequestHeadParser {
         _ bytes: UnsafeRawBufferPointer, into head: inout RequestHead,
         lineLimit: Int = defaultLineLimit, headLimit: Int = defaultHeadLimit
     ) -> RequestParseResult {
-        head.fields.removeAll(keepingCapacity: true)
-        head.connectionFields.removeAll(keepingCapacity: true)
-        head.hostField = nil
-        head.contentLength = nil
-        head.transferEncodingField = nil
-        head.isChunked = false
-        head.connectionClose = false
-        head.connectionKeepAlive = false
-        head.expectsContinue = false
-
+        head.reset()
         var p = 0
         while p < bytes.count && (bytes[p] == UInt8(ascii: "\r") || bytes[p] == UInt8(ascii: "\n")) { p += 1 }
         if p >= headLimit { return .invalid(.invalidRequestLine) }
@@ -232,14 +238,7 @@ public enum RequestHeadParser {
             for i in start..<end where bytes[i] == UInt8(ascii: "\r") || bytes[i] == 0 { return .invalidHeader }
             return nil
         }
-        var valueStart = colon + 1
-        while valueStart < end && (bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t")) {
-            valueStart += 1
-        }
-        var valueEnd = end
-        while valueEnd > valueStart && (bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t")) {
-            valueEnd -= 1
-        }
+        let (valueStart, valueEnd) = FieldSyntax.trimmingWhitespace(bytes, colon + 1, end)
         for i in valueStart..<valueEnd {
             let b = bytes[i]
             // nginx passes other control bytes through; CR and NUL could end or split the line downstream.

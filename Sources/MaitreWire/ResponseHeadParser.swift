@@ -101,14 +101,7 @@ public enum ResponseHeadParser {
             guard colon > p, colon < end, bytes[colon] == UInt8(ascii: ":") else {
                 return .invalid("upstream sent invalid header")
             }
-            var valueStart = colon + 1
-            while valueStart < end && (bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t")) {
-                valueStart += 1
-            }
-            var valueEnd = end
-            while valueEnd > valueStart && (bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t")) {
-                valueEnd -= 1
-            }
+            let (valueStart, valueEnd) = FieldSyntax.trimmingWhitespace(bytes, colon + 1, end)
             for i in valueStart..<valueEnd where !FieldSyntax.isFieldValueByte(bytes[i]) {
                 return .invalid("upstream sent invalid header")
             }
