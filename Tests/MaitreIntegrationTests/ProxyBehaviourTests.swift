@@ -73,6 +73,31 @@ final class ProxyBehaviourTests: XCTestCase {
         XCTAssertNil(h["connection"], "nginx >= 1.29.7 sends no Connection header by default")
     }
 
+    /// Request heads parsed from raw bytes reach the backend as nginx would send them: an absolute-form target in
+    /// origin form, bare-LF lines accepted, names nginx ignores dropped, other values byte for byte; a pipelined
+    /// second request on the same connection follows; a too-long request line gets 414.
+    func testRawRequestHeadsOverSockets() throws {
+        _ = try singleBackend()
+        let client = try harness!.client()
+        try client.send("GET http://example.com/headers?x=1 HTTP/1.1\nHost: example.com\nX_Under: 1\n"
+                        + "X-Bytes:  a;b=\"c d\"  \nX-Keep: yes\n\nGET /headers HTTP/1.1\r\nHost: a\r\n\r\n")
+        let first = try client.readResponse()
+        XCTAssertEqual(first.status, 200)
+        XCTAssertTrue(first.text.hasPrefix("GET /headers?x=1 HTTP/1.1\n"), first.text)
+        let h = headerLines(first)
+        XCTAssertNil(h["x_under"], "underscores_in_headers off: dropped")
+        XCTAssertEqual(h["x-bytes"], "a;b=\"c d\"")
+        XCTAssertEqual(h["x-keep"], "yes")
+        let second = try client.readResponse()
+        XCTAssertTrue(second.text.hasPrefix("GET /headers HTTP/1.1\n"), second.text)
+
+        let long = try harness!.client()
+        try long.send("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: a\r\n\r\n")
+        let refused = try long.readResponse()
+        XCTAssertEqual(refused.status, 414)
+        XCTAssertEqual(refused.header("connection"), "close")
+    }
+
     /// Without proxy_set_header Host, the upstream sees $proxy_host (the upstream name), as nginx sends.
     func testDefaultHostIsProxyHost() throws {
         _ = try singleBackend()
