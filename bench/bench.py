@@ -173,6 +173,17 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
         started.remove(p)
 
 
+def ensure_port_free(port):
+    """Refuse to measure when something else already listens on a port the suite is about to use: it would
+    answer in the balancer's place (seen once: a developer's maitred on 18081 took the measured traffic)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise RuntimeError(f"port {port} is already in use ({e}); stop whatever listens there and run again")
+
+
 def wait_http(port, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -313,6 +324,8 @@ class System:
     def start(self):
         cpus = BALANCER_CPU if self.pinned else None
         name = f"{self.kind}-w{self.workers}"
+        if self.kind != "direct":
+            ensure_port_free(self.port)
         if self.kind == "maitred":
             conf = maitred_conf(self.workers, name)
             self.proc = spawn([MAITRED, "-c", conf], cpus, f"{name}.log")
@@ -326,6 +339,8 @@ class System:
             self.proc = None     # the direct backend runs for the whole suite
             return self
         wait_http(self.port)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited at start; see bench/results/tmp/{name}.log")
         return self
 
     @property
@@ -676,6 +691,8 @@ def main():
     t0 = time.time()
     thr, idle, stream, cells = {}, {}, {}, []
     try:
+        for p in BACKEND_PORTS + [DIRECT_PORT]:
+            ensure_port_free(p)
         for p in BACKEND_PORTS:
             BACKEND_PIDS.append(spawn([BACKEND, str(p)], CLIENT_CPU, "backend.log").pid)
         DIRECT_PID = spawn([BACKEND, str(DIRECT_PORT)], BALANCER_CPU, "backend.log").pid
