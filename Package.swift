@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "MaitreConfig", swiftSettings: swiftSettings),
         // Pure: peers, their state and the selection algorithms. No NIO, no clocks of its own.
         .target(name: "MaitreBalancing", swiftSettings: swiftSettings),
-        // Pure: HTTP/1 wire parsing over raw bytes (response heads, chunked bodies). No NIO.
+        // Pure: HTTP/1 wire parsing over raw bytes (request and response heads, Host, chunked bodies). No NIO.
         .target(name: "MaitreWire", swiftSettings: hotPathSettings),
         // SwiftNIO: listeners, HTTP proxying, upstream pools.
         .target(
