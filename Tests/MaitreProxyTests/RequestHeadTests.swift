@@ -66,11 +66,11 @@ final class RequestHeadTests: XCTestCase {
 
     /// Request targets: origin form, query split, absolute form reduced to its path.
     func testSplitTarget() {
-        XCTAssertTrue(HTTPProxyHandler.splitTarget("/a/b?x=1") == ("/a/b", "x=1"))
-        XCTAssertTrue(HTTPProxyHandler.splitTarget("/a") == ("/a", nil))
-        XCTAssertTrue(HTTPProxyHandler.splitTarget("http://h.example/p?q") == ("/p", "q"))
-        XCTAssertTrue(HTTPProxyHandler.splitTarget("http://h.example") == ("/", nil))
-        XCTAssertTrue(HTTPProxyHandler.splitTarget("*") == (nil, nil))
+        XCTAssertTrue(RequestTarget.split("/a/b?x=1") == ("/a/b", "x=1"))
+        XCTAssertTrue(RequestTarget.split("/a") == ("/a", nil))
+        XCTAssertTrue(RequestTarget.split("http://h.example/p?q") == ("/p", "q"))
+        XCTAssertTrue(RequestTarget.split("http://h.example") == ("/", nil))
+        XCTAssertTrue(RequestTarget.split("*") == (nil, nil))
     }
 
     /// $host: the Host header's name, lowercased, without port or trailing dot; nginx's refusals.

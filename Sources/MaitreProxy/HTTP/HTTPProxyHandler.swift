@@ -257,7 +257,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         requestsServed += 1
         responseOpen = true
         let host = request.record.checkHost()
-        switch validate(request, host: host) {
+        switch RequestValidation(request, host: host) {
         case .failure(let status):
             // The connection closes after this answer, so the body (if any) is never read.
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)
@@ -326,7 +326,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         let keepAlive = wantsKeepAlive(request, server: server)
 
         let uri = request.uri
-        let (rawPath, args) = Self.splitTarget(uri)
+        let (rawPath, args) = RequestTarget.split(uri)
         guard let path = rawPath, let normalized = URIPath.normalize(path) else {
             respondLocally(status: .badRequest, keepAlive: false, isHead: isHead)
             return
@@ -523,7 +523,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 self.use(connection, peer: peer, for: exchange)
             case .failure(let error):
                 guard let self, let exchange, self.exchange === exchange else { return }
-                self.attemptFailed(exchange, failure: Self.connectFailure(error))
+                self.attemptFailed(exchange, failure: UpstreamFailure(connectError: error))
             }
         }
     }
@@ -941,11 +941,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     // MARK: - Helpers
 
-    private enum Validation {
-        case success(BodyFraming)
-        case failure(HTTPResponseStatus)
-    }
-
     /// The upstream a `proxy_pass` location uses, remembered for the last location of this connection (keep-alive
     /// requests mostly repeat it) so the name lookup is not made per request.
     private func upstreamIndex(for location: Location, _ proxyPass: ProxyPass) -> Int? {
@@ -956,66 +951,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         return index
     }
 
-    /// nginx's checks on a request head (ngx_http_process_request_header) beyond what the parser refuses.
-    private func validate(_ request: ClientRequest, host: RequestRecord.HostCheck) -> Validation {
-        let head = request.head
-        switch host {
-        case .invalid: return .failure(.badRequest)
-        case .absent where request.version == .http1_1: return .failure(.badRequest)
-        case .absent, .name: break
-        }
-        if head.transferEncodingField != nil {
-            if request.version == .http1_0 || head.contentLength != nil { return .failure(.badRequest) }
-            guard head.isChunked else { return .failure(.notImplemented) }
-            return .success(.chunked)
-        }
-        if let length = head.contentLength, length > 0 {
-            return .success(.contentLength(Int(length)))
-        }
-        return .success(.none)
-    }
-
     private func wantsKeepAlive(_ request: ClientRequest, server: ServerRoute) -> Bool {
         request.head.isKeepAlive && server.server.settings.keepaliveTimeout.milliseconds > 0
             && requestsServed < server.server.settings.keepaliveRequests
-    }
-
-    /// Splits a request-target into path and query; absolute-form targets (`http://host/p`) keep only the path.
-    /// Works on the UTF-8 view: Character-based searches cost several times more on this per-request path.
-    static func splitTarget(_ uri: String) -> (path: String?, args: String?) {
-        let bytes = uri.utf8
-        guard bytes.first == UInt8(ascii: "/") else {
-            let lower = uri.prefix(8).lowercased()
-            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, nil) }
-            let afterScheme = uri.utf8.dropFirst(lower.hasPrefix("http://") ? 7 : 8)
-            guard let slash = afterScheme.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") })
-            else { return ("/", nil) }
-            let rest = String(Substring(afterScheme[slash...]))
-            return splitTarget(rest.utf8.first == UInt8(ascii: "?") ? "/" + rest : rest)
-        }
-        guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (uri, nil) }
-        return (String(Substring(bytes[..<question])), String(Substring(bytes[bytes.index(after: question)...])))
-    }
-
-    private static func connectFailure(_ error: any Error) -> UpstreamFailure {
-        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            return .timeout("upstream timed out (110: Connection timed out) while connecting to upstream")
-        }
-        if let connectionError = error as? NIOConnectionError {
-            for attempt in connectionError.connectionErrors {
-                if let io = attempt.error as? IOError {
-                    return .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) "
-                                  + "while connecting to upstream")
-                }
-            }
-            if let dns = connectionError.dnsAError ?? connectionError.dnsAAAAError {
-                return .error("connect() failed (\(dns)) while connecting to upstream")
-            }
-        }
-        if let io = error as? IOError {
-            return .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) while connecting to upstream")
-        }
-        return .error("connect() failed (\(error)) while connecting to upstream")
     }
 
     /// nginx's error-log context: `, client: A, server: S, request: "GET / HTTP/1.1", upstream: "http://B/", host: "H"`.
@@ -1032,38 +970,3 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
 @available(*, unavailable)
 extension HTTPProxyHandler: Sendable {}
-
-/// How a request body is delimited on the wire.
-enum BodyFraming: Equatable {
-    case none
-    case contentLength(Int)
-    case chunked
-}
-
-extension VirtualServer {
-    /// `$server_name`: the first name of the block (nginx's `server_name` primary), "" when none.
-    var primaryName: String {
-        guard let first = serverNames.first else { return "" }
-        switch first {
-        case .exact(let name): return name
-        case .leadingWildcard(let suffix, let bare): return bare ? suffix : "*" + suffix
-        case .trailingWildcard(let prefix): return prefix + "*"
-        }
-    }
-}
-
-extension NextUpstreamConditions {
-    /// The condition a response status stands for, when `proxy_next_upstream` can name it.
-    init?(status: Int) {
-        switch status {
-        case 500: self = .http500
-        case 502: self = .http502
-        case 503: self = .http503
-        case 504: self = .http504
-        case 403: self = .http403
-        case 404: self = .http404
-        case 429: self = .http429
-        default: return nil
-        }
-    }
-}

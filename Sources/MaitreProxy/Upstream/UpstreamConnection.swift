@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// What an upstream connection reports to the request currently using it. All calls happen on the
 /// connection's event loop, which is also the client connection's loop.
@@ -25,6 +26,34 @@ enum UpstreamFailure: Error, Equatable {
         switch self {
         case .error(let m), .timeout(let m), .invalidHeader(let m): return m
         }
+    }
+}
+
+extension UpstreamFailure {
+    /// nginx's error-log wording for a failed connect.
+    init(connectError error: any Error) {
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+            self = .timeout("upstream timed out (110: Connection timed out) while connecting to upstream")
+            return
+        }
+        if let connectionError = error as? NIOConnectionError {
+            for attempt in connectionError.connectionErrors {
+                if let io = attempt.error as? IOError {
+                    self = .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) "
+                                  + "while connecting to upstream")
+                    return
+                }
+            }
+            if let dns = connectionError.dnsAError ?? connectionError.dnsAAAAError {
+                self = .error("connect() failed (\(dns)) while connecting to upstream")
+                return
+            }
+        }
+        if let io = error as? IOError {
+            self = .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) while connecting to upstream")
+            return
+        }
+        self = .error("connect() failed (\(error)) while connecting to upstream")
     }
 }
 
