@@ -218,19 +218,18 @@ public enum RequestHeadParser {
         var ignored = false
         while colon < end {
             let b = bytes[colon]
-            if b == UInt8(ascii: ":") { break }
-            guard FieldSyntax.isTokenByte(b) else {
-                // nginx: a space or tab ends the name (then anything but the colon is an error); NUL is an error;
-                // other bytes make the line one it ignores.
-                if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == 0 || b == UInt8(ascii: "\r") {
-                    return .invalidHeader
-                }
-                ignored = true
-                colon += 1
-                continue
-            }
-            if !isPlainNameByte(b) { ignored = true }
             colon += 1
+            if FieldSyntax.isPlainNameByte(b) { continue }
+            if b == UInt8(ascii: ":") {
+                colon -= 1
+                break
+            }
+            // nginx: a space or tab ends the name (then anything but the colon is an error); NUL is an error;
+            // any other byte (`_`, `.`, non-ASCII...) makes the line one it ignores.
+            if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == 0 || b == UInt8(ascii: "\r") {
+                return .invalidHeader
+            }
+            ignored = true
         }
         if colon == start { return .invalidHeader }
         if colon >= end {
@@ -294,12 +293,5 @@ public enum RequestHeadParser {
     @inline(__always)
     static func isMethodByte(_ b: UInt8) -> Bool {
         (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
-    }
-
-    /// Letters, digits and `-`: the header-name bytes nginx accepts with its default settings.
-    @inline(__always)
-    static func isPlainNameByte(_ b: UInt8) -> Bool {
-        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
-            || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-")
     }
 }

@@ -257,7 +257,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         requestsServed += 1
         responseOpen = true
         let host = request.record.checkHost()
-        switch RequestValidation(request, host: host) {
+        switch RequestValidation.check(request, host: host) {
         case .failure(let status):
             // The connection closes after this answer, so the body (if any) is never read.
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)

@@ -13,31 +13,20 @@ enum RequestValidation {
     case success(BodyFraming)
     case failure(HTTPResponseStatus)
 
-    init(_ request: ClientRequest, host: RequestRecord.HostCheck) {
+    /// (An initializer would take its arguments owned: a copy of the request, with a retain per reference in it.)
+    static func check(_ request: ClientRequest, host: RequestRecord.HostCheck) -> RequestValidation {
         let head = request.head
         switch host {
-        case .invalid:
-            self = .failure(.badRequest)
-            return
-        case .absent where request.version == .http1_1:
-            self = .failure(.badRequest)
-            return
-        case .absent, .name:
-            break
+        case .invalid: return .failure(.badRequest)
+        case .absent where request.version == .http1_1: return .failure(.badRequest)
+        case .absent, .name: break
         }
         if head.transferEncodingField != nil {
-            if request.version == .http1_0 || head.contentLength != nil {
-                self = .failure(.badRequest)
-            } else {
-                self = head.isChunked ? .success(.chunked) : .failure(.notImplemented)
-            }
-            return
+            if request.version == .http1_0 || head.contentLength != nil { return .failure(.badRequest) }
+            return head.isChunked ? .success(.chunked) : .failure(.notImplemented)
         }
-        if let length = head.contentLength, length > 0 {
-            self = .success(.contentLength(Int(length)))
-        } else {
-            self = .success(.none)
-        }
+        if let length = head.contentLength, length > 0 { return .success(.contentLength(Int(length))) }
+        return .success(.none)
     }
 }
 
