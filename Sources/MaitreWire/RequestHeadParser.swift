@@ -116,9 +116,13 @@ public enum RequestHeadParser {
     public static let defaultLineLimit = 8 * 1024
     public static let defaultHeadLimit = 32 * 1024
 
+    /// `underscoresInNames`, `ignoreInvalidNames`: nginx's `underscores_in_headers` (default off) and
+    /// `ignore_invalid_headers` (default on). With the latter off, names of token characters nginx would have
+    /// ignored are kept; a line without a colon or a name with other bytes is refused.
     public static func parse(
         _ bytes: UnsafeRawBufferPointer, into head: inout RequestHead,
-        lineLimit: Int = defaultLineLimit, headLimit: Int = defaultHeadLimit
+        lineLimit: Int = defaultLineLimit, headLimit: Int = defaultHeadLimit,
+        underscoresInNames: Bool = false, ignoreInvalidNames: Bool = true
     ) -> RequestParseResult {
         head.reset()
         var p = 0
@@ -143,7 +147,12 @@ public enum RequestHeadParser {
                 head.length = end + 1
                 return .complete
             }
-            if let error = parseField(bytes, from: p, to: lineContentEnd, into: &head) { return .invalid(error) }
+            if let error = parseField(
+                bytes, from: p, to: lineContentEnd, into: &head, underscoresInNames: underscoresInNames,
+                ignoreInvalidNames: ignoreInvalidNames)
+            {
+                return .invalid(error)
+            }
             p = end + 1
         }
     }
@@ -210,7 +219,8 @@ public enum RequestHeadParser {
     }
 
     static func parseField(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, into head: inout RequestHead
+        _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, into head: inout RequestHead,
+        underscoresInNames: Bool, ignoreInvalidNames: Bool
     ) -> RequestHeadError? {
         let first = bytes[start]
         if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { return .invalidHeader }  // obsolete folding
@@ -225,15 +235,19 @@ public enum RequestHeadParser {
                 break
             }
             // nginx: a space or tab ends the name (then anything but the colon is an error); NUL is an error;
-            // any other byte (`_`, `.`, non-ASCII...) makes the line one it ignores.
+            // any other byte (`_` unless allowed, `.`, non-ASCII...) makes the line invalid, which it ignores
+            // by default. Kept invalid names must still be tokens: nothing ambiguous is forwarded.
             if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == 0 || b == UInt8(ascii: "\r") {
                 return .invalidHeader
             }
+            if b == UInt8(ascii: "_") && underscoresInNames { continue }
+            if !ignoreInvalidNames && !FieldSyntax.isTokenByte(b) { return .invalidHeader }
             ignored = true
         }
         if colon == start { return .invalidHeader }
         if colon >= end {
-            // A line without a colon: nginx ignores it (unless it carries CR or NUL).
+            // A line without a colon: nginx ignores it by default (unless it carries CR or NUL).
+            guard ignoreInvalidNames else { return .invalidHeader }
             for i in start..<end where bytes[i] == UInt8(ascii: "\r") || bytes[i] == 0 { return .invalidHeader }
             return nil
         }
@@ -245,7 +259,7 @@ public enum RequestHeadParser {
         }
         // A name nginx does not take (underscores_in_headers off, ignore_invalid_headers on): dropped,
         // neither looked at nor forwarded.
-        if ignored { return nil }
+        if ignored && ignoreInvalidNames { return nil }
         let field = HeaderField(nameStart: start, nameEnd: colon, valueStart: valueStart, valueEnd: valueEnd)
         if let error = note(field, bytes, into: &head) { return error }
         head.fields.append(field)

@@ -137,6 +137,31 @@ final class SettingsTests: ConfigTestCase {
         ])
     }
 
+    /// large_client_header_buffers, underscores_in_headers, ignore_invalid_headers: nginx's defaults, values, errors.
+    func testRequestHeadDirectives() throws {
+        let defaults = try XCTUnwrap(loadHTTP("server { }")?.servers.first?.settings)
+        XCTAssertEqual(defaults.largeClientHeaderBuffers, BufferCount(count: 4, size: 8192))
+        XCTAssertFalse(defaults.underscoresInHeaders)
+        XCTAssertTrue(defaults.ignoreInvalidHeaders)
+        let set = try XCTUnwrap(loadHTTP("""
+            large_client_header_buffers 8 16k;
+            underscores_in_headers on;
+            server { ignore_invalid_headers off; }
+            """)?.servers.first?.settings)
+        XCTAssertEqual(set.largeClientHeaderBuffers, BufferCount(count: 8, size: 16384))
+        XCTAssertTrue(set.underscoresInHeaders)
+        XCTAssertFalse(set.ignoreInvalidHeaders)
+        assertHTTPError("large_client_header_buffers 0 8k;", "\"large_client_header_buffers\" directive invalid value in @:2")
+        assertHTTPError("large_client_header_buffers 4 256;\nserver { }",
+                        "the \"large_client_header_buffers\" size must be equal to or greater than \"connection_pool_size\" in @:4")
+        assertHTTPError("underscores_in_headers maybe;",
+                        "invalid value \"maybe\" in \"underscores_in_headers\" directive, it must be \"on\" or \"off\" in @:2")
+        assertHTTPError("server { location / { ignore_invalid_headers off; } }",
+                        "\"ignore_invalid_headers\" directive is not allowed here in @:2")
+        assertHTTPError("underscores_in_headers on;\nunderscores_in_headers off;",
+                        "\"underscores_in_headers\" directive is duplicate in @:3")
+    }
+
     func testBufferChecksUseNginxMessagesAtTheEndOfHTTP() {
         // proxy_buffer_size 16k with the default 8 4k buffers: busy (2 × 16k) exceeds 7 × 4k.
         assertHTTPError("proxy_buffer_size 16k;\nserver { }",

@@ -24,8 +24,9 @@ final class ProxyHandlerTests: XCTestCase {
         }
         """
 
-    private func makeChannel() throws -> EmbeddedChannel {
-        let configuration = try ConfigLoader.load(text: config, file: "/tmp/maitre-handler-test.conf", prefix: "/tmp/")
+    private func makeChannel(config: String? = nil) throws -> EmbeddedChannel {
+        let configuration = try ConfigLoader.load(
+            text: config ?? self.config, file: "/tmp/maitre-handler-test.conf", prefix: "/tmp/")
         let snapshot = try ProxySnapshot(configuration: configuration)
         let loop = EmbeddedEventLoop()
         let runtime = LoopRuntime(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg),
@@ -225,5 +226,17 @@ final class ProxyHandlerTests: XCTestCase {
             (channel.eventLoop as! EmbeddedEventLoop).run()
             XCTAssertFalse(channel.isActive, String(text.prefix(60)))
         }
+    }
+
+    /// The default server's large_client_header_buffers and underscores_in_headers decide how heads are read.
+    func testHeadRulesFromTheDefaultServer() throws {
+        let configured = config.replacingOccurrences(
+            of: "client_max_body_size 10;",
+            with: "client_max_body_size 10; large_client_header_buffers 2 1k; underscores_in_headers on;")
+        let channel = try makeChannel(config: configured)
+        try request(channel, "/echo", headers: [("Host", "example.com"), ("X_Y", "under")])
+        XCTAssertEqual(try answer(channel).body, "[under][][GET /echo]")
+        try channel.writeInbound(ByteBuffer(string: "GET /" + String(repeating: "a", count: 1100) + " HTTP/1.1\r\n"))
+        XCTAssertTrue(try output(channel).hasPrefix("HTTP/1.1 414 "))
     }
 }

@@ -72,6 +72,27 @@ final class RequestHeadParserTests: XCTestCase {
         XCTAssertEqual(names(head, bytes), ["X-Ok"])
     }
 
+    /// underscores_in_headers on keeps `_` names; ignore_invalid_headers off keeps token names nginx would ignore
+    /// and refuses what is not a token or has no colon.
+    func testUnderscoresAndInvalidNamesSettings() {
+        func parse(_ text: String, underscores: Bool, ignore: Bool) -> (RequestParseResult, [String]) {
+            let bytes = Array(text.utf8)
+            var head = RequestHead()
+            let result = bytes.withUnsafeBytes {
+                RequestHeadParser.parse($0, into: &head, underscoresInNames: underscores, ignoreInvalidNames: ignore)
+            }
+            return (result, head.fields.map { String(decoding: bytes[$0.nameStart..<$0.nameEnd], as: UTF8.self) })
+        }
+        let text = "GET / HTTP/1.1\r\nX_Under: 1\r\nX.Dot: 2\r\nX-Ok: 3\r\n\r\n"
+        XCTAssertEqual(parse(text, underscores: true, ignore: true).1, ["X_Under", "X-Ok"])
+        XCTAssertEqual(parse(text, underscores: false, ignore: false).1, ["X_Under", "X.Dot", "X-Ok"])
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\nNoColon\r\n\r\n", underscores: false, ignore: false).0,
+                       .invalid(.invalidHeader))
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\nX\u{01}Y: 1\r\n\r\n", underscores: false, ignore: false).0,
+                       .invalid(.invalidHeader))
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\nX\u{01}Y: 1\r\n\r\n", underscores: false, ignore: true).1, [])
+    }
+
     /// Connection tokens, Expect and chunked framing are recorded.
     func testConnectionExpectAndChunked() {
         let (_, head, _) = parse("POST / HTTP/1.1\r\nConnection: Keep-Alive, close\r\nExpect: 100-Continue\r\n"

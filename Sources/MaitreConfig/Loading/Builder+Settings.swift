@@ -39,6 +39,18 @@ extension ConfigBuilder {
                 let size = Units.size(arguments[1]), size > 0
             else { throw Self.invalidValue(directive) }
             layer.proxyBuffers = BufferCount(count: count, size: size)
+        case "large_client_header_buffers":
+            if layer.largeClientHeaderBuffers != nil { throw Self.duplicate(directive) }
+            guard let count = Units.integer(arguments[0]), count > 0,
+                let size = Units.size(arguments[1]), size > 0
+            else { throw Self.invalidValue(directive) }
+            layer.largeClientHeaderBuffers = BufferCount(count: count, size: size)
+        case "underscores_in_headers":
+            if layer.underscoresInHeaders != nil { throw Self.duplicate(directive) }
+            layer.underscoresInHeaders = try Self.flag(directive)
+        case "ignore_invalid_headers":
+            if layer.ignoreInvalidHeaders != nil { throw Self.duplicate(directive) }
+            layer.ignoreInvalidHeaders = try Self.flag(directive)
         case "proxy_next_upstream_tries":
             layer.proxyNextUpstreamTries = try Self.number(directive, current: layer.proxyNextUpstreamTries)
         case "keepalive_requests":
@@ -55,6 +67,18 @@ extension ConfigBuilder {
             }
         default:
             throw ConfigError("unknown directive \"\(directive.name)\"", at: directive.location)
+        }
+    }
+
+    /// ngx_conf_set_flag_slot: `on` or `off`, any case.
+    static func flag(_ directive: Directive) throws(ConfigError) -> Bool {
+        switch directive.arguments[0].lowercased() {
+        case "on": return true
+        case "off": return false
+        default:
+            throw ConfigError(
+                "invalid value \"\(directive.arguments[0])\" in \"\(directive.name)\" directive, it must be \"on\" or \"off\"",
+                at: directive.location)
         }
     }
 

@@ -83,6 +83,9 @@ enum DirectiveTable {
         "client_max_body_size": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_body_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_header_timeout": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
+        "large_client_header_buffers": [DirectiveRule(contexts: [.http, .server], arity: .counts([2]))],
+        "underscores_in_headers": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
+        "ignore_invalid_headers": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
     ]
 
     /// ngx_conf_handler's checks, with its messages: unknown, wrong place, `;`/`{` mismatch, argument count.

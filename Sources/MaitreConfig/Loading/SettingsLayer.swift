@@ -22,6 +22,9 @@ struct SettingsLayer {
     /// Merged on its own, like nginx's keepalive_header: `keepalive_timeout 5s` in a location keeps an inherited header value.
     var keepaliveHeaderTimeout: TimeSpan?
     var keepaliveRequests: Int?
+    var largeClientHeaderBuffers: BufferCount?
+    var underscoresInHeaders: Bool?
+    var ignoreInvalidHeaders: Bool?
 
     func merged(over parent: SettingsLayer) -> SettingsLayer {
         var result = self
@@ -45,6 +48,9 @@ struct SettingsLayer {
         result.keepaliveTimeout = keepaliveTimeout ?? parent.keepaliveTimeout
         result.keepaliveHeaderTimeout = keepaliveHeaderTimeout ?? parent.keepaliveHeaderTimeout
         result.keepaliveRequests = keepaliveRequests ?? parent.keepaliveRequests
+        result.largeClientHeaderBuffers = largeClientHeaderBuffers ?? parent.largeClientHeaderBuffers
+        result.underscoresInHeaders = underscoresInHeaders ?? parent.underscoresInHeaders
+        result.ignoreInvalidHeaders = ignoreInvalidHeaders ?? parent.ignoreInvalidHeaders
         return result
     }
 
@@ -69,6 +75,15 @@ struct SettingsLayer {
         // nginx's keepalive_header default is 0, meaning "send no Keep-Alive header".
         if let value = keepaliveHeaderTimeout, value.milliseconds > 0 { settings.keepaliveHeaderTimeout = value }
         if let value = keepaliveRequests { settings.keepaliveRequests = value }
+        if let value = largeClientHeaderBuffers { settings.largeClientHeaderBuffers = value }
+        if let value = underscoresInHeaders { settings.underscoresInHeaders = value }
+        if let value = ignoreInvalidHeaders { settings.ignoreInvalidHeaders = value }
+        // nginx's connection_pool_size default on 64-bit systems (64 pointers).
+        if settings.largeClientHeaderBuffers.size < 512 {
+            throw ConfigError(
+                "the \"large_client_header_buffers\" size must be equal to or greater than \"connection_pool_size\"",
+                at: checkLocation)
+        }
 
         if settings.proxyBuffers.count < 2 {
             throw ConfigError("there must be at least 2 \"proxy_buffers\"", at: checkLocation)

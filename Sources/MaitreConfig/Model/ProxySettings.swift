@@ -32,6 +32,13 @@ public struct ProxySettings: Sendable {
     public var keepaliveHeaderTimeout: TimeSpan? = nil
     /// `keepalive_requests` (http/server/location): requests per client connection. Default 1000.
     public var keepaliveRequests: Int = 1000
+    /// `large_client_header_buffers N SIZE` (http/server): a request line or header line up to SIZE, the whole
+    /// head up to N × SIZE. Default 4 8k.
+    public var largeClientHeaderBuffers = BufferCount(count: 4, size: 8192)
+    /// `underscores_in_headers on|off`: default off (names with `_` are invalid headers).
+    public var underscoresInHeaders = false
+    /// `ignore_invalid_headers on|off`: default on (invalid header lines are dropped).
+    public var ignoreInvalidHeaders = true
 
     public init() {}
 

@@ -132,6 +132,31 @@ struct ClientRequest {
         return found
     }
 
+    /// Values of the fields `$http_NAME` reads: names compared case-insensitively with `-` read as `_`, as
+    /// nginx's unknown-header variables compare them.
+    func values(forVariable name: String) -> [String] {
+        var found: [String] = []
+        let wanted = Array(name.utf8)
+        withRaw { raw in
+            for field in head.fields where field.nameEnd - field.nameStart == wanted.count {
+                var same = true
+                for i in 0..<wanted.count {
+                    var b = FieldSyntax.lowercased(raw[field.nameStart + i])
+                    if b == UInt8(ascii: "-") { b = UInt8(ascii: "_") }
+                    if b != wanted[i] {
+                        same = false
+                        break
+                    }
+                }
+                if same {
+                    found.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]),
+                                        as: UTF8.self))
+                }
+            }
+        }
+        return found
+    }
+
     func withRaw<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
         record.bytes.withUnsafeReadableBytes(body)
     }

@@ -202,7 +202,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 context.close(promise: nil)
                 return false
             }
-            let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &runtime.requestHead) }
+            let rules = defaultServer.headRules
+            let result = bytes.withUnsafeReadableBytes {
+                RequestHeadParser.parse(
+                    $0, into: &runtime.requestHead, lineLimit: rules.lineLimit, headLimit: rules.headLimit,
+                    underscoresInNames: rules.underscoresInNames, ignoreInvalidNames: rules.ignoreInvalidNames)
+            }
             switch result {
             case .incomplete:
                 return false

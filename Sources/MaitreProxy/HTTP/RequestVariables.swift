@@ -32,10 +32,10 @@ struct RequestVariables {
             if existing.isEmpty { return addresses.remoteIP }
             return existing.joined(separator: ", ") + ", " + addresses.remoteIP
         case .httpHeader(let name):
-            // nginx: `$http_x_real_ip` reads `X-Real-IP`; several headers are joined with ", " (cookies with "; ").
-            let headerName = name.replacingUnderscoresWithDashes()
-            let values = request.values(named: headerName)
-            return values.joined(separator: headerName == "cookie" ? "; " : ", ")
+            // nginx: `$http_x_real_ip` reads `X-Real-IP` (and `X_Real_IP` where underscores are allowed); several
+            // headers are joined with ", " (cookies with "; ").
+            let values = request.values(forVariable: name)
+            return values.joined(separator: name == "cookie" ? "; " : ", ")
         }
     }
 
@@ -55,11 +55,5 @@ struct RequestVariables {
             }
         }
         return out
-    }
-}
-
-extension String {
-    func replacingUnderscoresWithDashes() -> String {
-        String(map { $0 == "_" ? "-" : $0 })
     }
 }

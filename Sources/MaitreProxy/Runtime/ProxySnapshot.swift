@@ -78,12 +78,28 @@ final class ServerRoute: Sendable {
     let locations: LocationMatcher
     /// `$server_name`: the first name of the block (nginx's primary name), "" when none.
     let primaryName: String
+    /// How request heads are read on connections whose default server this is (nginx takes
+    /// `large_client_header_buffers`, `underscores_in_headers` and `ignore_invalid_headers` from it).
+    let headRules: RequestHeadRules
 
     init(_ server: VirtualServer) {
         self.server = server
         self.locations = LocationMatcher(locations: server.locations)
         self.primaryName = server.primaryName
+        let buffers = server.settings.largeClientHeaderBuffers
+        self.headRules = RequestHeadRules(
+            lineLimit: buffers.size, headLimit: buffers.count * buffers.size,
+            underscoresInNames: server.settings.underscoresInHeaders,
+            ignoreInvalidNames: server.settings.ignoreInvalidHeaders)
     }
+}
+
+/// The request-head parser's settings for one server.
+struct RequestHeadRules: Sendable {
+    let lineLimit: Int
+    let headLimit: Int
+    let underscoresInNames: Bool
+    let ignoreInvalidNames: Bool
 }
 
 /// One upstream's peers as the balancer and the connector need them.
