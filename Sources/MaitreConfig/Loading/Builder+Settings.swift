@@ -34,17 +34,9 @@ extension ConfigBuilder {
             guard let value = Units.offset(arguments[0]) else { throw Self.invalidValue(directive) }
             layer.clientMaxBodySize = value
         case "proxy_buffers":
-            if layer.proxyBuffers != nil { throw Self.duplicate(directive) }
-            guard let count = Units.integer(arguments[0]), count > 0,
-                let size = Units.size(arguments[1]), size > 0
-            else { throw Self.invalidValue(directive) }
-            layer.proxyBuffers = BufferCount(count: count, size: size)
+            layer.proxyBuffers = try Self.buffers(directive, current: layer.proxyBuffers)
         case "large_client_header_buffers":
-            if layer.largeClientHeaderBuffers != nil { throw Self.duplicate(directive) }
-            guard let count = Units.integer(arguments[0]), count > 0,
-                let size = Units.size(arguments[1]), size > 0
-            else { throw Self.invalidValue(directive) }
-            layer.largeClientHeaderBuffers = BufferCount(count: count, size: size)
+            layer.largeClientHeaderBuffers = try Self.buffers(directive, current: layer.largeClientHeaderBuffers)
         case "underscores_in_headers":
             if layer.underscoresInHeaders != nil { throw Self.duplicate(directive) }
             layer.underscoresInHeaders = try Self.flag(directive)
@@ -68,6 +60,15 @@ extension ConfigBuilder {
         default:
             throw ConfigError("unknown directive \"\(directive.name)\"", at: directive.location)
         }
+    }
+
+    /// ngx_conf_set_bufs_slot: `NUMBER SIZE`, both positive, once per level.
+    static func buffers(_ directive: Directive, current: BufferCount?) throws(ConfigError) -> BufferCount {
+        if current != nil { throw Self.duplicate(directive) }
+        guard let count = Units.integer(directive.arguments[0]), count > 0,
+            let size = Units.size(directive.arguments[1]), size > 0
+        else { throw Self.invalidValue(directive) }
+        return BufferCount(count: count, size: size)
     }
 
     /// ngx_conf_set_flag_slot: `on` or `off`, any case.
