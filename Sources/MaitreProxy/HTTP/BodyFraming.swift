@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// Writes message bodies in the framing their head announced, for both directions: chunked when the head said
 /// `transfer-encoding: chunked`, as-is otherwise (Content-Length, close-delimited, or no body at all).
@@ -8,11 +7,6 @@ struct BodyFramingWriter {
 
     /// Body bytes go out as chunks.
     var chunkEncodes: Bool { chunked }
-
-    /// Call with each non-interim head: chunk-encode when it says `transfer-encoding: chunked`.
-    mutating func start(headers: HTTPHeaders) {
-        chunked = headers.isChunked
-    }
 
     /// Call before a body whose framing was decided elsewhere (bytes already framed pass as they are).
     mutating func start(chunkEncode: Bool) {
@@ -32,7 +26,7 @@ struct BodyFramingWriter {
         context.write(NIOAny(context.channel.allocator.crlf), promise: promise)
     }
 
-    mutating func writeEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+    mutating func writeEnd(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         guard chunked else {
             if let promise {
                 // Nothing to write, but the caller waits on the bytes before it: chain onto an empty write.
@@ -42,7 +36,7 @@ struct BodyFramingWriter {
         }
         chunked = false
         var last = context.channel.allocator.buffer(capacity: 5)
-        HTTPWire.writeLastChunk(trailers: trailers, into: &last)
+        HTTPWire.writeLastChunk(into: &last)
         context.write(NIOAny(last), promise: promise)
     }
 }

@@ -116,15 +116,15 @@ struct ClientRequest {
     var version: HTTPVersion { record.version }
     var isHead: Bool { record.isHead }
     var uri: String { record.uri }
-    var host: String? { record.host }
     var methodName: String { record.methodName }
     var requestLine: String { record.requestLine }
 
-    /// Values of the fields named `name` (any case), in order.
-    func values(named name: String) -> [String] {
+    /// Values of the fields named `name` (any case), in order. With `dashAsUnderscore`, `name` is a `$http_NAME`
+    /// variable's name and a `-` in a field name reads as `_`, as nginx's unknown-header variables compare them.
+    func values(named name: String, dashAsUnderscore: Bool = false) -> [String] {
         var found: [String] = []
         withRaw { raw in
-            for field in head.fields where raw.equalsIgnoringCase(field.nameStart, field.nameEnd, name) {
+            for field in head.fields where Self.nameMatches(raw, field, name, dashAsUnderscore: dashAsUnderscore) {
                 found.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]),
                                     as: UTF8.self))
             }
@@ -132,46 +132,22 @@ struct ClientRequest {
         return found
     }
 
-    /// Values of the fields `$http_NAME` reads: names compared case-insensitively with `-` read as `_`, as
-    /// nginx's unknown-header variables compare them.
-    func values(forVariable name: String) -> [String] {
-        var found: [String] = []
-        let wanted = Array(name.utf8)
-        withRaw { raw in
-            for field in head.fields where field.nameEnd - field.nameStart == wanted.count {
-                var same = true
-                for i in 0..<wanted.count {
-                    var b = FieldSyntax.lowercased(raw[field.nameStart + i])
-                    if b == UInt8(ascii: "-") { b = UInt8(ascii: "_") }
-                    if b != wanted[i] {
-                        same = false
-                        break
-                    }
-                }
-                if same {
-                    found.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]),
-                                        as: UTF8.self))
-                }
-            }
+    private static func nameMatches(
+        _ raw: UnsafeRawBufferPointer, _ field: HeaderField, _ name: String, dashAsUnderscore: Bool
+    ) -> Bool {
+        let utf8 = name.utf8
+        guard utf8.count == field.nameEnd - field.nameStart else { return false }
+        var i = field.nameStart
+        for wanted in utf8 {
+            var b = FieldSyntax.lowercased(raw[i])
+            if dashAsUnderscore && b == UInt8(ascii: "-") { b = UInt8(ascii: "_") }
+            if b != FieldSyntax.lowercased(wanted) { return false }
+            i += 1
         }
-        return found
+        return true
     }
 
     func withRaw<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
         record.bytes.withUnsafeReadableBytes(body)
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// Case-insensitive comparison of `start..<end` with an ASCII string.
-    func equalsIgnoringCase(_ start: Int, _ end: Int, _ text: String) -> Bool {
-        let utf8 = text.utf8
-        guard utf8.count == end - start else { return false }
-        var i = start
-        for byte in utf8 {
-            if FieldSyntax.lowercased(self[i]) != FieldSyntax.lowercased(byte) { return false }
-            i += 1
-        }
-        return true
     }
 }

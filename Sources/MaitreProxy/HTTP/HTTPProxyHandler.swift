@@ -843,7 +843,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     private func writeHead(_ head: HTTPResponseHead) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         HTTPWire.writeResponseHead(head, into: &buffer)
-        framing.start(headers: head.headers)
+        framing.start(chunkEncode: false)  // maitred's own bodies always carry Content-Length
         context.write(NIOAny(buffer), promise: nil)
     }
 
@@ -853,7 +853,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         responseOpen = false
         let keepAlive = keepAlive && !quiescing
         if keepAlive {
-            framing.writeEnd(trailers: nil, context: context, promise: nil)
+            framing.writeEnd(context: context, promise: nil)
             context.flush()
             unflushedResponse = false
             resumeReads()
@@ -867,7 +867,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             pending = nil
             let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: Void.self)
-            framing.writeEnd(trailers: nil, context: context, promise: promise)
+            framing.writeEnd(context: context, promise: promise)
             context.flush()
             promise.futureResult.assumeIsolated().whenComplete { _ in
                 loopBound.value.close(promise: nil)

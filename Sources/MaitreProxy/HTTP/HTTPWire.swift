@@ -36,12 +36,8 @@ enum HTTPWire {
         buffer.writeStaticString("\r\n")
     }
 
-    static func writeLastChunk(trailers: HTTPHeaders?, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("0\r\n")
-        if let trailers {
-            writeHeaders(trailers, into: &buffer)
-        } else {
-            buffer.writeStaticString("\r\n")
-        }
+    /// The last chunk with no trailers (maitred forwards none).
+    static func writeLastChunk(into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("0\r\n\r\n")
     }
 }

@@ -34,7 +34,7 @@ struct RequestVariables {
         case .httpHeader(let name):
             // nginx: `$http_x_real_ip` reads `X-Real-IP` (and `X_Real_IP` where underscores are allowed); several
             // headers are joined with ", " (cookies with "; ").
-            let values = request.values(forVariable: name)
+            let values = request.values(named: name, dashAsUnderscore: true)
             return values.joined(separator: name == "cookie" ? "; " : ", ")
         }
     }

@@ -63,13 +63,6 @@ final class IdleDeadlines {
         }
     }
 
-    func cancelAll() {
-        wakeUp?.cancel()
-        wakeUp = nil
-        wakeUpAt = nil
-        heap.removeAll()
-    }
-
     private func scheduleWakeUp(at deadline: NIODeadline) {
         wakeUp?.cancel()
         wakeUpAt = deadline

@@ -94,7 +94,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     /// Ends the request body (the last chunk when chunked; nothing otherwise).
     func sendEnd() {
         guard let context else { return }
-        requestFraming.writeEnd(trailers: nil, context: context, promise: nil)
+        requestFraming.writeEnd(context: context, promise: nil)
         unflushed = true
     }
 
