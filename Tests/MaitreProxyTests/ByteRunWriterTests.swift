@@ -25,3 +25,29 @@ final class ByteRunWriterTests: XCTestCase {
         XCTAssertEqual(buffer.readableBytes, 1000)
     }
 }
+
+/// Runs past the reservation are refused, never written past the memory: the estimate comes from peer bytes.
+final class ByteRunWriterBoundTests: XCTestCase {
+    func testOverflowIsReportedAndNothingIsWritten() {
+        var buffer = ByteBuffer(string: "pre:")
+        let fitted = buffer.writeRuns(maximum: 8) { w in
+            w.add("12345")
+            w.add("6789")  // one byte too many
+            w.add(byte: 0x41)
+            XCTAssertTrue(w.overflowed)
+        }
+        XCTAssertFalse(fitted)
+        XCTAssertEqual(String(buffer: buffer), "pre:")
+    }
+
+    func testExactFitIsAccepted() {
+        var buffer = ByteBuffer()
+        let fitted = buffer.writeRuns(maximum: 4) { w in
+            w.add("ab")
+            w.add(byte: 0x63)
+            w.add(byte: 0x64)
+        }
+        XCTAssertTrue(fitted)
+        XCTAssertEqual(String(buffer: buffer), "abcd")
+    }
+}

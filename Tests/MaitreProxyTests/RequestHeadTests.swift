@@ -34,9 +34,9 @@ final class RequestHeadTests: XCTestCase {
             "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n"
             + "Keep-Alive: timeout=5\r\nUpgrade: websocket\r\nTrailer: X-T\r\nAccept:*/*\r\nTE: trailers\r\n\r\n")
         var scratch: [String] = []
-        let out = UpstreamRequestBuilder.build(for: head, target: "/a?b=1", location: location(ProxySettings()),
-                                               variables: variables(head), framing: .none, into: ByteBuffer(),
-                                               values: &scratch)
+        let out = try XCTUnwrap(UpstreamRequestBuilder.build(
+            for: head, target: "/a?b=1", location: location(ProxySettings()), variables: variables(head),
+            framing: .none, into: ByteBuffer(), values: &scratch))
         XCTAssertEqual(String(buffer: out.head), "GET /a?b=1 HTTP/1.1\r\nHost: backend\r\nAccept: */*\r\n\r\n")
         XCTAssertFalse(out.hasBody)
     }
@@ -53,9 +53,9 @@ final class RequestHeadTests: XCTestCase {
             "POST / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nx-forwarded-for: 2.2.2.2\r\nAccept-Encoding: gzip\r\n\r\n")
         settings.proxyHTTPVersion = .http1_0
         var scratch: [String] = []
-        let out = UpstreamRequestBuilder.build(for: head, target: "/", location: location(settings),
-                                               variables: variables(head), framing: .contentLength(3),
-                                               into: ByteBuffer(), values: &scratch)
+        let out = try XCTUnwrap(UpstreamRequestBuilder.build(
+            for: head, target: "/", location: location(settings), variables: variables(head),
+            framing: .contentLength(3), into: ByteBuffer(), values: &scratch))
         // The builder sends exactly the merged list it is given (no Host here), then framing, then client headers
         // not overridden (X-Forwarded-For and Accept-Encoding are).
         XCTAssertEqual(String(buffer: out.head),

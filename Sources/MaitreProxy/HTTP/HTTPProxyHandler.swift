@@ -82,7 +82,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         self.routes = routes
         self.connectionNumber = connectionNumber
         self.defaultServer = routes.route(host: nil)
+        LiveObjects.created(.clientHandler)
     }
+
+    deinit { LiveObjects.destroyed(.clientHandler) }
 
     private var log: ErrorLog { runtime.log }
     /// The default server's settings: connection-level timeouts come from them, as in nginx.
@@ -99,9 +102,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        idleTicket = nil
+        runtime.idleDeadlines.disarm(self)
         bodyTimer?.cancel()
         bodyTimer = nil
+        // NIO's context keeps its handler for good: holding the context past removal is a cycle that keeps this
+        // handler, its context and the emptied pipeline alive forever (about 870 bytes per connection).
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -110,7 +116,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleTicket = nil
+        runtime.idleDeadlines.disarm(self)
         bodyTimer?.cancel()
         if let exchange {
             log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
@@ -400,10 +406,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             let target = URIPath.upstreamTarget(
                 originalURI: uri, normalizedPath: normalized, args: args, location: location,
                 proxyPass: proxyPass)
-            let upstreamRequest = UpstreamRequestBuilder.build(
+            guard let upstreamRequest = UpstreamRequestBuilder.build(
                 for: request, target: target, location: location, variables: variables, framing: bodyFraming,
                 into: runtime.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
                 values: &runtime.headerValues)
+            else {
+                log.log(.alert, "upstream request head over its computed size, client: \(remoteIP)",
+                        connection: connectionNumber)
+                respondLocally(status: .internalServerError, keepAlive: false, isHead: isHead)
+                return
+            }
             let balancing = runtime.startRequest(
                 upstream: upstreamIndex, client: addresses.clientKey,
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
@@ -699,10 +711,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
         var out = runtime.headBuffers.take(
             minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
-        ResponseHeadWriter.write(
+        let written = ResponseHeadWriter.write(
             upstream, date: runtime.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,
             into: &out)
+        guard written else {
+            runtime.headBuffers.recycle(out)
+            exchange.responseStarted = false
+            attemptFailed(exchange, failure: .invalidHeader("upstream sent a response head maitred could not rewrite while reading response header from upstream"))
+            return
+        }
         staged = out
     }
 

@@ -62,7 +62,10 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.isHeadRequest = request.isHead
         self.isIdempotent = request.isIdempotent
         self.bodyComplete = !bodyExpected
+        LiveObjects.created(.exchange)
     }
+
+    deinit { LiveObjects.destroyed(.exchange) }
 
     /// The two head buffers, handed back for reuse once the exchange is over (nothing reads them afterwards).
     func takeHeadBuffers() -> (request: ByteBuffer, upstream: ByteBuffer) {

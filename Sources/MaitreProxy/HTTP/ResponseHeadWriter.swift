@@ -7,15 +7,18 @@ import NIOHTTP1
 /// the hop-by-hop ones, those named in its Connection headers, framing (decided per client) and those nginx
 /// hides (`Date`, `Server`, `X-Pad`, `X-Accel-*`, replaced by maitred's own `Server` and `Date`).
 enum ResponseHeadWriter {
+    /// False when the head did not fit the computed bound (nothing is written then): the caller answers 502
+    /// rather than send a truncated head. The bound is exact enough that this only guards against a mistake.
     static func write(
         _ upstream: UpstreamResponseHead, date: String, framingHeader: StaticString?,
         keepAlive: Bool, keepAliveHeader: TimeSpan?, into out: inout ByteBuffer
-    ) {
+    ) -> Bool {
         let parsed = upstream.parsed
-        // Everything copied comes from the upstream head; what is added is bounded (status line, Server, Date,
+        // Everything copied comes from the upstream head, each line at most 2 bytes longer than it came in
+        // (": " and CRLF for "Name:v" and a bare LF); what is added is bounded (status line, Server, Date,
         // framing, Connection, Keep-Alive, a standard reason phrase).
-        let maximum = upstream.bytes.readableBytes + date.utf8.count + 256
-        upstream.bytes.withUnsafeReadableBytes { raw in
+        let maximum = upstream.bytes.readableBytes + 2 * parsed.fields.count + date.utf8.count + 256
+        return upstream.bytes.withUnsafeReadableBytes { raw in
             out.writeRuns(maximum: maximum) { w in
                 // nginx's status line says HTTP/1.1 whatever the client's version (RFC 9110 §2.5 allows it).
                 w.add("HTTP/1.1 ")

@@ -22,7 +22,7 @@ enum UpstreamRequestBuilder {
     static func build(
         for request: ClientRequest, target: String, location: Location, variables: RequestVariables,
         framing: BodyFraming, into buffer: consuming ByteBuffer, values: inout [String]
-    ) -> UpstreamRequest {
+    ) -> UpstreamRequest? {
         // Values first (they may use variables), then one upper bound for the whole head, then one write pass.
         let headers = location.preparedHeaders
         values.removeAll(keepingCapacity: true)
@@ -38,7 +38,7 @@ enum UpstreamRequestBuilder {
         let head = request.head
         let http10 = location.settings.proxyHTTPVersion == .http1_0
         var out = buffer
-        request.withRaw { raw in
+        let fitted = request.withRaw { raw in
             out.writeRuns(maximum: maximum) { w in
                 w.add(UnsafeRawBufferPointer(rebasing: raw[head.methodStart..<head.methodEnd]))
                 w.add(" ")
@@ -76,6 +76,8 @@ enum UpstreamRequestBuilder {
                 w.add("\r\n")
             }
         }
+        // The bound above covers every byte written; a miss is a bug that must cost one request, not the process.
+        guard fitted else { return nil }
         return UpstreamRequest(head: out, target: target, framing: framing)
     }
 

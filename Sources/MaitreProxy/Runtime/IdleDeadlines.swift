@@ -35,7 +35,30 @@ final class IdleDeadlines {
         self.eventLoop = eventLoop
     }
 
+    /// Entries whose owner went away (closed connections) but that still sit in the heap.
+    private var abandoned = 0
+
     var count: Int { heap.count }
+
+    /// The owner closed: its entry is dead weight until its deadline (a minute for `client_header_timeout`), so
+    /// once dead entries are the majority the heap is rebuilt from the live ones. Memory then follows the open
+    /// connections, not the connections of the last minute.
+    func disarm(_ owner: any IdleDeadlineOwner) {
+        guard owner.idleTicket != nil else { return }
+        owner.idleTicket = nil
+        abandoned += 1
+        if abandoned > 64, abandoned * 2 > heap.count { compact() }
+    }
+
+    private func compact() {
+        heap.removeAll { entry in
+            guard let owner = entry.owner else { return true }
+            return owner.idleTicket?.generation != entry.generation
+        }
+        heap.sort { $0.deadline < $1.deadline }  // a sorted array is a valid min-heap
+        abandoned = 0
+        if heap.isEmpty { heap = [] }  // give back the capacity of a past burst
+    }
 
     /// Makes sure `owner` is looked at no later than `deadline`.
     func arm(_ owner: any IdleDeadlineOwner, at deadline: NIODeadline) {
@@ -50,7 +73,10 @@ final class IdleDeadlines {
     func fire(now: NIODeadline) {
         while let first = heap.first, first.deadline <= now {
             let entry = popFirst()
-            guard let owner = entry.owner, owner.idleTicket?.generation == entry.generation else { continue }
+            guard let owner = entry.owner, owner.idleTicket?.generation == entry.generation else {
+                if abandoned > 0 { abandoned -= 1 }
+                continue
+            }
             owner.idleTicket = nil
             owner.idleDeadlineCameDue()
         }

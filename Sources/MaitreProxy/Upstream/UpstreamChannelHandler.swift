@@ -191,6 +191,9 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
                     }
                     receiver.upstreamResponseHead(
                         UpstreamResponseHead(parsed: parsedHead, bytes: headBytes, bodyDelivery: delivery))
+                    // The receiver may have refused this response (proxy_next_upstream retries elsewhere, or the
+                    // head could not be rewritten) and closed this connection: nothing more of it may reach it.
+                    guard isLeased(to: receiver) else { return }
                     if case .none = delivery {
                         finishResponse(receiver, trailing: bytes.readableBytes)
                         return
@@ -203,6 +206,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
             case .length(let remaining):
                 let take = Int(min(remaining, Int64(bytes.readableBytes)))
                 receiver.upstreamResponseBody(bytes.readSlice(length: take)!)
+                guard isLeased(to: receiver) else { return }
                 if remaining == Int64(take) {
                     finishResponse(receiver, trailing: bytes.readableBytes)
                     return
@@ -215,11 +219,13 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
                     if passthrough {
                         consumed = try bytes.withUnsafeReadableBytes { raw in try scanner.scan(raw) { _ in } }
                         receiver.upstreamResponseBody(bytes.readSlice(length: consumed)!)
+                        guard isLeased(to: receiver) else { return }
                     } else {
                         var pieces: [Range<Int>] = []
                         consumed = try bytes.withUnsafeReadableBytes { raw in try scanner.scan(raw) { pieces.append($0) } }
                         for piece in pieces {
                             receiver.upstreamResponseBody(bytes.getSlice(at: base + piece.lowerBound, length: piece.count)!)
+                            guard isLeased(to: receiver) else { return }
                         }
                         bytes.moveReaderIndex(forwardBy: consumed)
                     }
@@ -260,13 +266,21 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         return .untilClose
     }
 
+    /// The connection still serves `receiver`: false once the receiver closed it or gave it up from a callback.
+    private func isLeased(to receiver: any UpstreamResponseReceiver) -> Bool {
+        connection.receiver.map { $0 === receiver } ?? false
+    }
+
     private func finishResponse(_ receiver: any UpstreamResponseReceiver, trailing: Int) {
         responseState = .idle
         readTimeout = nil
         sendTimer?.cancel()
         sendTimer = nil
         if trailing > 0 {
-            // Bytes beyond the response: answer this one, but never reuse the connection.
+            // Bytes beyond the response: answer this one, but never reuse the connection. It is marked before the
+            // receiver hears of the end, so the release that follows closes it instead of pooling it (a request
+            // pipelined behind could otherwise lease it and then lose it under its feet).
+            connection.forbidReuse()
             receiver.upstreamResponseEnd()
             connection.close()
             return

@@ -82,11 +82,21 @@ final class UpstreamConnection {
         self.channel = channel
         self.peerAddress = peerAddress
         self.peerIndex = peerIndex
+        LiveObjects.created(.upstreamConnection)
     }
+
+    deinit { LiveObjects.destroyed(.upstreamConnection) }
+
+    /// False once the connection's framing was seen broken: it finishes its exchange but is never pooled.
+    private(set) var reusable = true
 
     var isUsable: Bool {
         if case .closed = state { return false }
-        return channel.isActive
+        return reusable && channel.isActive
+    }
+
+    func forbidReuse() {
+        reusable = false
     }
 
     func lease(to receiver: any UpstreamResponseReceiver) {
@@ -113,6 +123,11 @@ final class UpstreamConnection {
     /// Closes the socket; safe to call more than once.
     func close() {
         if case .closed = state { return }
+        if case .idle = state {
+            // Closed while pooled (stray bytes, an error): leave the pool now, channelClosed will not know to.
+            idlePool?.forget(self)
+            idlePool = nil
+        }
         state = .closed
         channel.close(promise: nil)
     }
