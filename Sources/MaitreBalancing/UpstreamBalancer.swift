@@ -37,8 +37,21 @@ public struct UpstreamBalancer: Sendable {
 
     /// Live counters of one peer.
     public func state(of peer: PeerID) -> PeerLiveState {
+        peerState(peer).live
+    }
+
+    func peerState(_ peer: PeerID) -> PeerState {
         let location = locations[peer.index]
-        return (location.isBackup ? lists.backup : lists.primary).peers[location.position].live
+        return (location.isBackup ? lists.backup : lists.primary).peers[location.position]
+    }
+
+    mutating func modifyPeerState(_ peer: PeerID, _ change: (inout PeerState) -> Void) {
+        let location = locations[peer.index]
+        if location.isBackup {
+            change(&lists.backup.peers[location.position])
+        } else {
+            change(&lists.primary.peers[location.position])
+        }
     }
 
     /// Starts a request (ngx_http_upstream_init_round_robin_peer and friends, then ngx_http_upstream_init_request's cap):

@@ -121,7 +121,6 @@ final class Runner: Sendable {
             if case .success = SmallFile.write(configuration.pidFile, pid: getpid()) {
                 currentPidFile.withLockedValue { $0 = configuration.pidFile }
             }
-            server.pruneRetired()
             log.log(.notice, "reconfigured from \(configuration.mainFile)")
         } catch let error as ConfigError {
             log.log(.emerg, error.description)

@@ -29,11 +29,13 @@ final class ProxyHandlerTests: XCTestCase {
             text: config ?? self.config, file: "/tmp/maitre-handler-test.conf", prefix: "/tmp/")
         let snapshot = try ProxySnapshot(configuration: configuration)
         let loop = EmbeddedEventLoop()
-        let runtime = LoopRuntime(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg),
-                                  connectionNumberBase: 0)
-        let routes = try XCTUnwrap(snapshot.endpoints[ListenEndpoint(host: "127.0.0.1", port: 8080)])
+        let context = LoopContext(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg), index: 0,
+                                  loopCount: 1)
+        let endpoint = ListenEndpoint(host: "127.0.0.1", port: 8080)
+        let routes = try XCTUnwrap(snapshot.endpoints[endpoint])
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandler(HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: 1))
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPProxyHandler(loop: context, endpoint: endpoint, routes: routes, connectionNumber: 1))
         try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5000)).wait()
         return channel
     }

@@ -22,8 +22,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// Request bodies up to this size are kept in memory after sending so a failed attempt can be retried.
     static let replayLimit = 64 * 1024
 
-    private let runtime: LoopRuntime
-    private let routes: EndpointRoutes
+    /// The event loop's lifetime state; `runtime` and `routes` are the configuration this connection serves,
+    /// refreshed from it at each request boundary so a reload reaches keep-alive connections too.
+    private let loop: LoopContext
+    private var runtime: LoopRuntime
+    private let endpoint: ListenEndpoint
+    private var routes: EndpointRoutes
     private let connectionNumber: UInt64
     private var context: ChannelHandlerContext!
     private var addresses = ConnectionAddresses(remote: nil, local: nil)
@@ -77,8 +81,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     private var bodyTimer: Scheduled<Void>?
     private var lastBodyRead = NIODeadline.now()
 
-    init(runtime: LoopRuntime, routes: EndpointRoutes, connectionNumber: UInt64) {
-        self.runtime = runtime
+    init(loop: LoopContext, endpoint: ListenEndpoint, routes: EndpointRoutes, connectionNumber: UInt64) {
+        self.loop = loop
+        self.runtime = loop.runtime
+        self.endpoint = endpoint
         self.routes = routes
         self.connectionNumber = connectionNumber
         self.defaultServer = routes.route(host: nil)
@@ -87,9 +93,23 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     deinit { LiveObjects.destroyed(.clientHandler) }
 
-    private var log: ErrorLog { runtime.log }
+    private var log: ErrorLog { loop.log }
     /// The default server's settings: connection-level timeouts come from them, as in nginx.
-    private let defaultServer: ServerRoute
+    private var defaultServer: ServerRoute
+
+    /// Between requests: serve the loop's newest configuration from here on. False when it no longer listens
+    /// on this connection's endpoint (the connection then closes, as nginx's old workers' do).
+    private func adoptCurrentConfiguration() -> Bool {
+        let current = loop.runtime
+        guard current !== runtime else { return true }
+        guard let newRoutes = current.snapshot.endpoints[endpoint] else { return false }
+        runtime = current
+        routes = newRoutes
+        defaultServer = newRoutes.route(host: nil)
+        lastProxyLocation = nil
+        lastUpstreamIndex = nil
+        return true
+    }
 
     // MARK: - Connection lifecycle
 
@@ -102,7 +122,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        runtime.idleDeadlines.disarm(self)
+        loop.idleDeadlines.disarm(self)
         bodyTimer?.cancel()
         bodyTimer = nil
         // NIO's context keeps its handler for good: holding the context past removal is a cycle that keeps this
@@ -116,7 +136,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        runtime.idleDeadlines.disarm(self)
+        loop.idleDeadlines.disarm(self)
         bodyTimer?.cancel()
         if let exchange {
             log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
@@ -203,15 +223,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         switch input {
         case .head:
             if responseOpen { return false }  // A pipelined request waits for the response ahead of it.
-            if quiescing {
-                closing = true
-                context.close(promise: nil)
-                return false
-            }
+            // A head that arrives while quiescing is still served (with `Connection: close`): dropping it would
+            // fail a request the client already sent.
+            if exchange == nil, !adoptCurrentConfiguration() { quiescing = true }
             let rules = defaultServer.headRules
             let result = bytes.withUnsafeReadableBytes {
                 RequestHeadParser.parse(
-                    $0, into: &runtime.requestHead, lineLimit: rules.lineLimit, headLimit: rules.headLimit,
+                    $0, into: &loop.requestHead, lineLimit: rules.lineLimit, headLimit: rules.headLimit,
                     underscoresInNames: rules.underscoresInNames, ignoreInvalidNames: rules.ignoreInvalidNames)
             }
             switch result {
@@ -221,13 +239,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 rejectHead(error)
                 return false
             case .complete:
-                let length = runtime.requestHead.length
-                var copy = runtime.headBuffers.take(minimumCapacity: length, allocator: context.channel.allocator)
+                let length = loop.requestHead.length
+                var copy = loop.headBuffers.take(minimumCapacity: length, allocator: context.channel.allocator)
                 copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
-                let head = runtime.requestHead
+                let head = loop.requestHead
                 startRequest(ClientRequest(record: RequestRecord(bytes: copy, head: head), head: head))
                 // Answered locally: nothing holds the copy any more.
-                if exchange == nil { runtime.headBuffers.recycle(copy) }
+                if exchange == nil { loop.headBuffers.recycle(copy) }
                 return true
             }
         case .lengthBody(let remaining):
@@ -408,8 +426,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 proxyPass: proxyPass)
             guard let upstreamRequest = UpstreamRequestBuilder.build(
                 for: request, target: target, location: location, variables: variables, framing: bodyFraming,
-                into: runtime.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
-                values: &runtime.headerValues)
+                into: loop.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
+                values: &loop.headerValues)
             else {
                 log.log(.alert, "upstream request head over its computed size, client: \(remoteIP)",
                         connection: connectionNumber)
@@ -511,7 +529,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         let peerIndex = peer.index
         let settings = exchange.location.settings
         let busy = settings.proxyBusyBuffersSize
-        let bootstrap = ClientBootstrap(group: runtime.eventLoop)
+        let bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -709,14 +727,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         }
         exchange.responseKeepsClientAlive = keepAlive
 
-        var out = runtime.headBuffers.take(
+        var out = loop.headBuffers.take(
             minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
         let written = ResponseHeadWriter.write(
-            upstream, date: runtime.dates.current, framingHeader: framingHeader,
+            upstream, date: loop.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,
             into: &out)
         guard written else {
-            runtime.headBuffers.recycle(out)
+            loop.headBuffers.recycle(out)
             exchange.responseStarted = false
             attemptFailed(exchange, failure: .invalidHeader("upstream sent a response head maitred could not rewrite while reading response header from upstream"))
             return
@@ -729,7 +747,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         guard let out = staged else { return }
         staged = nil
         context.write(NIOAny(out), promise: nil)
-        runtime.headBuffers.recycle(out)
+        loop.headBuffers.recycle(out)
         unflushedResponse = true
     }
 
@@ -765,8 +783,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         exchange.phase = .finished
         self.exchange = nil
         let buffers = exchange.takeHeadBuffers()
-        runtime.headBuffers.recycle(buffers.request)
-        runtime.headBuffers.recycle(buffers.upstream)
+        loop.headBuffers.recycle(buffers.request)
+        loop.headBuffers.recycle(buffers.upstream)
         bodyTimer?.cancel()
         bodyTimer = nil
         runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: .success,
@@ -832,7 +850,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         let text = body ?? ErrorPages.html(status: status)
         var headers = HTTPHeaders()
         headers.add(name: "Server", value: "maitre")
-        headers.add(name: "Date", value: runtime.dates.current)
+        headers.add(name: "Date", value: loop.dates.current)
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
@@ -913,7 +931,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         }
         let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
         idleDeadline = deadline
-        runtime.idleDeadlines.arm(self, at: deadline)
+        loop.idleDeadlines.arm(self, at: deadline)
     }
 
     /// A request head arrived: the connection is no longer idle (its entry stays queued, see armIdleTimer).
@@ -924,7 +942,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func idleDeadlineCameDue() {
         guard context != nil, let deadline = idleDeadline else { return }
         if deadline > .now() {
-            runtime.idleDeadlines.arm(self, at: deadline)
+            loop.idleDeadlines.arm(self, at: deadline)
         } else if exchange == nil, !discardingBody, !responseOpen {
             context.close(promise: nil)
         }

@@ -8,30 +8,18 @@ import MaitreConfig
 import MaitreWire
 import NIOCore
 
-/// The mutable side of a snapshot on one event loop: each upstream's balancer (nginx keeps these per worker;
-/// maitred per loop) and its pool of idle connections. Only ever touched on `eventLoop`, so it needs no locks.
+/// One configuration's mutable side on one event loop: each upstream's balancer (nginx keeps these per worker;
+/// maitred per loop) and its pool of idle connections. A reload builds a new one that carries peer state and idle
+/// connections over by peer identity (`PeerCarryOver`); requests in flight finish on the one they started on.
+/// Only ever touched on `eventLoop`, so it needs no locks.
 final class LoopRuntime {
     let snapshot: ProxySnapshot
-    let eventLoop: any EventLoop
-    let log: ErrorLog
     var balancers: [UpstreamBalancer]
     let pools: [UpstreamConnectionPool]
-    let dates = HTTPDateCache()
-    let headBuffers = HeadBufferPool()
-    let idleDeadlines: IdleDeadlines
-    /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
-    /// field arrays of their own.
-    var requestHead = RequestHead()
-    /// Scratch for the `proxy_set_header` values of the request being built.
-    var headerValues: [String] = []
-    private var nextConnectionNumber: UInt64
 
-    init(snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, connectionNumberBase: UInt64) {
+    init(snapshot: ProxySnapshot, eventLoop: any EventLoop, previous: LoopRuntime? = nil) {
         self.snapshot = snapshot
-        self.eventLoop = eventLoop
-        self.log = log
-        self.idleDeadlines = IdleDeadlines(eventLoop: eventLoop)
-        self.balancers = snapshot.upstreams.map { UpstreamBalancer(method: $0.method, peers: $0.peers) }
+        var balancers = snapshot.upstreams.map { UpstreamBalancer(method: $0.method, peers: $0.peers) }
         self.pools = snapshot.upstreams.map {
             UpstreamConnectionPool(
                 capacity: $0.upstream.keepalive,
@@ -40,13 +28,32 @@ final class LoopRuntime {
                 maxLifetime: .milliseconds($0.upstream.keepaliveTime.milliseconds),
                 eventLoop: eventLoop)
         }
-        self.nextConnectionNumber = connectionNumberBase
+        if let previous {
+            for (index, plan) in snapshot.upstreams.enumerated() {
+                guard let old = previous.snapshot.upstreamIndex(named: plan.upstream.name) else { continue }
+                let oldPeers = previous.snapshot.upstreams[old].peers
+                balancers[index].inheritState(
+                    from: previous.balancers[old], carryOver: PeerCarryOver(from: oldPeers, to: plan.peers))
+            }
+        }
+        self.balancers = balancers
     }
 
-    /// nginx numbers connections (`*N` in the error log); each loop counts in its own stride.
-    func takeConnectionNumber(stride: UInt64) -> UInt64 {
-        nextConnectionNumber += stride
-        return nextConnectionNumber
+    /// A reload replaced this runtime by `successor`: idle connections of upstreams and peers that stay move
+    /// there, and so do connections released later by requests still in flight here.
+    func retire(to successor: LoopRuntime) {
+        for (index, plan) in snapshot.upstreams.enumerated() {
+            guard let next = successor.snapshot.upstreamIndex(named: plan.upstream.name) else {
+                pools[index].closeAll()
+                continue
+            }
+            let carry = PeerCarryOver(from: plan.peers, to: successor.snapshot.upstreams[next].peers, addressOnly: true)
+            var peerIndex: [Int: Int] = [:]
+            for (new, old) in carry.previousIndex.enumerated() {
+                if let old { peerIndex[old] = new }
+            }
+            pools[index].retire(to: successor.pools[next], peerIndex: peerIndex)
+        }
     }
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it

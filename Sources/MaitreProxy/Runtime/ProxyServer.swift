@@ -9,18 +9,18 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// Listening sockets and the configuration generation new connections get. A reload swaps the generation:
-/// connections already open finish their current request under the old one and close (nginx's old workers
-/// do the same), new connections get the new one; listeners are opened or closed to match.
+/// Listening sockets and the event loops' process-lifetime contexts. A reload installs a new configuration on
+/// every loop (each connection picks it up at its next request) and opens or closes listeners to match; a
+/// listener that stays is never closed and no connection is closed for a reload.
 public final class ProxyServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     private let log: ErrorLog
     private let state: NIOLockedValueBox<State>
+    private let openConnections = ManagedCounter()
 
     private struct State {
-        var generation: Generation?
+        var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         var listeners: [ListenEndpoint: any Channel] = [:]
-        var retired: [Generation] = []
         var stopping = false
     }
 
@@ -39,19 +39,41 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    /// Client connections open right now, over every loop.
+    public var openConnectionCount: Int { openConnections.value }
+
     /// Opens every listener of `snapshot` and starts serving it. Throws with nginx's bind() message.
     public func start(_ snapshot: ProxySnapshot) throws {
-        try apply(snapshot)
+        let all = Array(group.makeIterator())
+        let loops = try all.enumerated().map { index, loop in
+            try loop.submit { [log] in
+                NIOLoopBound(
+                    LoopContext(snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count),
+                    eventLoop: loop)
+            }.wait()
+        }
+        state.withLockedValue { state in
+            for bound in loops { state.loops[ObjectIdentifier(bound.eventLoop)] = bound }
+        }
+        try openListeners(for: snapshot)
     }
 
-    /// Serves `snapshot` from now on: binds new endpoints first (a failure leaves everything as it was), then
-    /// closes listeners no longer configured and asks old connections to finish and close.
+    /// Serves `snapshot` from now on: binds new endpoints first (a failure leaves everything as it was), installs
+    /// the configuration on every loop, then closes listeners no longer configured.
     public func reload(_ snapshot: ProxySnapshot) throws {
-        try apply(snapshot)
+        let opened = try bindNew(for: snapshot)
+        let loops = state.withLockedValue { Array($0.loops.values) }
+        for bound in loops {
+            try bound.eventLoop.submit { bound.value.install(snapshot) }.wait()
+        }
+        adoptListeners(opened, for: snapshot)
     }
 
-    private func apply(_ snapshot: ProxySnapshot) throws {
-        let generation = try Generation(snapshot: snapshot, group: group, log: log)
+    private func openListeners(for snapshot: ProxySnapshot) throws {
+        adoptListeners(try bindNew(for: snapshot), for: snapshot)
+    }
+
+    private func bindNew(for snapshot: ProxySnapshot) throws -> [ListenEndpoint: any Channel] {
         let existing = state.withLockedValue { $0.listeners }
         var opened: [ListenEndpoint: any Channel] = [:]
         do {
@@ -62,21 +84,21 @@ public final class ProxyServer: Sendable {
             for channel in opened.values { channel.close(promise: nil) }
             throw error
         }
+        return opened
+    }
+
+    private func adoptListeners(_ opened: [ListenEndpoint: any Channel], for snapshot: ProxySnapshot) {
         let wanted = Set(snapshot.listens.map(\.endpoint))
-        let (old, toClose) = state.withLockedValue { state -> (Generation?, [any Channel]) in
-            let old = state.generation
-            state.generation = generation
+        let toClose = state.withLockedValue { state -> [any Channel] in
             var toClose: [any Channel] = []
             for (endpoint, channel) in state.listeners where !wanted.contains(endpoint) {
                 toClose.append(channel)
                 state.listeners[endpoint] = nil
             }
             state.listeners.merge(opened) { a, _ in a }
-            if let old { state.retired.append(old) }
-            return (old, toClose)
+            return toClose
         }
         for channel in toClose { channel.close(promise: nil) }
-        old?.quiesce()
     }
 
     private func bind(_ listen: Listen) throws -> any Channel {
@@ -102,10 +124,13 @@ public final class ProxyServer: Sendable {
                 ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IPV6), name: .init(IPV6_V6ONLY)), value: 1)
         }
         let state = self.state
+        let openConnections = self.openConnections
         bootstrap = bootstrap.childChannelInitializer { channel in
-            let generation = state.withLockedValue { $0.generation }
-            guard let generation else { return channel.close() }
-            return generation.initialize(channel: channel, endpoint: endpoint)
+            let loop = state.withLockedValue { $0.loops[ObjectIdentifier(channel.eventLoop)] }
+            guard let loop else { return channel.close() }
+            return channel.eventLoop.makeCompletedFuture {
+                try Self.initialize(channel, endpoint: endpoint, loop: loop.value, openConnections: openConnections)
+            }
         }
         do {
             return try bootstrap.bind(to: address).wait()
@@ -115,43 +140,60 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    /// A client connection's pipeline: one handler, serving the loop's current configuration.
+    private static func initialize(
+        _ channel: any Channel, endpoint: ListenEndpoint, loop: LoopContext, openConnections: ManagedCounter
+    ) throws {
+        guard let routes = loop.runtime.snapshot.endpoints[endpoint] else {
+            // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
+            throw ChannelError.ioOnClosedChannel
+        }
+        let settings = routes.route(host: nil).server.settings
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))
+        let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
+        if let options = channel.syncOptions {
+            try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+            try options.setOption(.maxMessagesPerRead, value: 16)
+            // A client connection keeps its receive buffer between reads: start it small (request heads are a
+            // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
+            try options.setOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        }
+        loop.connectionOpened(channel, endpoint: endpoint)
+        openConnections.add(1)
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            loop.connectionClosed(channel)
+            openConnections.add(-1)
+        }
+    }
+
     /// SIGQUIT: stop accepting, let in-flight requests finish (closing keep-alive connections as they go idle),
     /// and return once every connection is closed or `timeout` passed, in which case the rest are cut.
     public func shutdownGracefully(timeout: TimeAmount) {
-        let (listeners, generations) = takeEverything()
+        let (listeners, loops) = takeEverything()
         for channel in listeners { try? channel.close().wait() }
         let deadline = NIODeadline.now() + timeout
-        for generation in generations { generation.quiesce() }
-        for generation in generations {
-            generation.waitUntilClosed(deadline: deadline)
+        for bound in loops { bound.eventLoop.execute { bound.value.quiesce() } }
+        while openConnections.value > 0, NIODeadline.now() < deadline {
+            usleep(20_000)
         }
-        for generation in generations { generation.closeAll() }
+        for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }
     }
 
     /// SIGTERM / SIGINT: close everything now.
     public func shutdownNow() {
-        let (listeners, generations) = takeEverything()
+        let (listeners, loops) = takeEverything()
         for channel in listeners { channel.close(promise: nil) }
-        for generation in generations { generation.closeAll() }
+        for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }
     }
 
-    private func takeEverything() -> ([any Channel], [Generation]) {
+    private func takeEverything() -> ([any Channel], [NIOLoopBound<LoopContext>]) {
         state.withLockedValue { state in
             state.stopping = true
             let listeners = Array(state.listeners.values)
             state.listeners = [:]
-            var generations = state.retired
-            if let current = state.generation { generations.append(current) }
-            state.generation = nil
-            state.retired = []
-            return (listeners, generations)
-        }
-    }
-
-    /// Forgets retired generations whose connections have all closed.
-    public func pruneRetired() {
-        state.withLockedValue { state in
-            state.retired.removeAll { $0.isDrained }
+            return (listeners, Array(state.loops.values))
         }
     }
 
@@ -161,105 +203,6 @@ public final class ProxyServer: Sendable {
 public struct ServerStartError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
-}
-
-/// One configuration's per-loop runtimes and the connections accepted under it.
-final class Generation: Sendable {
-    let snapshot: ProxySnapshot
-    private let loops: [ObjectIdentifier: NIOLoopBound<LoopState>]
-    private let openConnections = ManagedCounter()
-
-    /// Per-loop state: the runtime and the connections this loop accepted under this generation.
-    final class LoopState {
-        let runtime: LoopRuntime
-        var connections: [ObjectIdentifier: any Channel] = [:]
-        var quiescing = false
-        init(runtime: LoopRuntime) { self.runtime = runtime }
-    }
-
-    init(snapshot: ProxySnapshot, group: MultiThreadedEventLoopGroup, log: ErrorLog) throws {
-        self.snapshot = snapshot
-        var loops: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
-        var index: UInt64 = 0
-        for loop in group.makeIterator() {
-            let base = index
-            let bound = try loop.submit {
-                NIOLoopBound(
-                    LoopState(runtime: LoopRuntime(snapshot: snapshot, eventLoop: loop, log: log, connectionNumberBase: base)),
-                    eventLoop: loop)
-            }.wait()
-            loops[ObjectIdentifier(loop)] = bound
-            index += 1
-        }
-        self.loops = loops
-    }
-
-    func initialize(channel: any Channel, endpoint: ListenEndpoint) -> EventLoopFuture<Void> {
-        channel.eventLoop.makeCompletedFuture {
-            guard let loopState = loops[ObjectIdentifier(channel.eventLoop)]?.value,
-                let routes = snapshot.endpoints[endpoint]
-            else {
-                throw ChannelError.ioOnClosedChannel
-            }
-            let runtime = loopState.runtime
-            let number = runtime.takeConnectionNumber(stride: UInt64(loops.count))
-            let settings = routes.route(host: nil).server.settings
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: number))
-            let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
-            if let options = channel.syncOptions {
-                try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
-                try options.setOption(.maxMessagesPerRead, value: 16)
-                // A client connection keeps its receive buffer between reads: start it small (request heads are a
-                // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
-                try options.setOption(
-                    .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
-            }
-
-            let id = ObjectIdentifier(channel)
-            loopState.connections[id] = channel
-            openConnections.add(1)
-            if loopState.quiescing {
-                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-            }
-            channel.closeFuture.assumeIsolated().whenComplete { [openConnections] _ in
-                loopState.connections[id] = nil
-                openConnections.add(-1)
-            }
-        }
-    }
-
-    /// Asks every connection to finish its current request and close; idle ones close at once.
-    func quiesce() {
-        for (_, bound) in loops {
-            bound.eventLoop.execute {
-                let loopState = bound.value
-                loopState.quiescing = true
-                loopState.runtime.closeIdleConnections()
-                for channel in loopState.connections.values {
-                    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-                }
-            }
-        }
-    }
-
-    func closeAll() {
-        for (_, bound) in loops {
-            bound.eventLoop.execute {
-                let loopState = bound.value
-                loopState.runtime.closeIdleConnections()
-                for channel in loopState.connections.values { channel.close(promise: nil) }
-            }
-        }
-    }
-
-    var isDrained: Bool { openConnections.value == 0 }
-
-    func waitUntilClosed(deadline: NIODeadline) {
-        while openConnections.value > 0, NIODeadline.now() < deadline {
-            usleep(20_000)
-        }
-    }
 }
 
 /// A counter shared across loops (connection counts), touched once per connection open and close.

@@ -67,8 +67,8 @@ final class UpstreamConnection {
 
     let channel: any Channel
     let peerAddress: SocketAddress
-    /// Index of the peer in its upstream's balancer.
-    let peerIndex: Int
+    /// Index of the peer in its upstream's balancer (renumbered when a reload carries the connection over).
+    var peerIndex: Int
     private(set) var state: State = .closed
     /// When the connection was opened, for `keepalive_time`.
     let openedAt = NIODeadline.now()

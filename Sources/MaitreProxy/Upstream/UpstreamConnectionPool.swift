@@ -14,6 +14,17 @@ final class UpstreamConnectionPool {
     /// Most recently used last.
     private var idle: [UpstreamConnection] = []
     private var sweep: Scheduled<Void>?
+    /// Open until its configuration is replaced or the process stops.
+    private var state = State.open
+
+    private enum State {
+        case open
+        /// Replaced by a reload: connections released here go on to the successor pool under their new peer
+        /// index (peers the new configuration dropped have none and are closed).
+        case retired(successor: UpstreamConnectionPool, peerIndex: [Int: Int])
+        /// Stopping: whatever is released here is closed.
+        case closed
+    }
 
     init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, maxLifetime: TimeAmount, eventLoop: any EventLoop) {
         self.capacity = capacity
@@ -42,6 +53,21 @@ final class UpstreamConnectionPool {
 
     /// Keeps a connection whose exchange completed cleanly, or closes it when it may not be kept.
     func release(_ connection: UpstreamConnection) {
+        switch state {
+        case .open:
+            break
+        case .retired(let successor, let peerIndex):
+            guard let index = peerIndex[connection.peerIndex] else {
+                connection.close()
+                return
+            }
+            connection.peerIndex = index
+            successor.release(connection)
+            return
+        case .closed:
+            connection.close()
+            return
+        }
         let now = NIODeadline.now()
         guard capacity > 0, connection.isUsable, connection.requestsSent < maxRequests,
             now - connection.openedAt < maxLifetime
@@ -60,8 +86,28 @@ final class UpstreamConnectionPool {
         scheduleSweepIfNeeded()
     }
 
-    /// Closes every idle connection (reload, shutdown).
+    /// A reload replaced this pool: its idle connections to peers that stay move to `successor` (most recently
+    /// used kept, within its capacity), the others close, and later releases go there too.
+    func retire(to successor: UpstreamConnectionPool, peerIndex: [Int: Int]) {
+        state = .retired(successor: successor, peerIndex: peerIndex)
+        sweep?.cancel()
+        sweep = nil
+        let all = idle
+        idle.removeAll()
+        for connection in all {
+            connection.idlePool = nil
+            guard connection.isUsable, let index = peerIndex[connection.peerIndex] else {
+                connection.close()
+                continue
+            }
+            connection.peerIndex = index
+            successor.release(connection)
+        }
+    }
+
+    /// Closes every idle connection and every one released from now on (shutdown).
     func closeAll() {
+        state = .closed
         sweep?.cancel()
         sweep = nil
         let all = idle

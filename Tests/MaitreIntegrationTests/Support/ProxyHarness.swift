@@ -32,6 +32,15 @@ final class ProxyHarness {
         try server.start(try ProxySnapshot(configuration: configuration))
     }
 
+    /// Serves `text` from now on, as SIGHUP does (same PROXY_PORT and TMP substitutions).
+    func reload(_ text: String) throws {
+        let resolved = text.replacingOccurrences(of: "PROXY_PORT", with: String(port))
+            .replacingOccurrences(of: "TMP", with: directory)
+        let file = directory + "/maitre.conf"
+        try writeFile(file, resolved)
+        try server.reload(try ProxySnapshot(configuration: try ConfigLoader.load(file: file, prefix: directory + "/")))
+    }
+
     func client(source: String? = nil, timeoutSeconds: Int = 10) throws -> TestHTTPClient {
         try TestHTTPClient(port: port, source: source, timeoutSeconds: timeoutSeconds)
     }

@@ -1,0 +1,88 @@
+import MaitreConfig
+import MaitreWire
+import NIOCore
+
+/// What one event loop keeps for the whole life of the process, across reloads: the current configuration's
+/// runtime, the client connections it serves, connection numbering, and the scratch and caches its requests
+/// share. Client connections hold this, not a configuration: each picks up the current runtime when it starts
+/// reading a request, so a reload closes no connection and loses no request (listeners that stay are never
+/// closed either). Only ever touched on `eventLoop`.
+final class LoopContext {
+    let eventLoop: any EventLoop
+    let log: ErrorLog
+    /// The newest configuration on this loop. Requests in flight keep the runtime they started with.
+    private(set) var runtime: LoopRuntime
+    let dates = HTTPDateCache()
+    let headBuffers = HeadBufferPool()
+    let idleDeadlines: IdleDeadlines
+    /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
+    /// field arrays of their own.
+    var requestHead = RequestHead()
+    /// Scratch for the `proxy_set_header` values of the request being built.
+    var headerValues: [String] = []
+    /// Open client connections and the endpoint each was accepted on, for graceful stop and for connections
+    /// whose listener a reload removed.
+    private(set) var connections: [ObjectIdentifier: (channel: any Channel, endpoint: ListenEndpoint)] = [:]
+    /// Graceful stop: new connections are told to finish at once.
+    private(set) var quiescing = false
+    private var nextConnectionNumber: UInt64
+    private let connectionNumberStride: UInt64
+
+    /// `index` of `loopCount`: nginx numbers connections (`*N` in the error log) per process; each loop counts
+    /// in its own stride so numbers never repeat, across reloads too.
+    init(snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, index: Int, loopCount: Int) {
+        self.eventLoop = eventLoop
+        self.log = log
+        self.runtime = LoopRuntime(snapshot: snapshot, eventLoop: eventLoop)
+        self.idleDeadlines = IdleDeadlines(eventLoop: eventLoop)
+        self.nextConnectionNumber = UInt64(index)
+        self.connectionNumberStride = UInt64(max(loopCount, 1))
+    }
+
+    func takeConnectionNumber() -> UInt64 {
+        nextConnectionNumber += connectionNumberStride
+        return nextConnectionNumber
+    }
+
+    /// A reload: later requests use `snapshot`; peer state and idle upstream connections carry over by identity.
+    /// Connections accepted on an endpoint the new configuration no longer listens on finish their request and
+    /// close, as nginx's old workers do.
+    func install(_ snapshot: ProxySnapshot) {
+        let next = LoopRuntime(snapshot: snapshot, eventLoop: eventLoop, previous: runtime)
+        runtime.retire(to: next)
+        runtime = next
+        for (channel, endpoint) in connections.values where snapshot.endpoints[endpoint] == nil {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    func connectionOpened(_ channel: any Channel, endpoint: ListenEndpoint) {
+        connections[ObjectIdentifier(channel)] = (channel, endpoint)
+        if quiescing {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    func connectionClosed(_ channel: any Channel) {
+        connections[ObjectIdentifier(channel)] = nil
+    }
+
+    /// Graceful stop: idle upstream connections close, every client connection finishes its request and closes.
+    func quiesce() {
+        quiescing = true
+        runtime.closeIdleConnections()
+        for (channel, _) in connections.values {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    /// Fast stop: everything closes now.
+    func closeAll() {
+        quiescing = true
+        runtime.closeIdleConnections()
+        for (channel, _) in connections.values { channel.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension LoopContext: Sendable {}
