@@ -124,15 +124,22 @@ public enum Daemon {
         if let override = options.errorLog {
             logSetting.path = override == "stderr" ? "stderr" : Paths.absolute(override, prefix: paths.prefix)
         }
+        // Detach first (nothing is open yet but standard streams), so the daemon holds only what it opens itself.
+        if configuration.daemon, let parentStatus = Detach.detach() {
+            return parentStatus
+        }
         let log: ErrorLog
         do {
             log = try ErrorLog(setting: logSetting)
         } catch {
             Console.error("maitred: [emerg] \(error.message)")
+            Detach.report(1)
             return 1
         }
         let runner = Runner(log: log, paths: paths, options: options)
-        return runner.run(configuration)
+        let status = runner.run(configuration)
+        Detach.report(status)  // only reached here when starting failed; a started server reported already
+        return status
     }
 }
 

@@ -57,6 +57,7 @@ final class Runner: Sendable {
         let threads = server.group.makeIterator().reduce(0) { n, _ in n + 1 }
         log.log(.notice, "maitred \(MaitreVersion.string) started, \(threads) event loop\(threads == 1 ? "" : "s")")
         let sources = installSignalHandlers(server: server, workerProcesses: configuration.workerProcesses)
+        Detach.report(0)
         var pidFile = configuration.pidFile
 
         stopSignal.wait()

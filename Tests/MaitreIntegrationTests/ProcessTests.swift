@@ -206,4 +206,55 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 10))
         XCTAssertEqual(process!.terminationStatus, 0)
     }
+
+    /// `daemon on`: the command returns 0 once the detached process serves; the pid file names that process,
+    /// which keeps serving and stops on SIGTERM. A bind failure still reaches the terminal and the exit code.
+    func testDaemonOnDetachesAfterListening() throws {
+        let backend = try TestBackend(name: "a", group: group)
+        backends = [backend]
+        let port = try freeLoopbackPort()
+        let file = directory + "/maitre.conf"
+        try writeFile(file, "daemon on;\nmaster_process on;\n" + config(proxyPort: port, backend: backend))
+        let started = try MaitredBinary.run(["-c", file])
+        XCTAssertEqual(started.status, 0, started.stderr)
+        guard let text = readFile(directory + "/maitred.pid"),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        else {
+            return XCTFail("no pid file after daemon start")
+        }
+        defer {
+            kill(pid, SIGKILL)  // in case an assertion below failed before the orderly stop
+        }
+        XCTAssertEqual(try TestHTTPClient(port: port).request("GET", "/").text, "a\n")
+        XCTAssertEqual(kill(pid, SIGTERM), 0)
+        var gone = false
+        let deadline = Date().addingTimeInterval(10)
+        while !gone && Date() < deadline {
+            gone = kill(pid, 0) != 0
+            if !gone { usleep(20_000) }
+        }
+        XCTAssertTrue(gone, "the daemon did not stop on SIGTERM")
+
+        // The port is taken by a listener of ours: the daemon cannot bind and says so before detaching.
+        let (blocker, blockedPort) = try bindLoopbackSocket(listenBacklog: 1)
+        defer { close(blocker) }
+        try writeFile(file, "daemon on;\n" + config(proxyPort: blockedPort, backend: backend))
+        let failed = try MaitredBinary.run(["-c", file])
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.contains("bind() to 127.0.0.1:\(blockedPort) failed (98: "), failed.stderr)
+    }
+
+    /// nginx's flag errors for the process directives.
+    func testDaemonFlagErrors() throws {
+        try writeFile(directory + "/maitre.conf", "daemon maybe;\nevents {}\n")
+        let bad = try MaitredBinary.run(["-t", "-c", directory + "/maitre.conf"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains(
+            "invalid value \"maybe\" in \"daemon\" directive, it must be \"on\" or \"off\" in \(directory)/maitre.conf:1"),
+            bad.stderr)
+        let good = try MaitredBinary.run(["-t", "-q", "-c", directory + "/maitre.conf", "-g", "daemon off;"])
+        XCTAssertEqual(good.status, 1, "daemon given twice (file and -g) is a duplicate, as in nginx")
+        try writeFile(directory + "/maitre.conf", "events {}\n")
+        XCTAssertEqual(try MaitredBinary.run(["-t", "-q", "-c", directory + "/maitre.conf", "-g", "daemon off;"]).status, 0)
+    }
 }

@@ -11,6 +11,8 @@ final class ConfigBuilder {
     var pidFile: String?
     var errorLog: ErrorLogSetting?
     var workerConnections: Int?
+    var daemon: Bool?
+    var masterProcess: Bool?
     var eventsSeen = false
     var httpSeen = false
     var http: HTTPConfiguration?
@@ -96,6 +98,12 @@ final class ConfigBuilder {
                 } else {
                     throw Self.invalidValue(directive)
                 }
+            case "daemon":
+                if daemon != nil { throw Self.duplicate(directive) }
+                daemon = try Self.flag(directive)
+            case "master_process":
+                if masterProcess != nil { throw Self.duplicate(directive) }
+                masterProcess = try Self.flag(directive)
             case "pid":
                 if pidFile != nil { throw Self.duplicate(directive) }
                 pidFile = FileSystem.absolute(directive.arguments[0], against: prefix)
@@ -149,6 +157,8 @@ final class ConfigBuilder {
             pidFile: pidFile ?? prefix + "logs/maitred.pid",
             errorLog: errorLog ?? ErrorLogSetting(path: prefix + "logs/error.log", level: .error),
             workerConnections: workerConnections ?? 512, http: http)
+        configuration.daemon = daemon ?? false
+        configuration.masterProcess = masterProcess ?? true
         configuration.warnings = warnings
         return configuration
     }

@@ -35,6 +35,8 @@ enum DirectiveTable {
         "include": [DirectiveRule(contexts: anywhere, arity: .counts([1]))],
 
         "worker_processes": [DirectiveRule(contexts: [.main], arity: .counts([1]))],
+        "daemon": [DirectiveRule(contexts: [.main], arity: .counts([1]))],
+        "master_process": [DirectiveRule(contexts: [.main], arity: .counts([1]))],
         "pid": [DirectiveRule(contexts: [.main], arity: .counts([1]))],
         "error_log": [DirectiveRule(contexts: [.main], arity: .oneOrMore)],
         "events": [DirectiveRule(contexts: [.main], arity: .counts([0]), isBlock: true)],

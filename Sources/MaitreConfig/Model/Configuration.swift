@@ -12,6 +12,11 @@ public struct Configuration: Sendable {
     public var errorLog: ErrorLogSetting
     /// `events { worker_connections N; }`. Default 512, as nginx.
     public var workerConnections: Int
+    /// `daemon on|off` (main). Default off: maitred stays in the foreground unless asked to detach (nginx's
+    /// default is on; see docs/directives.md).
+    public var daemon = false
+    /// `master_process on|off` (main). Accepted for nginx compatibility; maitred is always one process.
+    public var masterProcess = true
     /// `http { }`, absent when the file has no http block.
     public var http: HTTPConfiguration?
     /// Problems nginx only warns about (e.g. `conflicting server name "x" on 0.0.0.0:80, ignored`); loading went on.
