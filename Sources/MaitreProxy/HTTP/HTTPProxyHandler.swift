@@ -529,6 +529,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         let peerIndex = peer.index
         let settings = exchange.location.settings
         let busy = settings.proxyBusyBuffersSize
+        guard loop.admitConnection(kind: "upstream") else {
+            // nginx's ngx_http_upstream_connect finalizes with 500 when no connection slot is left.
+            abandonUpstream(exchange, outcome: .success)
+            failExchange(exchange, status: .internalServerError)
+            return
+        }
+        let countedLoop = NIOLoopBound(loop, eventLoop: loop.eventLoop)
         let bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
             .channelInitializer { channel in
@@ -538,6 +545,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                     try channel.syncOptions?.setOption(
                         .writeBufferWaterMark,
                         value: .init(low: busy / 2, high: max(busy, 8192)))
+                    let loop = countedLoop.value
+                    loop.upstreamConnectionOpened()
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in loop.upstreamConnectionClosed() }
                     let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
                     let handler = UpstreamChannelHandler(connection: connection)
                     connection.handler = handler
@@ -937,6 +947,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// A request head arrived: the connection is no longer idle (its entry stays queued, see armIdleTimer).
     private func disarmIdleTimer() {
         idleDeadline = nil
+    }
+
+    /// nginx's reusable connection: waiting for a (first or next) request with nothing received. Closed to make
+    /// room when the loop runs out of `worker_connections`; returns whether it was.
+    func closeIfIdle() -> Bool {
+        guard let context, idleDeadline != nil, exchange == nil, !responseOpen, !requestOpen, !discardingBody,
+            !closing, pending == nil
+        else { return false }
+        closing = true
+        context.close(promise: nil)
+        return true
     }
 
     func idleDeadlineCameDue() {

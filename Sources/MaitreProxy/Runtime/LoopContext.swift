@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MaitreConfig
 import MaitreWire
 import NIOCore
@@ -27,6 +32,45 @@ final class LoopContext {
     private(set) var quiescing = false
     private var nextConnectionNumber: UInt64
     private let connectionNumberStride: UInt64
+    /// Upstream connections open on this loop: they count against `worker_connections` as nginx counts them.
+    private(set) var upstreamConnections = 0
+    /// When "worker_connections are not enough" was last logged (at most once a second).
+    private var shortageLoggedAt: Int64 = 0
+
+    /// Client and upstream connections open on this loop (nginx's used connections, listeners aside).
+    var usedConnections: Int { connections.count + upstreamConnections }
+
+    /// nginx's `ngx_get_connection` for a new connection: true when one more fits in `worker_connections`.
+    /// At the limit, idle client connections are closed first, as nginx drains reusable ones (up to 32 at a time,
+    /// at least one); when none is idle the new connection is refused and the shortage logged.
+    func admitConnection(kind: String) -> Bool {
+        let limit = runtime.snapshot.configuration.workerConnections
+        guard usedConnections >= limit else { return true }
+        let toFree = max(1, min(32, connections.count / 8))
+        var freed = 0
+        for (channel, _) in connections.values where freed < toFree {
+            if let handler = try? channel.pipeline.syncOperations.handler(type: HTTPProxyHandler.self),
+                handler.closeIfIdle()
+            {
+                freed += 1
+            }
+        }
+        let now = Int64(time(nil))
+        if now != shortageLoggedAt {
+            shortageLoggedAt = now
+            if freed > 0 {
+                log.log(.warn, "\(limit) worker_connections are not enough, reusing connections")
+            } else {
+                log.log(.alert, "\(limit) worker_connections are not enough")
+            }
+        }
+        // Closed connections leave `connections` when their close completes, later in this loop turn: what was
+        // freed counts now.
+        return freed > 0 || usedConnections < limit
+    }
+
+    func upstreamConnectionOpened() { upstreamConnections += 1 }
+    func upstreamConnectionClosed() { upstreamConnections -= 1 }
 
     /// `index` of `loopCount`: nginx numbers connections (`*N` in the error log) per process; each loop counts
     /// in its own stride so numbers never repeat, across reloads too.

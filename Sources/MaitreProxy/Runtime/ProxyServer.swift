@@ -148,6 +148,10 @@ public final class ProxyServer: Sendable {
             // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
             throw ChannelError.ioOnClosedChannel
         }
+        guard loop.admitConnection(kind: "client") else {
+            // nginx closes an accepted connection it has no slot for.
+            throw ChannelError.ioOnClosedChannel
+        }
         let settings = routes.route(host: nil).server.settings
         try channel.pipeline.syncOperations.addHandler(
             HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))
