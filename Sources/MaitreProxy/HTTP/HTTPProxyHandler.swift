@@ -535,6 +535,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             failExchange(exchange, status: .internalServerError)
             return
         }
+        // A connection released to this peer before the connect completes serves the request instead.
+        let pool = runtime.pools[exchange.upstreamIndex]
+        pool.wait(exchange, peerIndex: peerIndex)
         let countedLoop = NIOLoopBound(loop, eventLoop: loop.eventLoop)
         let bootstrap = ClientBootstrap(group: loop.eventLoop)
             .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
@@ -555,22 +558,37 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 }
             }
         bootstrap.connect(to: address).assumeIsolated().whenComplete { [weak self, weak exchange] result in
+            if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
+            let stillConnecting = exchange?.wantsConnection(toPeer: peerIndex) ?? false
             switch result {
             case .success(let channel):
-                let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamChannelHandler.self)
+                guard let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamChannelHandler.self)
                     .connection
-                guard let self, let exchange, self.exchange === exchange, case .connecting = exchange.phase,
-                    let connection
                 else {
                     channel.close(promise: nil)
                     return
                 }
+                guard let self, let exchange, self.exchange === exchange, stillConnecting else {
+                    // The request got a released connection meanwhile, or is gone: keep this one for the next.
+                    pool.release(connection)
+                    return
+                }
                 self.use(connection, peer: peer, for: exchange)
             case .failure(let error):
-                guard let self, let exchange, self.exchange === exchange else { return }
+                guard let self, let exchange, self.exchange === exchange, stillConnecting else { return }
                 self.attemptFailed(exchange, failure: UpstreamFailure(connectError: error))
             }
         }
+    }
+
+    /// The pool hands over a connection released to the peer `exchange` is connecting to.
+    func pooledConnectionArrived(_ connection: UpstreamConnection, exchange: ProxyExchange) {
+        guard context != nil, exchange === self.exchange, case .connecting(let peer) = exchange.phase else {
+            runtime.pools[exchange.upstreamIndex].release(connection)
+            return
+        }
+        exchange.reusedConnection = true
+        use(connection, peer: peer, for: exchange)
     }
 
     private func use(_ connection: UpstreamConnection, peer: PeerID, for exchange: ProxyExchange) {

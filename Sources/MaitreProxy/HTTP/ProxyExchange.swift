@@ -86,6 +86,18 @@ final class ProxyExchange: UpstreamResponseReceiver {
         }
     }
 
+    /// Still connecting to `peer` on behalf of a live client connection: a connection released meanwhile is
+    /// welcome.
+    func wantsConnection(toPeer peer: Int) -> Bool {
+        guard handler != nil, case .connecting(let current) = phase else { return false }
+        return current.index == peer
+    }
+
+    /// The pool hands over a connection to the peer this exchange is connecting to.
+    func pooledConnectionArrived(_ connection: UpstreamConnection) {
+        handler?.pooledConnectionArrived(connection, exchange: self)
+    }
+
     // MARK: UpstreamResponseReceiver
 
     func upstreamResponseHead(_ head: UpstreamResponseHead) { handler?.upstreamResponseHead(head, exchange: self) }

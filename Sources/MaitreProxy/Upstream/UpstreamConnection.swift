@@ -60,6 +60,8 @@ extension UpstreamFailure {
 /// One TCP connection to one upstream peer, either leased to a request or idle in its pool.
 final class UpstreamConnection {
     enum State {
+        /// Connected, never used yet.
+        case fresh
         case leased(any UpstreamResponseReceiver)
         case idle(since: NIODeadline)
         case closed
@@ -69,7 +71,7 @@ final class UpstreamConnection {
     let peerAddress: SocketAddress
     /// Index of the peer in its upstream's balancer (renumbered when a reload carries the connection over).
     var peerIndex: Int
-    private(set) var state: State = .closed
+    private(set) var state: State = .fresh
     /// When the connection was opened, for `keepalive_time`.
     let openedAt = NIODeadline.now()
     /// Requests sent over this connection, for `keepalive_requests`.
@@ -146,7 +148,7 @@ final class UpstreamConnection {
             receiver.upstreamFailed(.error("upstream prematurely closed connection"))
         case .idle:
             idlePool?.forget(self)
-        case .closed:
+        case .closed, .fresh:
             break
         }
     }

@@ -1,9 +1,10 @@
 import NIOCore
 
 /// Idle keep-alive connections of one upstream on one event loop, as nginx's `keepalive` cache keeps them per
-/// worker: at most `capacity` idle connections (the least recently used is closed to make room), each closed
-/// after `idleTimeout` (`keepalive_timeout`), once it has carried `maxRequests` (`keepalive_requests`) or once it
-/// has been open for `maxLifetime` (`keepalive_time`).
+/// worker: at most `capacity` idle between loop turns (the least recently used is closed to make room), each
+/// closed after `idleTimeout` (`keepalive_timeout`), once it has carried `maxRequests` (`keepalive_requests`) or
+/// once it has been open for `maxLifetime` (`keepalive_time`). The decisions are `UpstreamPoolState`'s; this
+/// shell runs them (closes, hand-overs, the expiry timer, the end-of-turn trim).
 /// Confined to its event loop: no locks.
 final class UpstreamConnectionPool {
     let capacity: Int
@@ -11,13 +12,12 @@ final class UpstreamConnectionPool {
     let maxRequests: Int
     let maxLifetime: TimeAmount
     private let eventLoop: any EventLoop
-    /// Most recently used last.
-    private var idle: [UpstreamConnection] = []
+    private var state: UpstreamPoolState<UpstreamConnection, ProxyExchange>
     private var sweep: Scheduled<Void>?
     /// Open until its configuration is replaced or the process stops.
-    private var state = State.open
+    private var phase = Phase.open
 
-    private enum State {
+    private enum Phase {
         case open
         /// Replaced by a reload: connections released here go on to the successor pool under their new peer
         /// index (peers the new configuration dropped have none and are closed).
@@ -32,28 +32,36 @@ final class UpstreamConnectionPool {
         self.maxRequests = maxRequests
         self.maxLifetime = maxLifetime
         self.eventLoop = eventLoop
-        idle.reserveCapacity(min(capacity, 64))
+        self.state = UpstreamPoolState(capacity: capacity)
     }
+
+    var idleCount: Int { state.idle.count }
 
     /// The most recently used live idle connection to `peerIndex`, removed from the pool.
     func take(peerIndex: Int) -> UpstreamConnection? {
-        var i = idle.count - 1
-        while i >= 0 {
-            let connection = idle[i]
-            if connection.peerIndex == peerIndex {
-                idle.remove(at: i)
-                connection.idlePool = nil
-                if connection.isUsable { return connection }
-                connection.close()
-            }
-            i -= 1
+        let (connection, dead) = state.lease(peer: peerIndex) { $0.isUsable }
+        for connection in dead {
+            connection.idlePool = nil
+            connection.close()
         }
-        return nil
+        connection?.idlePool = nil
+        return connection
     }
 
-    /// Keeps a connection whose exchange completed cleanly, or closes it when it may not be kept.
+    /// `exchange` is connecting to `peerIndex`: a connection released before its connect completes goes to it.
+    func wait(_ exchange: ProxyExchange, peerIndex: Int) {
+        guard case .open = phase else { return }
+        state.wait(exchange, peer: peerIndex)
+    }
+
+    func stopWaiting(_ exchange: ProxyExchange, peerIndex: Int) {
+        state.stopWaiting(exchange, peer: peerIndex)
+    }
+
+    /// Takes back a connection whose exchange completed cleanly (or a connect nobody needs any more): it goes to
+    /// a request waiting for this peer, is kept idle, or is closed when it may not be kept.
     func release(_ connection: UpstreamConnection) {
-        switch state {
+        switch phase {
         case .open:
             break
         case .retired(let successor, let peerIndex):
@@ -69,32 +77,40 @@ final class UpstreamConnectionPool {
             return
         }
         let now = NIODeadline.now()
-        guard capacity > 0, connection.isUsable, connection.requestsSent < maxRequests,
-            now - connection.openedAt < maxLifetime
-        else {
+        let reusable = connection.isUsable && connection.requestsSent < maxRequests
+            && now - connection.openedAt < maxLifetime
+        let action = state.released(
+            connection, peer: connection.peerIndex, now: Int64(now.uptimeNanoseconds), reusable: reusable,
+            stillWaiting: { $0.wantsConnection(toPeer: connection.peerIndex) })
+        switch action {
+        case .close:
             connection.close()
-            return
+        case .handOver(let exchange):
+            exchange.pooledConnectionArrived(connection)
+        case .parked(let scheduleTrim):
+            connection.markIdle(now: now)
+            connection.idlePool = self
+            if scheduleTrim {
+                // After the I/O of this loop turn: requests read later in it can still take what was released.
+                eventLoop.assumeIsolated().execute { [self] in
+                    for surplus in state.trim() {
+                        surplus.idlePool = nil
+                        surplus.close()
+                    }
+                }
+            }
+            scheduleSweepIfNeeded()
         }
-        if idle.count >= capacity {
-            let oldest = idle.removeFirst()
-            oldest.idlePool = nil
-            oldest.close()
-        }
-        connection.markIdle(now: now)
-        connection.idlePool = self
-        idle.append(connection)
-        scheduleSweepIfNeeded()
     }
 
     /// A reload replaced this pool: its idle connections to peers that stay move to `successor` (most recently
     /// used kept, within its capacity), the others close, and later releases go there too.
     func retire(to successor: UpstreamConnectionPool, peerIndex: [Int: Int]) {
-        state = .retired(successor: successor, peerIndex: peerIndex)
+        phase = .retired(successor: successor, peerIndex: peerIndex)
         sweep?.cancel()
         sweep = nil
-        let all = idle
-        idle.removeAll()
-        for connection in all {
+        for entry in state.removeAll() {
+            let connection = entry.connection
             connection.idlePool = nil
             guard connection.isUsable, let index = peerIndex[connection.peerIndex] else {
                 connection.close()
@@ -107,24 +123,23 @@ final class UpstreamConnectionPool {
 
     /// Closes every idle connection and every one released from now on (shutdown).
     func closeAll() {
-        state = .closed
+        phase = .closed
         sweep?.cancel()
         sweep = nil
-        let all = idle
-        idle.removeAll()
-        for connection in all {
-            connection.idlePool = nil
-            connection.close()
+        for entry in state.removeAll() {
+            entry.connection.idlePool = nil
+            entry.connection.close()
         }
     }
 
     func forget(_ connection: UpstreamConnection) {
-        idle.removeAll { $0 === connection }
+        state.remove(connection)
     }
 
     private func scheduleSweepIfNeeded() {
-        guard sweep == nil, let oldest = idle.first?.idleSince else { return }
-        let delay = max(oldest + idleTimeout - .now(), .milliseconds(1))
+        guard sweep == nil, let oldest = state.oldestIdleSince else { return }
+        let due = NIODeadline.uptimeNanoseconds(UInt64(oldest)) + idleTimeout
+        let delay = max(due - .now(), .milliseconds(1))
         sweep = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
             self?.sweep = nil
             self?.closeExpired()
@@ -132,11 +147,10 @@ final class UpstreamConnectionPool {
     }
 
     private func closeExpired() {
-        let now = NIODeadline.now()
-        while let first = idle.first, let since = first.idleSince, since + idleTimeout <= now {
-            idle.removeFirst()
-            first.idlePool = nil
-            first.close()
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        for connection in state.expire(now: now, idleTimeout: idleTimeout.nanoseconds) {
+            connection.idlePool = nil
+            connection.close()
         }
         scheduleSweepIfNeeded()
     }
