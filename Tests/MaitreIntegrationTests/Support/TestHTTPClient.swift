@@ -27,10 +27,13 @@ final class TestHTTPClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var position = 0
-    private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
+    private var scratch: [UInt8]
 
     /// Connects to 127.0.0.1:`port` (or `host`), optionally from a chosen local source address such as 127.0.5.1.
-    init(port: Int, host: String = "127.0.0.1", source: String? = nil, timeoutSeconds: Int = 10) throws {
+    /// `scratchSize` is the receive buffer (small for tests that open very many short connections).
+    init(port: Int, host: String = "127.0.0.1", source: String? = nil, timeoutSeconds: Int = 10,
+         scratchSize: Int = 256 * 1024) throws {
+        scratch = [UInt8](repeating: 0, count: scratchSize)
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -98,6 +101,38 @@ final class TestHTTPClient {
         if let body { text += body }
         try send(text)
         return try readResponse(isHead: method == "HEAD")
+    }
+
+    /// How a raw read ended: the peer closed (EOF), reset the connection, or sent nothing within the timeout.
+    enum RawEnd: Equatable {
+        case eof
+        case reset
+        case timeout
+        case tooLong
+    }
+
+    /// Reads raw bytes (those already buffered first) until the peer closes the connection, the timeout passes
+    /// without a byte, or `limit` bytes arrived. Never throws: odd input is what the caller wants to see.
+    func readUntilClose(limit: Int = 16 * 1024 * 1024) -> (bytes: [UInt8], end: RawEnd) {
+        var out = Array(buffer[position...])
+        buffer.removeAll(keepingCapacity: true)
+        position = 0
+        while out.count < limit {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return (out, .eof) }
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                return (out, code == EAGAIN || code == EWOULDBLOCK ? .timeout : .reset)
+            }
+            out.append(contentsOf: scratch[0..<n])
+        }
+        return (out, .tooLong)
+    }
+
+    /// Half-closes the connection: the server sees the end of the request stream, the response can still come.
+    func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
     }
 
     /// True when the server closed the connection (EOF) within the timeout.
