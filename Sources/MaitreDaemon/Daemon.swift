@@ -138,6 +138,7 @@ public enum Daemon {
         }
         let runner = Runner(log: log, paths: paths, options: options)
         let status = runner.run(configuration)
+        log.flush()
         Detach.report(status)  // only reached here when starting failed; a started server reported already
         return status
     }

@@ -23,15 +23,16 @@ final class HandlerLifetimeTests: XCTestCase {
         let configuration = try ConfigLoader.load(text: config, file: "/tmp/maitre-lifetime-test.conf", prefix: "/tmp/")
         let snapshot = try ProxySnapshot(configuration: configuration)
         let loop = EmbeddedEventLoop()
-        let runtime = LoopRuntime(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg),
-                                  connectionNumberBase: 0)
-        let routes = try XCTUnwrap(snapshot.endpoints[ListenEndpoint(host: "127.0.0.1", port: 8080)])
+        let loopContext = LoopContext(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg), index: 0,
+                                      loopCount: 1)
+        let endpoint = ListenEndpoint(host: "127.0.0.1", port: 8080)
+        let routes = try XCTUnwrap(snapshot.endpoints[endpoint])
         let channel = EmbeddedChannel(loop: loop)
 
         weak var weakHandler: HTTPProxyHandler?
         weak var weakContext: ChannelHandlerContext?
         do {
-            let handler = HTTPProxyHandler(runtime: runtime, routes: routes, connectionNumber: 1)
+            let handler = HTTPProxyHandler(loop: loopContext, endpoint: endpoint, routes: routes, connectionNumber: 1)
             try channel.pipeline.syncOperations.addHandler(handler)
             weakHandler = handler
             weakContext = try channel.pipeline.syncOperations.context(handler: handler)

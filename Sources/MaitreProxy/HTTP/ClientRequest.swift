@@ -19,7 +19,7 @@ struct RequestRecord {
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
-        case get, head, post, lock, patch, other
+        case get, head, post, lock, patch, connect, trace, other
     }
 
     init(bytes: ByteBuffer, head: RequestHead) {
@@ -40,6 +40,8 @@ struct RequestRecord {
             case 4 where raw.equalsLowercased(s, e, "post"): return .post
             case 4 where raw.equalsLowercased(s, e, "lock"): return .lock
             case 5 where raw.equalsLowercased(s, e, "patch"): return .patch
+            case 5 where raw.equalsLowercased(s, e, "trace"): return .trace
+            case 7 where raw.equalsLowercased(s, e, "connect"): return .connect
             default: return .other
             }
         }
@@ -51,7 +53,7 @@ struct RequestRecord {
     var isIdempotent: Bool {
         switch method {
         case .post, .lock, .patch: return false
-        case .get, .head, .other: return true
+        case .get, .head, .connect, .trace, .other: return true
         }
     }
 

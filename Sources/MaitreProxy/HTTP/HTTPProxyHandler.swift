@@ -288,6 +288,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         let host = request.record.checkHost()
         switch RequestValidation.check(request, host: host) {
         case .failure(let status):
+            if status == .methodNotAllowed {
+                log.log(.info, "client sent \(request.methodName) method while reading client request headers, "
+                        + "client: \(remoteIP), request: \"\(request.requestLine)\"", connection: connectionNumber)
+            }
             // The connection closes after this answer, so the body (if any) is never read.
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)
         case .success(let framing):

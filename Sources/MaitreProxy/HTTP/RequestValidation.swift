@@ -21,6 +21,12 @@ enum RequestValidation {
         case .absent where request.version == .http1_1: return .failure(.badRequest)
         case .absent, .name: break
         }
+        // nginx (since 1.21.1) refuses both before any proxying: CONNECT would turn the upstream connection into
+        // a tunnel, TRACE would echo credentials back.
+        switch request.record.method {
+        case .connect, .trace: return .failure(.methodNotAllowed)
+        case .get, .head, .post, .lock, .patch, .other: break
+        }
         if head.transferEncodingField != nil {
             if request.version == .http1_0 || head.contentLength != nil { return .failure(.badRequest) }
             return head.isChunked ? .success(.chunked) : .failure(.notImplemented)

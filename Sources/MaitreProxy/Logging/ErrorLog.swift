@@ -6,27 +6,27 @@ import Musl
 import Darwin
 #endif
 import MaitreConfig
-import NIOConcurrencyHelpers
 
-/// nginx-format error log: `2026/11/25 04:11:38 [error] 1234#0: *5 message`. Lines go out with one write(2)
-/// on an O_APPEND descriptor, so lines from several event loops never interleave.
+/// nginx-format error log: `2026/11/25 04:11:38 [error] 1234#0: *5 message`. Lines are formatted by the caller and
+/// written by a `LogWriter` thread in batches: logging never blocks an event loop on the disk, and a full or
+/// unwritable disk costs log lines, not requests.
 public final class ErrorLog: Sendable {
     public let level: LogLevel
     private let path: String
-    private let descriptor: NIOLockedValueBox<Int32>
+    private let writer: LogWriter
 
     /// Opens `setting.path` for appending (`stderr` writes to standard error). Throws a message naming the file.
     public init(setting: ErrorLogSetting) throws(ErrorLogOpenError) {
         self.level = setting.level
         self.path = setting.path
-        self.descriptor = NIOLockedValueBox(try Self.open(path: setting.path))
+        self.writer = LogWriter(path: setting.path, descriptor: try Self.open(path: setting.path))
     }
 
     /// A log that writes to standard error at `level`.
     public init(stderrAt level: LogLevel) {
         self.level = level
         self.path = "stderr"
-        self.descriptor = NIOLockedValueBox(2)
+        self.writer = LogWriter(path: "stderr", descriptor: 2)
     }
 
     private static func open(path: String) throws(ErrorLogOpenError) -> Int32 {
@@ -39,15 +39,14 @@ public final class ErrorLog: Sendable {
         return fd
     }
 
-    /// `-s reopen` (SIGUSR1): reopen the file so log rotation works.
+    /// `-s reopen` (SIGUSR1): reopen the file so log rotation works (done by the writer, between batches).
     public func reopen() {
-        guard path != "stderr", let fresh = try? Self.open(path: path) else { return }
-        let old = descriptor.withLockedValue { fd -> Int32 in
-            let old = fd
-            fd = fresh
-            return old
-        }
-        if old > 2 { close(old) }
+        writer.reopen()
+    }
+
+    /// Waits (bounded) until every line logged so far is written: before the process exits.
+    public func flush() {
+        writer.flush()
     }
 
     public var writesToStderr: Bool { path == "stderr" }
@@ -61,11 +60,7 @@ public final class ErrorLog: Sendable {
         if let connection { line += "*\(connection) " }
         line += message()
         line += "\n"
-        descriptor.withLockedValue { fd in
-            line.withCString { ptr in
-                _ = write(fd, ptr, strlen(ptr))
-            }
-        }
+        writer.append(line)
     }
 
     static func timestamp() -> String {
