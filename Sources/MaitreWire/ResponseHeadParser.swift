@@ -58,8 +58,11 @@ public enum ResponseHeadParser {
             return bytes.count >= maxLength ? .invalid("upstream sent too big header") : .incomplete
         }
         head.length = headEnd
-        // Status line: HTTP/1.x SP 3DIGIT SP reason CRLF
-        guard bytes.count >= 12, bytes.equalsLowercased(0, 5, "http/"), bytes[5] == UInt8(ascii: "1"),
+        // Status line: HTTP/1.x SP 3DIGIT SP reason CRLF. "HTTP" is case-sensitive, as in nginx's
+        // ngx_http_parse_status_line.
+        guard bytes.count >= 12, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"),
+            bytes[2] == UInt8(ascii: "T"), bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"),
+            bytes[5] == UInt8(ascii: "1"),
             bytes[6] == UInt8(ascii: "."), bytes[7] >= UInt8(ascii: "0"), bytes[7] <= UInt8(ascii: "9"),
             bytes[8] == UInt8(ascii: " ")
         else { return .invalid("upstream sent no valid HTTP/1.0 header") }
@@ -114,6 +117,8 @@ public enum ResponseHeadParser {
         return .complete
     }
 
+    private static let bothFramings = "upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time"
+
     /// Records the framing and connection facts a field carries; returns a problem when it is malformed.
     private static func note(_ f: HeaderField, _ bytes: UnsafeRawBufferPointer, into head: inout ResponseHead) -> String? {
         if bytes.equalsLowercased(f.nameStart, f.nameEnd, "content-length") {
@@ -128,19 +133,20 @@ public enum ResponseHeadParser {
                 }
                 value = value * 10 + Int64(d - UInt8(ascii: "0"))
             }
-            if let previous = head.contentLength, previous != value {
-                return "upstream sent duplicate header line: \"Content-Length\""
-            }
+            // nginx (ngx_http_upstream_process_content_length) refuses a second Content-Length, equal or not.
+            if head.contentLength != nil { return "upstream sent duplicate header line: \"Content-Length\"" }
+            if head.hasTransferEncoding { return bothFramings }
             head.contentLength = value
         } else if bytes.equalsLowercased(f.nameStart, f.nameEnd, "transfer-encoding") {
+            // nginx accepts exactly one Transfer-Encoding, whose value is exactly `chunked`, and never together
+            // with Content-Length (ngx_http_proxy_process_header): anything else could frame the body two ways.
+            if head.hasTransferEncoding { return "upstream sent duplicate header line: \"Transfer-Encoding\"" }
+            if head.contentLength != nil { return bothFramings }
             head.hasTransferEncoding = true
-            // The last coding decides; `chunked` must be last when present.
-            var end = f.valueEnd
-            var start = end
-            while start > f.valueStart && bytes[start - 1] != UInt8(ascii: ",") { start -= 1 }
-            while start < end && (bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t")) { start += 1 }
-            while end > start && (bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t")) { end -= 1 }
-            head.isChunked = bytes.equalsLowercased(start, end, "chunked")
+            guard bytes.equalsLowercased(f.valueStart, f.valueEnd, "chunked") else {
+                return "upstream sent unknown \"Transfer-Encoding\""
+            }
+            head.isChunked = true
         } else if bytes.equalsLowercased(f.nameStart, f.nameEnd, "connection") {
             head.connectionFields.append(head.fields.count)
             FieldSyntax.forEachToken(bytes, f.valueStart, f.valueEnd) { s, e in

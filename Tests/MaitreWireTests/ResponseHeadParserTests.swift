@@ -47,17 +47,29 @@ final class ResponseHeadParserTests: XCTestCase {
         XCTAssertNotEqual(parse("HTTP/2 200 OK\r\n\r\n").0, .complete)
         XCTAssertNotEqual(parse("HTTP/1.1 2x0 OK\r\n\r\n").0, .complete)
         XCTAssertNotEqual(parse("garbage\r\n\r\n").0, .complete)
-        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n").0, .complete)
+        // As nginx: even an equal second Content-Length is refused.
+        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n").0,
+                       .invalid("upstream sent duplicate header line: \"Content-Length\""))
+        XCTAssertEqual(parse("http/1.1 200 OK\r\n\r\n").0, .invalid("upstream sent no valid HTTP/1.0 header"),
+                       "the protocol name is case-sensitive, as nginx's")
     }
 
     /// Transfer-Encoding wins over Content-Length; chunked only when it is the last coding.
     func testFraming() {
-        let both = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").1
-        XCTAssertTrue(both.isChunked)
-        XCTAssertNil(both.contentLength)
-        let notLast = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").1
-        XCTAssertTrue(notLast.hasTransferEncoding)
-        XCTAssertFalse(notLast.isChunked)
+        // nginx's rules (ngx_http_proxy_process_header, ngx_http_upstream_process_transfer_encoding): exactly
+        // `chunked`, once, never with Content-Length.
+        let chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n")
+        XCTAssertEqual(chunked.0, .complete)
+        XCTAssertTrue(chunked.1.isChunked)
+        XCTAssertNil(chunked.1.contentLength)
+        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n").0,
+                       .invalid("upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time"))
+        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n").0,
+                       .invalid("upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time"))
+        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").0,
+                       .invalid("upstream sent unknown \"Transfer-Encoding\""))
+        XCTAssertEqual(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n").0,
+                       .invalid("upstream sent duplicate header line: \"Transfer-Encoding\""))
     }
 
     /// Connection semantics by version, and the Connection fields remembered for hop-by-hop removal.
