@@ -12,6 +12,9 @@
  *   GET  /bytes/N        N bytes of 'x' (Content-Length: N; N may be 10 GiB — it is generated, not stored)
  *   PUT|POST ...         the request body (Content-Length or chunked) is read and thrown away; the answer is
  *                        "received N\n" where N is the number of body bytes
+ *   GET  /__accepts      the number of connections this backend has accepted since it started, this one
+ *                        included (the suite reads it before and after a run: delta - 1 = connections the
+ *                        balancer opened, i.e. requests that did not reuse a pooled upstream connection)
  *   anything else        200 "ok"
  * Keep-alive follows HTTP/1.1 (HTTP/1.0 closes unless "Connection: keep-alive"); "Connection: close" is honoured.
  * "Expect: 100-continue" is answered with "100 Continue". Pipelined requests are served in order.
@@ -46,6 +49,7 @@ struct conn {
     /* request */
     int keepalive;
     int body_answer;          /* answer with the byte count */
+    int accepts_answer;       /* answer with the accepted-connection count */
     uint64_t body_left;       /* P_BODY_LEN / P_CHUNK_DATA */
     uint64_t body_total;
     uint64_t resp_body;       /* bytes of 'x' to send */
@@ -58,6 +62,7 @@ struct conn {
 
 static char fill[FILL];
 static int ep;
+static unsigned long long accepted;   /* connections accepted since start (GET /__accepts) */
 
 static void set_events(struct conn *c, int out) {
     if (c->want_out == out) return;
@@ -86,9 +91,10 @@ static size_t line_end(const char *p, size_t len) {
 }
 
 static void start_response(struct conn *c) {
-    if (c->body_answer) {
+    if (c->body_answer || c->accepts_answer) {
         char body[64];
-        int bl = snprintf(body, sizeof body, "received %llu\n", (unsigned long long)c->body_total);
+        int bl = c->accepts_answer ? snprintf(body, sizeof body, "%llu\n", accepted)
+                                   : snprintf(body, sizeof body, "received %llu\n", (unsigned long long)c->body_total);
         c->headlen = (size_t)snprintf(c->head, sizeof c->head,
                                       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%s\r\n%s",
                                       bl, c->keepalive ? "" : "Connection: close\r\n", body);
@@ -117,11 +123,14 @@ static int parse_head(struct conn *c, size_t hl) {
     c->keepalive = !http10;
     c->resp_body = 0;
     c->body_answer = 0;
+    c->accepts_answer = 0;
     c->body_total = 0;
     int is_put = (sp1 - p == 3 && memcmp(p, "PUT", 3) == 0) || (sp1 - p == 4 && memcmp(p, "POST", 4) == 0);
     size_t ulen = (size_t)(sp2 - sp1 - 1);
     if (!is_put && ulen > 7 && memcmp(sp1 + 1, "/bytes/", 7) == 0)
         c->resp_body = strtoull(sp1 + 8, NULL, 10);
+    else if (!is_put && ulen == 10 && memcmp(sp1 + 1, "/__accepts", 10) == 0)
+        c->accepts_answer = 1;
 
     uint64_t clen = 0;
     int chunked = 0, expect = 0;
@@ -291,6 +300,7 @@ int main(int argc, char **argv) {
                 for (;;) {
                     int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
                     if (fd < 0) break;
+                    accepted++;
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     struct conn *c = calloc(1, sizeof *c);
                     if (!c) { close(fd); continue; }

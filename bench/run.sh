@@ -36,7 +36,7 @@ cp .build-release/release/maitred bench/results/tmp/maitred
 gcc -O2 -Wall -Wextra -o bench/results/tmp/backend bench/backend.c
 
 # Loopback only. Connection: close at ~10k conn/s needs more ephemeral ports than the default range gives
-# over a run (TIME_WAIT); our listeners sit on 18000-18084, below the range. Restored on exit.
+# over a run (TIME_WAIT); our listeners sit on 18000-18085, below the range. Restored on exit.
 old_range=$(sysctl -n net.ipv4.ip_local_port_range)
 old_reuse=$(sysctl -n net.ipv4.tcp_tw_reuse)
 restore() { sysctl -q -w net.ipv4.ip_local_port_range="$old_range" net.ipv4.tcp_tw_reuse="$old_reuse" || true; }
