@@ -12,6 +12,7 @@ final class LeakTests: XCTestCase {
     var scripted: ScriptedBackend?
 
     override func setUp() {
+        captureLiveBaseline()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 

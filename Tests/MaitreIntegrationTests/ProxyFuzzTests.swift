@@ -16,6 +16,7 @@ final class ProxyFuzzTests: XCTestCase {
     static let clientCaseCount = 1_650
 
     override func setUp() {
+        captureLiveBaseline()
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 

@@ -74,7 +74,8 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
         _ connection: Connection, peer: Int, now: Int64, reusable: Bool, stillWaiting: (Waiter) -> Bool
     ) -> ReleaseAction {
         guard reusable else { return .close }
-        while var queue = waiters[peer], !queue.isEmpty {
+        // Most releases find nobody waiting: skip the dictionary lookup then.
+        while !waiters.isEmpty, var queue = waiters[peer], !queue.isEmpty {
             let waiter = queue.removeFirst()
             waiters[peer] = queue.isEmpty ? nil : queue
             if stillWaiting(waiter) { return .handOver(waiter) }

@@ -1,0 +1,194 @@
+import MaitreBalancing
+import MaitreConfig
+import MaitreWire
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Routing a parsed request: server and location, local answers, or the start of a proxied exchange; and the
+/// request body as it arrives.
+extension HTTPProxyHandler {
+    /// `host`: the Host header's name, validated and lowercased (`$host` when present).
+    func requestHeadReceived(_ request: ClientRequest, host requestHost: String?, bodyFraming: BodyFraming) {
+        let isHead = request.isHead
+        let version = request.version
+        let server = routes.route(host: requestHost)
+        let keepAlive = wantsKeepAlive(request, server: server)
+
+        let uri = request.uri
+        let (rawPath, args) = RequestTarget.split(uri)
+        guard let path = rawPath, let normalized = URIPath.normalize(path) else {
+            respondLocally(status: .badRequest, keepAlive: false, isHead: isHead)
+            return
+        }
+        let hostName = requestHost ?? server.primaryName
+        if let action = server.server.returnAction {
+            // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
+            let variables = RequestVariables(
+                request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
+                uri: normalized, args: args)
+            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        }
+        let location: Location
+        switch server.locations.lookup(path: normalized) {
+        case .location(let found):
+            location = found
+        case .redirectAddingSlash:
+            // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
+            let localPort = addresses.localPort
+            let port = localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
+            let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
+            respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: isHead,
+                           location: target)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        case .none:
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            return
+        }
+        // Read through the location (a class): a local copy of the settings would retain every field.
+        if case .contentLength(let length) = bodyFraming, location.settings.clientMaxBodySize > 0,
+            length > location.settings.clientMaxBodySize
+        {
+            log.log(.error, "client intended to send too large body: \(length) bytes, client: \(remoteIP), "
+                    + "server: \(server.primaryName), request: \"\(request.requestLine)\"",
+                    connection: connectionNumber)
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: isHead)
+            return
+        }
+
+        var variables = RequestVariables(
+            request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
+            uri: normalized, args: args)
+
+        switch location.handler {
+        case .return(let action)?:
+            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+        case nil:
+            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+        case .proxyPass(let proxyPass)?:
+            guard let upstreamIndex = upstreamIndex(for: location, proxyPass) else {
+                respondLocally(status: .internalServerError, keepAlive: false, isHead: false)
+                return
+            }
+            variables.proxyHost = proxyPass.proxyHost
+            if case .chunked = bodyFraming, location.settings.proxyHTTPVersion == .http1_0 {
+                // An HTTP/1.0 upstream cannot take a chunked body and maitred streams rather than buffers it.
+                respondLocally(status: .lengthRequired, keepAlive: false, isHead: false)
+                return
+            }
+            let target = URIPath.upstreamTarget(
+                originalURI: uri, normalizedPath: normalized, args: args, location: location,
+                proxyPass: proxyPass)
+            guard let upstreamRequest = UpstreamRequestBuilder.build(
+                for: request, target: target, location: location, variables: variables, framing: bodyFraming,
+                into: loop.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
+                values: &loop.headerValues)
+            else {
+                log.log(.alert, "upstream request head over its computed size, client: \(remoteIP)",
+                        connection: connectionNumber)
+                respondLocally(status: .internalServerError, keepAlive: false, isHead: isHead)
+                return
+            }
+            let balancing = runtime.startRequest(
+                upstream: upstreamIndex, client: addresses.clientKey,
+                nextUpstreamTries: location.settings.proxyNextUpstreamTries)
+            let exchange = ProxyExchange(
+                handler: self, request: request.record, location: location,
+                serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
+                balancing: balancing, bodyExpected: bodyFraming != .none)
+            exchange.responseKeepsClientAlive = keepAlive
+            self.exchange = exchange
+            if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
+                var interim = context.channel.allocator.buffer(capacity: 32)
+                interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                context.writeAndFlush(NIOAny(interim), promise: nil)
+            }
+            if !exchange.bodyComplete { armBodyTimer(location.settings.clientBodyTimeout) }
+            attemptUpstream(exchange)
+        }
+    }
+
+    func requestBodyReceived(_ body: ByteBuffer) {
+        lastBodyRead = .now()
+        if discardingBody { return }
+        guard let exchange else { return }
+        exchange.bodyBytesReceived += body.readableBytes
+        let limit = exchange.location.settings.clientMaxBodySize
+        if limit > 0, exchange.bodyBytesReceived > limit {
+            log.log(.error, "client intended to send too large chunked body: \(exchange.bodyBytesReceived) bytes"
+                    + describe(exchange), connection: connectionNumber)
+            if exchange.responseStarted {
+                context.close(promise: nil)
+                return
+            }
+            abandonUpstream(exchange, outcome: .success)
+            self.exchange = nil
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest)
+            discardRequestBody(closeAfter: true, expected: true)
+            return
+        }
+        exchange.bodyParts.append(body)
+        exchange.retainedBodyBytes += body.readableBytes
+        if let connection = exchange.connection {
+            writeBodyParts(exchange, to: connection)
+        } else {
+            // Not connected yet: keep what arrived and stop reading until the upstream can take it.
+            pauseReads()
+        }
+    }
+
+    func requestEndReceived() {
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        if discardingBody {
+            discardingBody = false
+            if !closeAfterDiscard, exchange == nil {
+                armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
+            }
+            return
+        }
+        guard let exchange else { return }
+        exchange.bodyComplete = true
+        if let connection = exchange.connection, let upstream = connection.handler {
+            if exchange.bodyPartsWritten < exchange.bodyParts.count {
+                writeBodyParts(exchange, to: connection)
+            }
+            if exchange.upstreamRequest.hasBody { upstream.sendEnd() }
+            upstream.flush()
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// The upstream a `proxy_pass` location uses, remembered for the last location of this connection (keep-alive
+    /// requests mostly repeat it) so the name lookup is not made per request.
+    func upstreamIndex(for location: Location, _ proxyPass: ProxyPass) -> Int? {
+        if location === lastProxyLocation { return lastUpstreamIndex }
+        let index = runtime.snapshot.upstreamIndex(named: proxyPass.upstreamName)
+        lastProxyLocation = location
+        lastUpstreamIndex = index
+        return index
+    }
+
+    func wantsKeepAlive(_ request: ClientRequest, server: ServerRoute) -> Bool {
+        request.head.isKeepAlive && server.server.settings.keepaliveTimeout.milliseconds > 0
+            && requestsServed < server.server.settings.keepaliveRequests
+    }
+
+    /// nginx's error-log context: `, client: A, server: S, request: "GET / HTTP/1.1", upstream: "http://B/", host: "H"`.
+    func describe(_ exchange: ProxyExchange, peer: PeerID? = nil) -> String {
+        var text = ", client: \(remoteIP), server: \(exchange.serverName), request: \"\(exchange.request.requestLine)\""
+        if let peer = peer ?? exchange.currentPeer {
+            let address = runtime.snapshot.upstreams[exchange.upstreamIndex].peers[peer.index].address
+            text += ", upstream: \"http://\(address)\(exchange.upstreamRequest.target)\""
+        }
+        if let host = exchange.request.host { text += ", host: \"\(host)\"" }
+        return text
+    }
+}

@@ -1,0 +1,182 @@
+import MaitreBalancing
+import MaitreConfig
+import MaitreWire
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Responses of maitred's own, the end of every response, and the connection's timers.
+extension HTTPProxyHandler {
+    // MARK: - Local responses
+
+    func respondReturn(
+        _ action: ReturnAction, variables: RequestVariables, keepAlive: Bool, isHead: Bool
+    ) {
+        let status = HTTPResponseStatus(statusCode: action.status)
+        let text = action.text.map { variables.evaluate($0) }
+        switch action.status {
+        case 301, 302, 303, 307, 308:
+            respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
+                           location: text ?? "")
+        default:
+            if let text {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead, body: text, contentType: "text/plain")
+            } else if ErrorPages.hasPage(action.status) {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead)
+            } else {
+                respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
+                               body: "", contentType: "text/plain")
+            }
+        }
+    }
+
+    /// Writes a complete response of maitred's own: an error page unless `body` is given.
+    func respondLocally(
+        status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
+        location: String? = nil, body: String? = nil, contentType: String = "text/html"
+    ) {
+        let keepAlive = keepAlive && !Self.closesConnection(status) && !quiescing
+        let text = body ?? ErrorPages.html(status: status)
+        var headers = HTTPHeaders()
+        headers.add(name: "Server", value: "maitre")
+        headers.add(name: "Date", value: loop.dates.current)
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        if let location { headers.add(name: "Location", value: location) }
+        let head = HTTPResponseHead(
+            version: .http1_1,  // nginx's status line says HTTP/1.1 whatever the client's version
+            status: status,
+            headers: headers)
+        writeHead(head)
+        if !isHead, !text.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+            buffer.writeString(text)
+            framing.writeBody(buffer, context: context, promise: nil)
+        }
+        finishResponse(keepAlive: keepAlive)
+    }
+
+    /// nginx turns keep-alive off for these error pages (ngx_http_special_response_handler).
+    static func closesConnection(_ status: HTTPResponseStatus) -> Bool {
+        switch status.code {
+        case 400, 408, 413, 414, 495, 496, 497, 500, 501: return true
+        default: return false
+        }
+    }
+
+    func writeHead(_ head: HTTPResponseHead) {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        HTTPWire.writeResponseHead(head, into: &buffer)
+        framing.start(chunkEncode: false)  // maitred's own bodies always carry Content-Length
+        context.write(NIOAny(buffer), promise: nil)
+    }
+
+    /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.
+    func finishResponse(keepAlive: Bool) {
+        writeStaged()
+        responseOpen = false
+        let keepAlive = keepAlive && !quiescing
+        if keepAlive {
+            framing.writeEnd(context: context, promise: nil)
+            context.flush()
+            unflushedResponse = false
+            resumeReads()
+            if exchange == nil, !discardingBody {
+                armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
+            }
+            // Serves what was pipelined behind (inside processInput this returns and its loop goes on).
+            processInput()
+        } else {
+            closing = true
+            pending = nil
+            let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            framing.writeEnd(context: context, promise: promise)
+            context.flush()
+            promise.futureResult.assumeIsolated().whenComplete { _ in
+                loopBound.value.close(promise: nil)
+            }
+        }
+    }
+
+    /// After a local answer to a request whose body is still coming: read it to its end and drop it.
+    func discardRequestBody(closeAfter: Bool, expected: Bool) {
+        guard expected else { return }
+        discardingBody = true
+        closeAfterDiscard = closeAfter
+        resumeReads()
+    }
+
+    // MARK: - Timers
+
+    /// Starts the idle wait (`client_header_timeout` for a new connection, `keepalive_timeout` between requests)
+    /// in the loop's idle deadlines, which look at this connection again no later than the deadline; a busy
+    /// keep-alive connection only moves `idleDeadline` per request.
+    func armIdleTimer(_ timeout: TimeSpan) {
+        guard timeout.milliseconds > 0 else {
+            context.close(promise: nil)
+            return
+        }
+        let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
+        idleDeadline = deadline
+        loop.idleDeadlines.arm(self, at: deadline)
+    }
+
+    /// A request head arrived: the connection is no longer idle (its entry stays queued, see armIdleTimer).
+    func disarmIdleTimer() {
+        idleDeadline = nil
+    }
+
+    /// nginx's reusable connection: waiting for a (first or next) request with nothing received. Closed to make
+    /// room when the loop runs out of `worker_connections`; returns whether it was.
+    func closeIfIdle() -> Bool {
+        guard let context, idleDeadline != nil, exchange == nil, !responseOpen, !requestOpen, !discardingBody,
+            !closing, pending == nil
+        else { return false }
+        closing = true
+        context.close(promise: nil)
+        return true
+    }
+
+    func idleDeadlineCameDue() {
+        guard context != nil, let deadline = idleDeadline else { return }
+        if deadline > .now() {
+            loop.idleDeadlines.arm(self, at: deadline)
+        } else if exchange == nil, !discardingBody, !responseOpen {
+            context.close(promise: nil)
+        }
+    }
+
+    func armBodyTimer(_ timeout: TimeSpan) {
+        bodyTimer?.cancel()
+        guard timeout.milliseconds > 0 else { return }
+        lastBodyRead = .now()
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout.milliseconds)) {
+            [weak self] in
+            self?.bodyTimerFired(timeout)
+        }
+    }
+
+    func bodyTimerFired(_ timeout: TimeSpan) {
+        bodyTimer = nil
+        guard let exchange, !exchange.bodyComplete else { return }
+        let interval = TimeAmount.milliseconds(timeout.milliseconds)
+        if readsPaused || NIODeadline.now() - lastBodyRead < interval {
+            // Waiting on the upstream (back-pressure) does not count against the client.
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+                self?.bodyTimerFired(timeout)
+            }
+            return
+        }
+        log.log(.info, "client timed out (110: Connection timed out) while reading client request body"
+                + describe(exchange), connection: connectionNumber)
+        abandonUpstream(exchange, outcome: .success)
+        self.exchange = nil
+        if exchange.responseStarted {
+            context.close(promise: nil)
+        } else {
+            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest)
+        }
+    }
+}
