@@ -28,7 +28,7 @@ extension HTTPProxyHandler {
                 request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
                 uri: normalized, args: args)
             respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
-            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            discardRequestBody(expected: bodyFraming != .none)
             return
         }
         let location: Location
@@ -42,11 +42,11 @@ extension HTTPProxyHandler {
             let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
             respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: isHead,
                            location: target)
-            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            discardRequestBody(expected: bodyFraming != .none)
             return
         case .none:
             respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
-            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            discardRequestBody(expected: bodyFraming != .none)
             return
         }
         // Read through the location (a class): a local copy of the settings would retain every field.
@@ -67,10 +67,10 @@ extension HTTPProxyHandler {
         switch location.handler {
         case .return(let action)?:
             respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
-            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            discardRequestBody(expected: bodyFraming != .none)
         case nil:
             respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
-            discardRequestBody(closeAfter: !keepAlive, expected: bodyFraming != .none)
+            discardRequestBody(expected: bodyFraming != .none)
         case .proxyPass(let proxyPass)?:
             guard let upstreamIndex = upstreamIndex(for: location, proxyPass) else {
                 respondLocally(status: .internalServerError, keepAlive: false, isHead: false)
@@ -116,7 +116,7 @@ extension HTTPProxyHandler {
 
     func requestBodyReceived(_ body: ByteBuffer) {
         lastBodyRead = .now()
-        if discardingBody { return }
+        if state.isDiscardingBody { return }
         guard let exchange else { return }
         exchange.bodyBytesReceived += body.readableBytes
         let limit = exchange.location.settings.clientMaxBodySize
@@ -124,13 +124,14 @@ extension HTTPProxyHandler {
             log.log(.error, "client intended to send too large chunked body: \(exchange.bodyBytesReceived) bytes"
                     + describe(exchange), connection: connectionNumber)
             if exchange.responseStarted {
+                state.close()
                 context.close(promise: nil)
                 return
             }
             abandonUpstream(exchange, outcome: .success)
             self.exchange = nil
             respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest)
-            discardRequestBody(closeAfter: true, expected: true)
+            discardRequestBody(expected: true)
             return
         }
         exchange.bodyParts.append(body)
@@ -143,12 +144,12 @@ extension HTTPProxyHandler {
         }
     }
 
-    func requestEndReceived() {
+    /// The request's body ended (or it had none). `discarded`: its bytes were being dropped after a local answer.
+    func requestEndReceived(discarded: Bool) {
         bodyTimer?.cancel()
         bodyTimer = nil
-        if discardingBody {
-            discardingBody = false
-            if !closeAfterDiscard, exchange == nil {
+        if discarded {
+            if !state.isClosing, exchange == nil, state.response == .none {
                 armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
             }
             return

@@ -35,7 +35,7 @@ extension HTTPProxyHandler {
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
         location: String? = nil, body: String? = nil, contentType: String = "text/html"
     ) {
-        let keepAlive = keepAlive && !Self.closesConnection(status) && !quiescing
+        let keepAlive = keepAlive && !Self.closesConnection(status) && state.lifecycle == .open
         let text = body ?? ErrorPages.html(status: status)
         var headers = HTTPHeaders()
         headers.add(name: "Server", value: "maitre")
@@ -75,20 +75,18 @@ extension HTTPProxyHandler {
     /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.
     func finishResponse(keepAlive: Bool) {
         writeStaged()
-        responseOpen = false
-        let keepAlive = keepAlive && !quiescing
-        if keepAlive {
+        switch state.responseFinished(keepAlive: keepAlive) {
+        case .keepAlive:
             framing.writeEnd(context: context, promise: nil)
             context.flush()
             unflushedResponse = false
             resumeReads()
-            if exchange == nil, !discardingBody {
+            if exchange == nil, !state.isDiscardingBody {
                 armIdleTimer(defaultServer.server.settings.keepaliveTimeout)
             }
             // Serves what was pipelined behind (inside processInput this returns and its loop goes on).
             processInput()
-        } else {
-            closing = true
+        case .close:
             pending = nil
             let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: Void.self)
@@ -100,11 +98,11 @@ extension HTTPProxyHandler {
         }
     }
 
-    /// After a local answer to a request whose body is still coming: read it to its end and drop it.
-    func discardRequestBody(closeAfter: Bool, expected: Bool) {
+    /// After a local answer to a request whose body is still coming: read it to its end and drop it (a connection
+    /// that closes after the answer reads nothing more anyway).
+    func discardRequestBody(expected: Bool) {
         guard expected else { return }
-        discardingBody = true
-        closeAfterDiscard = closeAfter
+        state.discardRestOfBody()
         resumeReads()
     }
 
@@ -115,6 +113,7 @@ extension HTTPProxyHandler {
     /// keep-alive connection only moves `idleDeadline` per request.
     func armIdleTimer(_ timeout: TimeSpan) {
         guard timeout.milliseconds > 0 else {
+            state.close()
             context.close(promise: nil)
             return
         }
@@ -131,10 +130,8 @@ extension HTTPProxyHandler {
     /// nginx's reusable connection: waiting for a (first or next) request with nothing received. Closed to make
     /// room when the loop runs out of `worker_connections`; returns whether it was.
     func closeIfIdle() -> Bool {
-        guard let context, idleDeadline != nil, exchange == nil, !responseOpen, !requestOpen, !discardingBody,
-            !closing, pending == nil
-        else { return false }
-        closing = true
+        guard let context, idleDeadline != nil, exchange == nil, state.isIdle, pending == nil else { return false }
+        state.close()
         context.close(promise: nil)
         return true
     }
@@ -143,7 +140,8 @@ extension HTTPProxyHandler {
         guard context != nil, let deadline = idleDeadline else { return }
         if deadline > .now() {
             loop.idleDeadlines.arm(self, at: deadline)
-        } else if exchange == nil, !discardingBody, !responseOpen {
+        } else if exchange == nil, state.isIdle {
+            state.close()
             context.close(promise: nil)
         }
     }
@@ -174,6 +172,7 @@ extension HTTPProxyHandler {
         abandonUpstream(exchange, outcome: .success)
         self.exchange = nil
         if exchange.responseStarted {
+            state.close()
             context.close(promise: nil)
         } else {
             respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest)

@@ -200,7 +200,7 @@ extension HTTPProxyHandler {
         self.exchange = nil
         let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
         respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest)
-        if !exchange.bodyComplete { discardRequestBody(closeAfter: true, expected: true) }
+        if !exchange.bodyComplete { discardRequestBody(expected: true) }
     }
 
     /// Drops the upstream side of an exchange that will not complete normally.
@@ -237,7 +237,7 @@ extension HTTPProxyHandler {
         exchange.responseHasBody = delivery != .none
         exchange.upstreamKeepAlive = upstream.parsed.keepsConnection && delivery != .untilClose
 
-        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && !quiescing
+        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && state.lifecycle == .open
         let clientIsHTTP11 = exchange.request.version == .http1_1
         let framingHeader: StaticString?
         switch delivery {
@@ -347,6 +347,7 @@ extension HTTPProxyHandler {
         log.log(.error, failure.message + describe(exchange, peer: exchange.currentPeer), connection: connectionNumber)
         abandonUpstream(exchange, outcome: .success)
         self.exchange = nil
+        state.close()
         context.close(promise: nil)
     }
 }

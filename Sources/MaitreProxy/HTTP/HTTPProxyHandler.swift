@@ -34,13 +34,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var remoteIP: String { addresses.remoteIP }
 
     var exchange: ProxyExchange?
-    /// What the next client bytes are: a request head, or the body of the current request.
-    var input = InputState.head
-    enum InputState {
-        case head
-        case lengthBody(remaining: Int)
-        case chunkedBody
-    }
+    /// What the next client bytes are, whether a response is under way, and whether the connection stays open.
+    var state = ClientConnectionState()
     var chunkScanner = ChunkedScanner()
     var chunkRanges: [Range<Int>] = []
     /// Received bytes not consumed yet: an incomplete head, or pipelined requests waiting for the response
@@ -48,14 +43,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var pending: ByteBuffer?
     /// Beyond this many waiting bytes, reading stops until the response ahead is done.
     static let pendingLimit = RequestHeadParser.defaultHeadLimit
-    /// A request head arrived and its body has not ended.
-    var requestOpen = false
-    /// A request head arrived and its response is not complete.
-    var responseOpen = false
-    /// Reload or graceful stop: finish the current request, then close.
-    var quiescing = false
-    /// The connection is being closed: further input is ignored.
-    var closing = false
     var framing = BodyFramingWriter()
     /// Response bytes from the upstream were written since the last flush.
     var unflushedResponse = false
@@ -66,9 +53,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     static let stageLimit = 4096
     /// Inside `processInput`: a response finished there must not parse the next request re-entrantly.
     var processing = false
-    /// A request whose body is being read and thrown away after a local answer.
-    var discardingBody = false
-    var closeAfterDiscard = false
     var requestsServed = 0
     var readsPaused = false
     var readPending = false
@@ -176,10 +160,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            state.close()
             context.close(promise: nil)
             return
         }
         log.log(.info, "client connection error: \(error)", connection: connectionNumber)
+        state.close()
         context.close(promise: nil)
     }
 
@@ -187,7 +173,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = self.unwrapInboundIn(data)
-        guard !closing else { return }
+        guard !state.isClosing else { return }
         if var waiting = pending {
             pending = nil
             waiting.writeBuffer(&bytes)
@@ -204,28 +190,28 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         guard !processing else { return }
         processing = true
         defer { processing = false }
-        while !closing, var bytes = pending, bytes.readableBytes > 0 {
+        while !state.isClosing, var bytes = pending, bytes.readableBytes > 0 {
             pending = nil
             let progressed = consume(&bytes)
             if var arrived = pending { bytes.writeBuffer(&arrived) }
             pending = bytes.readableBytes > 0 ? bytes : nil
             if !progressed { break }
         }
-        if closing {
+        if state.isClosing {
             pending = nil
-        } else if let pending, pending.readableBytes > Self.pendingLimit, responseOpen {
+        } else if let pending, pending.readableBytes > Self.pendingLimit, state.response == .open {
             pauseReads()
         }
     }
 
     /// One step over `bytes`: a head, or a piece of body. False when nothing could be consumed.
     func consume(_ bytes: inout ByteBuffer) -> Bool {
-        switch input {
-        case .head:
-            if responseOpen { return false }  // A pipelined request waits for the response ahead of it.
+        switch state.request {
+        case .awaitingHead:
+            if state.response == .open { return false }  // A pipelined request waits for the response ahead of it.
             // A head that arrives while quiescing is still served (with `Connection: close`): dropping it would
             // fail a request the client already sent.
-            if exchange == nil, !adoptCurrentConfiguration() { quiescing = true }
+            if exchange == nil, !adoptCurrentConfiguration() { state.finishAfterThisRequest() }
             let rules = defaultServer.headRules
             let result = bytes.withUnsafeReadableBytes {
                 RequestHeadParser.parse(
@@ -248,14 +234,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 if exchange == nil { loop.headBuffers.recycle(copy) }
                 return true
             }
-        case .lengthBody(let remaining):
+        case .body(.length(let remaining), _):
             let count = min(remaining, bytes.readableBytes)
             let part = bytes.readSlice(length: count)!
-            input = count == remaining ? .head : .lengthBody(remaining: remaining - count)
             requestBodyReceived(part)
-            if count == remaining { endRequest() }
+            let discarded = state.isDiscardingBody
+            if state.lengthBodyRead(count) { requestEndReceived(discarded: discarded) }
             return true
-        case .chunkedBody:
+        case .body(.chunked, _):
             chunkRanges.removeAll(keepingCapacity: true)
             let consumed: Int
             do {
@@ -269,13 +255,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             let start = bytes.readerIndex
             for range in chunkRanges {
                 requestBodyReceived(bytes.getSlice(at: start + range.lowerBound, length: range.count)!)
-                if closing { return false }
+                if state.isClosing { return false }
             }
             bytes.moveReaderIndex(forwardBy: consumed)
             if chunkScanner.isComplete {
                 chunkScanner = ChunkedScanner()
-                input = .head
-                endRequest()
+                let discarded = state.isDiscardingBody
+                state.chunkedBodyEnded()
+                requestEndReceived(discarded: discarded)
             }
             return true
         }
@@ -284,7 +271,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func startRequest(_ request: ClientRequest) {
         disarmIdleTimer()
         requestsServed += 1
-        responseOpen = true
         let host = request.record.checkHost()
         switch RequestValidation.check(request, host: host) {
         case .failure(let status):
@@ -293,39 +279,30 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                         + "client: \(remoteIP), request: \"\(request.requestLine)\"", connection: connectionNumber)
             }
             // The connection closes after this answer, so the body (if any) is never read.
+            state.headRefused()
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)
         case .success(let framing):
-            switch framing {
-            case .none: input = .head
-            case .contentLength(let length): input = .lengthBody(remaining: length)
-            case .chunked: input = .chunkedBody
-            }
-            requestOpen = framing != .none
+            state.headAccepted(framing: framing)
             let hostName: String?
             if case .name(let name) = host { hostName = name } else { hostName = nil }
             requestHeadReceived(request, host: hostName, bodyFraming: framing)
-            if framing == .none { endRequest() }
+            if framing == .none { requestEndReceived(discarded: false) }
         }
-    }
-
-    func endRequest() {
-        requestOpen = false
-        requestEndReceived()
     }
 
     /// A head the parser refused: answered with nginx's status, then the connection closes.
     func rejectHead(_ error: RequestHeadError) {
         log.log(.info, "\(error.message) while reading client request headers, client: \(remoteIP)",
                 connection: connectionNumber)
-        responseOpen = true
+        state.headRefused()
         respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false)
     }
 
     /// A malformed chunked request body: 400 unless a response is already under way, then close.
     func rejectBody() {
         log.log(.info, "client sent invalid chunked body, client: \(remoteIP)", connection: connectionNumber)
-        if discardingBody || exchange?.responseStarted == true {
-            closing = true
+        if state.isDiscardingBody || exchange?.responseStarted == true {
+            state.close()
             context.close(promise: nil)
             return
         }
@@ -339,8 +316,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            if !responseOpen && !requestOpen { context.close(promise: nil) }
+            switch state.quiesce() {
+            case .closeNow: context.close(promise: nil)
+            case .finishFirst: break
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
