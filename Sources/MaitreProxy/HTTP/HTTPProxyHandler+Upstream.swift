@@ -143,16 +143,16 @@ extension HTTPProxyHandler {
     /// An attempt failed before any response byte reached the client.
     func attemptFailed(_ exchange: ProxyExchange, failure: UpstreamFailure) {
         let peer = exchange.currentPeer
-        let wasReused = exchange.reusedConnection
         if let connection = exchange.connection { connection.close() }
         exchange.phase = .notStarted
-
-        if let peer, wasReused, case .error = failure, exchange.canReplay,
-            exchange.isIdempotent || exchange.location.settings.proxyNextUpstream.contains(.nonIdempotent)
-        {
-            // A keep-alive connection the upstream had already closed: retry on a fresh connection to the same
-            // peer without counting a failure (nginx gives the try back in this case too). Like nginx, a POST,
-            // LOCK or PATCH already sent is not repeated unless `proxy_next_upstream non_idempotent`.
+        let kind: RetryPolicy.Failure
+        switch failure {
+        case .error: kind = .error
+        case .timeout: kind = .timeout
+        case .invalidHeader: kind = .invalidHeader
+        }
+        if let peer, RetryPolicy.afterFailure(kind, retryAttempt(exchange)) == .samePeerFreshConnection {
+            // A keep-alive connection the upstream had already closed: the same peer on a fresh connection.
             connect(to: peer, for: exchange)
             return
         }
@@ -167,31 +167,23 @@ extension HTTPProxyHandler {
                         + describe(exchange, peer: peer), connection: connectionNumber)
             }
         }
-        let condition: NextUpstreamConditions
-        let status: HTTPResponseStatus
-        switch failure {
-        case .error: condition = .error; status = .badGateway
-        case .timeout: condition = .timeout; status = .gatewayTimeout
-        case .invalidHeader: condition = .invalidHeader; status = .badGateway
-        }
-        if mayTryNextUpstream(exchange, condition: condition) {
+        switch RetryPolicy.afterFailure(kind, retryAttempt(exchange)) {
+        case .nextPeer, .samePeerFreshConnection:
             attemptUpstream(exchange)
-        } else {
-            failExchange(exchange, status: status)
+        case .fail(let status):
+            failExchange(exchange, status: HTTPResponseStatus(statusCode: status))
         }
     }
 
-    func mayTryNextUpstream(_ exchange: ProxyExchange, condition: NextUpstreamConditions) -> Bool {
-        let conditions = exchange.location.settings.proxyNextUpstream
-        guard conditions.contains(condition), exchange.balancing.triesLeft > 0, exchange.canReplay else {
-            return false
-        }
-        if exchange.requestSent, !exchange.isIdempotent, !conditions.contains(.nonIdempotent) { return false }
-        let limit = exchange.location.settings.proxyNextUpstreamTimeout
-        if limit.milliseconds > 0, NIODeadline.now() - exchange.startedAt >= .milliseconds(limit.milliseconds) {
-            return false
-        }
-        return true
+    /// What RetryPolicy needs to know about the exchange now.
+    func retryAttempt(_ exchange: ProxyExchange) -> RetryPolicy.Attempt {
+        let settings = exchange.location.settings
+        return RetryPolicy.Attempt(
+            conditions: settings.proxyNextUpstream, triesLeft: exchange.balancing.triesLeft,
+            canReplay: exchange.canReplay, requestSent: exchange.requestSent, isIdempotent: exchange.isIdempotent,
+            elapsedMilliseconds: (NIODeadline.now() - exchange.startedAt).nanoseconds / 1_000_000,
+            timeoutMilliseconds: settings.proxyNextUpstreamTimeout.milliseconds,
+            reusedConnection: exchange.reusedConnection)
     }
 
     /// Ends the exchange with an error page of our own (nothing of the upstream's response was sent).
@@ -219,12 +211,9 @@ extension HTTPProxyHandler {
     func upstreamResponseHead(_ upstream: UpstreamResponseHead, exchange: ProxyExchange) {
         guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
         let status = upstream.status
-        if let condition = NextUpstreamConditions(status: status),
-            exchange.location.settings.proxyNextUpstream.contains(condition),
-            mayTryNextUpstream(exchange, condition: condition)
-        {
+        if RetryPolicy.retriesStatus(status, retryAttempt(exchange)) {
             // A status proxy_next_upstream lists: count it (403/404 do not count as failures) and try the next.
-            let outcome: PeerOutcome = condition == .http403 || condition == .http404 ? .success : .failure
+            let outcome: PeerOutcome = status == 403 || status == 404 ? .success : .failure
             exchange.connection?.close()
             exchange.phase = .notStarted
             runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: outcome,
