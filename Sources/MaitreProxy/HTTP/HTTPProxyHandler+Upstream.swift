@@ -42,36 +42,15 @@ extension HTTPProxyHandler {
         // A connection released to this peer before the connect completes serves the request instead.
         let pool = runtime.pools[exchange.upstreamIndex]
         pool.wait(exchange, peerIndex: peerIndex)
-        let countedLoop = NIOLoopBound(loop, eventLoop: loop.eventLoop)
-        let bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .connectTimeout(.milliseconds(settings.proxyConnectTimeout.milliseconds))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Set here rather than as bootstrap options, which cost a chain of futures per connection
-                    // (TCP_NODELAY is the bootstrap's default).
-                    try channel.syncOptions?.setOption(
-                        .writeBufferWaterMark,
-                        value: .init(low: busy / 2, high: max(busy, 8192)))
-                    let loop = countedLoop.value
-                    loop.upstreamConnectionOpened()
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in loop.upstreamConnectionClosed() }
-                    let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
-                    let handler = UpstreamChannelHandler(connection: connection)
-                    connection.handler = handler
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-        bootstrap.connect(to: address).assumeIsolated().whenComplete { [weak self, weak exchange] result in
+        let connecting = loop.connector.connect(
+            to: address, peerIndex: peerIndex,
+            connectTimeout: .milliseconds(settings.proxyConnectTimeout.milliseconds), writeBufferHigh: busy,
+            loop: loop)
+        connecting.assumeIsolated().whenComplete { [weak self, weak exchange] result in
             if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
             let stillConnecting = exchange?.wantsConnection(toPeer: peerIndex) ?? false
             switch result {
-            case .success(let channel):
-                guard let connection = try? channel.pipeline.syncOperations.handler(type: UpstreamChannelHandler.self)
-                    .connection
-                else {
-                    channel.close(promise: nil)
-                    return
-                }
+            case .success(let connection):
                 guard let self, let exchange, self.exchange === exchange, stillConnecting else {
                     // The request got a released connection meanwhile, or is gone: keep this one for the next.
                     pool.release(connection)

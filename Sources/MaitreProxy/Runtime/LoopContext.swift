@@ -20,6 +20,8 @@ final class LoopContext {
     let dates = HTTPDateCache()
     let headBuffers = HeadBufferPool()
     let idleDeadlines: IdleDeadlines
+    /// How upstream connections are opened (sockets; tests inject their own).
+    var connector: any UpstreamConnector = SocketConnector()
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
     /// field arrays of their own.
     var requestHead = RequestHead()
