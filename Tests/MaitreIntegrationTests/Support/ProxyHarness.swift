@@ -130,12 +130,99 @@ func freeLoopbackPort() throws -> Int {
     return port
 }
 
-/// Resident memory of this process in bytes (VmRSS).
-func residentMemoryBytes() -> Int {
-    guard let status = readFile("/proc/self/status") else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let digits = line.filter(\.isNumber)
-        return (Int(digits) ?? 0) * 1024
+/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`); throws when it cannot be read, so a memory check
+/// fails instead of seeing 0.
+func processStatusBytes(_ field: String) throws -> Int {
+    guard let status = readFile("/proc/self/status") else {
+        throw TestHTTPClient.Failure(description: "cannot read /proc/self/status")
     }
-    return 0
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+        if let kib = Int(line.filter(\.isNumber)) { return kib * 1024 }
+    }
+    throw TestHTTPClient.Failure(description: "no \(field) line in /proc/self/status")
+}
+
+/// The peak resident memory of this process over a stretch of work, from two sources: a thread that reads VmRSS
+/// every 20 ms, and VmHWM (the kernel's own high-water mark) after resetting it by writing "5" to
+/// /proc/self/clear_refs, when this kernel allows that. The peak is what a proxy that buffered a whole body and
+/// freed it afterwards would show; the resident size after the work would not.
+final class PeakMemoryMonitor: @unchecked Sendable {
+    /// VmRSS when monitoring started.
+    let baseline: Int
+    /// Whether VmHWM was reset at the start (it then covers every moment, not only the samples).
+    let highWaterMarkWasReset: Bool
+    private let lock = NSLock()
+    private var sampledPeak: Int
+    private var samples = 0
+    private var readFailure: String?
+    private var stopping = false
+    private var joined = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init() throws {
+        baseline = try processStatusBytes("VmRSS")
+        highWaterMarkWasReset = try Self.resetHighWaterMark()
+        sampledPeak = baseline
+        let thread = Thread { [self] in
+            while true {
+                lock.lock()
+                let stop = stopping
+                lock.unlock()
+                if stop { break }
+                do {
+                    let rss = try processStatusBytes("VmRSS")
+                    lock.lock()
+                    sampledPeak = max(sampledPeak, rss)
+                    samples += 1
+                    lock.unlock()
+                } catch {
+                    lock.lock()
+                    readFailure = "\(error)"
+                    lock.unlock()
+                    break
+                }
+                usleep(20_000)
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Writes "5" to /proc/self/clear_refs and checks that VmHWM came down to about VmRSS (within 1 MiB, the
+    /// memory that may be touched between the two reads). False when the kernel refuses or ignores it.
+    private static func resetHighWaterMark() throws -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        let written = write(fd, "5", 1)
+        close(fd)
+        guard written == 1 else { return false }
+        let highWaterMark = try processStatusBytes("VmHWM")
+        let resident = try processStatusBytes("VmRSS")
+        return highWaterMark <= resident + (1 << 20)
+    }
+
+    /// Stops sampling and returns the peak seen; throws when /proc could not be read or nothing was sampled.
+    /// May be called again (a `defer` after an early exit); later calls return the same peak.
+    @discardableResult
+    func stop() throws -> (peak: Int, samples: Int) {
+        lock.lock()
+        stopping = true
+        let alreadyJoined = joined
+        lock.unlock()
+        if !alreadyJoined {
+            guard finished.wait(timeout: .now() + 5) == .success else {
+                throw TestHTTPClient.Failure(description: "the memory sampling thread did not stop")
+            }
+            lock.lock()
+            joined = true
+            lock.unlock()
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let readFailure { throw TestHTTPClient.Failure(description: "reading VmRSS failed: \(readFailure)") }
+        guard samples > 0 else { throw TestHTTPClient.Failure(description: "no VmRSS sample was taken") }
+        var peak = sampledPeak
+        if highWaterMarkWasReset { peak = max(peak, try processStatusBytes("VmHWM")) }
+        return (peak, samples)
+    }
 }
