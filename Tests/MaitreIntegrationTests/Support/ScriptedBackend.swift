@@ -18,6 +18,9 @@ final class ScriptedBackend: Sendable {
     }
 
     typealias Script = @Sendable (_ path: String) -> [Step]
+    /// A script that also gets the request's number on its connection (0 for the first), for upstreams whose
+    /// answer depends on whether the connection is fresh or reused.
+    typealias ConnectionScript = @Sendable (_ path: String, _ requestOnConnection: Int) -> [Step]
 
     struct Stats {
         var acceptedConnections = 0
@@ -35,7 +38,11 @@ final class ScriptedBackend: Sendable {
     var openConnections: Int { stats.withLockedValue { $0.openConnections } }
     var requests: Int { stats.withLockedValue { $0.requests } }
 
-    init(group: any EventLoopGroup, script: @escaping Script) throws {
+    convenience init(group: any EventLoopGroup, script: @escaping Script) throws {
+        try self.init(group: group, connectionScript: { path, _ in script(path) })
+    }
+
+    init(group: any EventLoopGroup, connectionScript script: @escaping ConnectionScript) throws {
         let stats = self.stats
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -71,7 +78,9 @@ private final class ScriptedConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let script: ScriptedBackend.Script
+    private let script: ScriptedBackend.ConnectionScript
+    /// Request heads taken on this connection so far.
+    private var requestsOnConnection = 0
     private let stats: NIOLockedValueBox<ScriptedBackend.Stats>
     private var received: [UInt8] = []
     /// Steps of the current request still to run; nil while waiting for a request head.
@@ -80,7 +89,7 @@ private final class ScriptedConnectionHandler: ChannelInboundHandler {
     private static let headLimit = 64 * 1024
     private static let terminator: [UInt8] = Array("\r\n\r\n".utf8)
 
-    init(script: @escaping ScriptedBackend.Script, stats: NIOLockedValueBox<ScriptedBackend.Stats>) {
+    init(script: @escaping ScriptedBackend.ConnectionScript, stats: NIOLockedValueBox<ScriptedBackend.Stats>) {
         self.script = script
         self.stats = stats
     }
@@ -118,7 +127,8 @@ private final class ScriptedConnectionHandler: ChannelInboundHandler {
         let target = words.count > 1 ? String(decoding: words[1], as: UTF8.self) : ""
         let path = String(target.prefix { $0 != "?" })
         stats.withLockedValue { $0.requests += 1 }
-        running = ArraySlice(script(path))
+        running = ArraySlice(script(path, requestsOnConnection))
+        requestsOnConnection += 1
         runSteps(context: context)
     }
 
