@@ -12,6 +12,8 @@ import XCTest
 
 /// maitred's proxy started in-process from an nginx-dialect text, on a free loopback port.
 /// In the text, `PROXY_PORT` stands for that port and `TMP` for a fresh temporary directory.
+/// The event loop group has as many loops as the text's `worker_processes` (resolved as maitred's Runner does),
+/// unless `workers` overrides it.
 final class ProxyHarness {
     let group: MultiThreadedEventLoopGroup
     let server: ProxyServer
@@ -19,7 +21,7 @@ final class ProxyHarness {
     let directory: String
     let configuration: Configuration
 
-    init(_ text: String, workers: Int = 1, logLevel: LogLevel = .crit) throws {
+    init(_ text: String, workers: Int? = nil, logLevel: LogLevel = .crit) throws {
         directory = try makeTemporaryDirectory()
         port = try freeLoopbackPort()
         let resolved = text.replacingOccurrences(of: "PROXY_PORT", with: String(port))
@@ -27,7 +29,8 @@ final class ProxyHarness {
         let file = directory + "/maitre.conf"
         try writeFile(file, resolved)
         configuration = try ConfigLoader.load(file: file, prefix: directory + "/")
-        group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        group = MultiThreadedEventLoopGroup(
+            numberOfThreads: workers ?? configuration.workerProcesses.resolved(cores: System.coreCount))
         server = ProxyServer(group: group, log: ErrorLog(stderrAt: logLevel))
         try server.start(try ProxySnapshot(configuration: configuration))
     }
