@@ -82,31 +82,39 @@ final class BalancingIntegrationTests: XCTestCase {
         XCTAssertEqual(counts, ["a": 30, "b": 20, "c": 10])
     }
 
-    /// least_conn sends new requests away from a backend whose requests are still in flight.
-    func testLeastConnSteersAwayFromSlowBackend() throws {
-        try startBackends(["slow", "fast"], delay: ["slow": .milliseconds(400)])
+    /// least_conn sends new requests away from a server whose request is still in flight. One client connection
+    /// holds a slow request (/slow/3000) on whichever server took it; meanwhile another connection sends ten
+    /// requests one after another, each answered at once: every one of them sees 1 active request on the busy
+    /// server and 0 on the other, so least_conn sends all ten to the other. Round robin would alternate and send
+    /// five to the busy one. No threads: the test owns both sockets and the order of every send and read.
+    func testLeastConnSteersAwayFromBusyServer() throws {
+        try startBackends(["a", "b"])
         harness = try ProxyHarness("""
             http {
                 upstream pool { least_conn; server \(backends[0].address); server \(backends[1].address); }
                 server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://pool; } }
             }
             """)
-        // Four clients in parallel, five requests each: while "slow" holds a request, new ones go to "fast".
-        let port = harness!.port
-        let results = NIOLockedValueBoxForTests([String]())
-        DispatchQueue.concurrentPerform(iterations: 4) { _ in
-            guard let client = try? TestHTTPClient(port: port) else { return }
-            for _ in 0..<5 {
-                if let r = try? client.request("GET", "/") {
-                    results.append(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
-                }
-            }
-        }
-        let all = results.value
-        XCTAssertEqual(all.count, 20)
-        let slow = all.filter { $0 == "slow" }.count
-        let fast = all.filter { $0 == "fast" }.count
-        XCTAssertGreaterThan(fast, slow * 2, "fast=\(fast) slow=\(slow)")
+        let holder = try harness!.client()
+        let started = Date()
+        try holder.send("GET /slow/3000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(pollUntil(timeout: 5) { self.backends.map(\.requests).reduce(0, +) == 1 },
+                      "the slow request reached a server")
+        guard let busyIndex = backends.firstIndex(where: { $0.requests == 1 }) else { return XCTFail("no server has it") }
+        let busy = backends[busyIndex].name
+        let idle = backends[1 - busyIndex].name
+
+        let other = try harness!.client()
+        var answeredBy: [String] = []
+        for _ in 0..<10 { answeredBy.append(backendName(try other.request("GET", "/"))) }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertLessThan(elapsed, 2.5, "the slow request may have finished meanwhile: this run shows nothing")
+        XCTAssertEqual(answeredBy, Array(repeating: idle, count: 10), "requests went to the busy server \(busy)")
+
+        let slow = try holder.readResponse()
+        XCTAssertEqual(slow.status, 200)
+        XCTAssertEqual(backendName(slow), busy)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 3.0, "the slow request was held 3 s")
     }
 
     /// ip_hash keeps each client /24 on one server, and maps them as nginx does: with three equal servers
@@ -189,18 +197,4 @@ extension BalancingIntegrationTests {
         }
         XCTAssertEqual(backends[0].requests, 8)
     }
-}
-
-
-/// A small lock-protected box for collecting results from concurrent test clients.
-final class NIOLockedValueBoxForTests<Value>: @unchecked Sendable {
-    private var stored: Value
-    private let lock = NSLock()
-    init(_ value: Value) { stored = value }
-    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
-    func mutate(_ body: (inout Value) -> Void) { lock.lock(); body(&stored); lock.unlock() }
-}
-
-extension NIOLockedValueBoxForTests where Value == [String] {
-    func append(_ s: String) { mutate { $0.append(s) } }
 }
