@@ -19,7 +19,10 @@ final class ProcessTests: XCTestCase {
     override func tearDown() {
         if let process, process.isRunning {
             process.terminate()
-            _ = MaitredBinary.waitForExit(process, timeout: 5)
+            if !MaitredBinary.waitForExit(process, timeout: 5) {
+                kill(process.processIdentifier, SIGKILL)
+                _ = MaitredBinary.waitForExit(process, timeout: 5)
+            }
         }
         for b in backends { b.stop() }
         try? group.syncShutdownGracefully()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import XCTest
 
 /// The built `maitred` binary run as a child process, as an operator runs it.
@@ -19,7 +20,9 @@ struct MaitredBinary {
         var stderr: String
     }
 
-    /// Runs maitred to completion (bounded by `timeout`), capturing both streams.
+    /// Runs maitred to completion (bounded by `timeout`), capturing both streams. Both pipes are drained while it
+    /// runs (a chatty child cannot block on a full pipe), and reading them is bounded too: a detached child that
+    /// kept a pipe open would otherwise make the read wait for its exit.
     static func run(_ arguments: [String], timeout: TimeInterval = 20) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -29,17 +32,36 @@ struct MaitredBinary {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let readers = DispatchGroup()
+        let captured = NIOLockedValueBox((out: Data(), err: Data()))
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            let handle = pipe.fileHandleForReading
+            readers.enter()
+            Thread {
+                let data = handle.readDataToEndOfFile()
+                captured.withLockedValue { if isOut { $0.out = data } else { $0.err = data } }
+                readers.leave()
+            }.start()
+        }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            if !waitForExit(process, timeout: 5) {
+                kill(process.processIdentifier, SIGKILL)
+                _ = waitForExit(process, timeout: 5)
+            }
             throw TestHTTPClient.Failure(description: "maitred \(arguments) did not finish within \(timeout)s")
         }
+        guard readers.wait(timeout: .now() + 5) == .success else {
+            throw TestHTTPClient.Failure(
+                description: "maitred \(arguments) exited but its stdout or stderr stayed open for 5 s")
+        }
+        let (stdout, stderr) = captured.withLockedValue { ($0.out, $0.err) }
         return Result(
             status: process.terminationStatus,
-            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Starts maitred in the background; stdout and stderr go to files in `directory`.

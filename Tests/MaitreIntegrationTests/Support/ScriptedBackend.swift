@@ -62,10 +62,11 @@ final class ScriptedBackend: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ScriptedConnectionHandler(script: script, stats: stats))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).wait()
+            .bind(host: "127.0.0.1", port: 0).wait()  // a bind always completes: bound or failed
     }
 
     /// Stops listening and closes every open connection.
+    /// The waits are bounded: a close future always completes (already closed is an error, not a hang).
     func stop() {
         try? channel.close().wait()
         for child in stats.withLockedValue({ Array($0.children.values) }) {

@@ -57,10 +57,11 @@ final class TestBackend: Sendable {
                         BackendHandler(name: name, stats: stats, delay: delay, http10: http10))
                 }
             }
-            .bind(host: "127.0.0.1", port: port).wait()
+            .bind(host: "127.0.0.1", port: port).wait()  // a bind always completes: bound or failed
     }
 
     /// Stops listening and closes every open connection, as a crashed server would.
+    /// The waits are bounded: a close future always completes (already closed is an error, not a hang).
     func stop() {
         try? channel.close().wait()
         for child in stats.withLockedValue({ Array($0.children.values) }) {
