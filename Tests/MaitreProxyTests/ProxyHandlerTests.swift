@@ -24,6 +24,20 @@ final class ProxyHandlerTests: XCTestCase {
         }
         """
 
+    /// Every channel a test made, closed in tearDown: an EmbeddedChannel left open keeps its pipeline and
+    /// handler alive for the rest of the test process, and LiveObjects counts them (the leak checks of the
+    /// integration tests, which run in the same process, would see them).
+    private var channels: [EmbeddedChannel] = []
+
+    override func tearDown() {
+        for channel in channels {
+            // Closes if still open and runs the embedded loop, where the pipeline lets go of its handlers.
+            _ = try? channel.finish(acceptAlreadyClosed: true)
+            channel.embeddedEventLoop.run()
+        }
+        channels = []
+    }
+
     private func makeChannel(config: String? = nil) throws -> EmbeddedChannel {
         let configuration = try ConfigLoader.load(
             text: config ?? self.config, file: "/tmp/maitre-handler-test.conf", prefix: "/tmp/")
@@ -36,6 +50,7 @@ final class ProxyHandlerTests: XCTestCase {
         let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(
             HTTPProxyHandler(loop: context, endpoint: endpoint, routes: routes, connectionNumber: 1))
+        channels.append(channel)
         try channel.connect(to: SocketAddress(ipAddress: "10.1.2.3", port: 5000)).wait()
         return channel
     }

@@ -26,8 +26,23 @@ final class UpstreamChannelHandlerTests: XCTestCase {
         func upstreamFailed(_ failure: UpstreamFailure) { failures.append(failure) }
     }
 
+    /// Every channel a test made, closed in tearDown: an EmbeddedChannel left open keeps its pipeline, handler
+    /// and UpstreamConnection alive for the rest of the test process, and LiveObjects counts them (the leak
+    /// checks of the integration tests, which run in the same process, would see them).
+    private var channels: [EmbeddedChannel] = []
+
+    override func tearDown() {
+        for channel in channels {
+            // Closes if still open and runs the embedded loop, where the pipeline lets go of its handlers.
+            _ = try? channel.finish(acceptAlreadyClosed: true)
+            channel.embeddedEventLoop.run()
+        }
+        channels = []
+    }
+
     private func make() throws -> (EmbeddedChannel, UpstreamConnection, UpstreamChannelHandler, Recorder) {
         let channel = EmbeddedChannel()
+        channels.append(channel)
         let connection = UpstreamConnection(channel: channel, peerAddress: try SocketAddress(ipAddress: "127.0.0.1", port: 1), peerIndex: 0)
         let handler = UpstreamChannelHandler(connection: connection)
         connection.handler = handler
