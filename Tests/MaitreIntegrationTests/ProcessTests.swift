@@ -139,6 +139,7 @@ final class ProcessTests: XCTestCase {
         try writeFile(file, config(proxyPort: port, backend: first))
         process = try MaitredBinary.start(["-c", file], directory: directory)
         XCTAssertTrue(MaitredBinary.waitForPort(port), readFile(directory + "/stderr") ?? "")
+        XCTAssertTrue(MaitredBinary.waitForSignalHandlers(pid: process!.processIdentifier), "signal handling ready")
         XCTAssertEqual(try TestHTTPClient(port: port).request("GET", "/").text, "first\n")
         let pid = readFile(directory + "/maitred.pid")?.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(pid, String(process!.processIdentifier))
@@ -180,7 +181,7 @@ final class ProcessTests: XCTestCase {
 
         XCTAssertEqual(try MaitredBinary.run(["-s", "quit", "-c", file]).status, 0)
         XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 15))
-        XCTAssertEqual(process!.terminationStatus, 0)
+        XCTAssertEqual(MaitredBinary.exitStatus(process!), 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/maitred.pid"))
         XCTAssertEqual(readFile(directory + "/stdout"), "", "maitred writes nothing on stdout")
     }
@@ -196,6 +197,7 @@ final class ProcessTests: XCTestCase {
         try writeFile(file, config(proxyPort: port, backend: backend))
         process = try MaitredBinary.start(["-c", file], directory: directory)
         XCTAssertTrue(MaitredBinary.waitForPort(port))
+        XCTAssertTrue(MaitredBinary.waitForSignalHandlers(pid: process!.processIdentifier), "signal handling ready")
         let client = try TestHTTPClient(port: port)
         try client.send("GET /slow/1500 HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertTrue(pollUntil(timeout: 5) { backend.requests == 1 }, "the request reached the backend")
@@ -205,7 +207,7 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(response.text, "slow\n")
         XCTAssertEqual(response.header("connection"), "close")
         XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 15))
-        XCTAssertEqual(process!.terminationStatus, 0)
+        XCTAssertEqual(MaitredBinary.exitStatus(process!), 0)
         XCTAssertTrue(readFile(directory + "/error.log")?.contains("gracefully shutting down") ?? false,
                       readFile(directory + "/error.log") ?? "no error.log")
     }
@@ -221,6 +223,7 @@ final class ProcessTests: XCTestCase {
         try writeFile(file, config(proxyPort: port, backend: backend))
         process = try MaitredBinary.start(["-c", file], directory: directory)
         XCTAssertTrue(MaitredBinary.waitForPort(port))
+        XCTAssertTrue(MaitredBinary.waitForSignalHandlers(pid: process!.processIdentifier), "signal handling ready")
         let client = try TestHTTPClient(port: port, timeoutSeconds: 10)
         try client.send("GET /slow/3000 HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertTrue(pollUntil(timeout: 5) { backend.requests == 1 }, "the request reached the backend")
@@ -229,7 +232,7 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(MaitredBinary.waitForExit(process!, timeout: 10))
         let exitedAfter = Date().timeIntervalSince(signalled)
         XCTAssertLessThan(exitedAfter, 2.0, "maitred took \(exitedAfter) s to stop on SIGTERM")
-        XCTAssertEqual(process!.terminationStatus, 0)
+        XCTAssertEqual(MaitredBinary.exitStatus(process!), 0)
         let (bytes, end) = client.readUntilClose()
         XCTAssertEqual(bytes.count, 0, "no response: \(String(decoding: bytes, as: UTF8.self))")
         XCTAssertTrue(end == .eof || end == .reset, "the connection was closed, not left open (\(end))")
@@ -254,6 +257,7 @@ final class ProcessTests: XCTestCase {
             kill(pid, SIGKILL)  // in case an assertion below failed before the orderly stop
         }
         XCTAssertEqual(try TestHTTPClient(port: port).request("GET", "/").text, "a\n")
+        XCTAssertTrue(MaitredBinary.waitForSignalHandlers(pid: pid), "signal handling ready")
         XCTAssertEqual(kill(pid, SIGTERM), 0)
         var gone = false
         let deadline = Date().addingTimeInterval(10)

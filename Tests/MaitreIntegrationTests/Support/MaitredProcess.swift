@@ -93,4 +93,36 @@ struct MaitredBinary {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         return !process.isRunning
     }
+
+    /// Waits (bounded) until maitred catches every signal in `signals`, read from the SigCgt mask in
+    /// /proc/<pid>/status. maitred accepts connections before its signal handling is ready: it sets the signals
+    /// to SIG_IGN and arms dispatch sources, which install their handlers asynchronously; a signal sent in
+    /// between is lost (and one sent before that kills it by the default action). A test that signals maitred
+    /// waits for this first, so it tests the signal's handling and not that startup window.
+    /// Without /proc (macOS) there is nothing to observe and it returns true at once.
+    static func waitForSignalHandlers(pid: Int32, _ signals: [Int32] = [SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1],
+                                      timeout: TimeInterval = 10) -> Bool {
+        #if os(Linux)
+        let wanted = signals.reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1 - 1)) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let status = readFile("/proc/\(pid)/status"),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+                let caught = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16),
+                caught & wanted == wanted
+            {
+                return true
+            }
+            if Date() >= deadline { return false }
+            usleep(2_000)
+        }
+        #else
+        return true
+        #endif
+    }
+
+    /// The exit status, or nil while the process runs (reading terminationStatus then is a crash in Foundation).
+    static func exitStatus(_ process: Process) -> Int32? {
+        process.isRunning ? nil : process.terminationStatus
+    }
 }
