@@ -35,18 +35,26 @@ final class Runner: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         defer { try? group.syncShutdownGracefully() }
         let server = ProxyServer(group: group, log: log)
+        // Signal handling is ready before the first listener accepts: a signal sent as soon as the port answers
+        // is acted on, never lost (nor left to its default action, which would kill the process).
+        let sources = installSignalHandlers(server: server, workerProcesses: configuration.workerProcesses)
         do {
             try server.start(try ProxySnapshot(configuration: configuration))
         } catch {
+            for source in sources { source.cancel() }
             log.log(.emerg, "\(error)")
             if !log.writesToStderr { Console.error("maitred: [emerg] \(error)") }
             return 1
         }
-        return serve(server: server, configuration: configuration)
+        started.withLockedValue { $0 = true }
+        return serve(server: server, configuration: configuration, sources: sources)
     }
 
+    /// Set once the listeners are open: a reload asked for earlier has nothing to reload yet.
+    private let started = NIOLockedValueBox(false)
+
     /// Runs an already listening server until a stop signal, answering reloads meanwhile.
-    func serve(server: ProxyServer, configuration: Configuration) -> Int32 {
+    func serve(server: ProxyServer, configuration: Configuration, sources: [any DispatchSourceSignal]? = nil) -> Int32 {
         let pid = getpid()
         if case .failure(let failure) = SmallFile.write(configuration.pidFile, pid: pid) {
             log.log(.emerg, failure.message)
@@ -56,7 +64,8 @@ final class Runner: Sendable {
         }
         let threads = server.group.makeIterator().reduce(0) { n, _ in n + 1 }
         log.log(.notice, "maitred \(MaitreVersion.string) started, \(threads) event loop\(threads == 1 ? "" : "s")")
-        let sources = installSignalHandlers(server: server, workerProcesses: configuration.workerProcesses)
+        started.withLockedValue { $0 = true }
+        let sources = sources ?? installSignalHandlers(server: server, workerProcesses: configuration.workerProcesses)
         Detach.report(0)
         var pidFile = configuration.pidFile
 
@@ -111,6 +120,10 @@ final class Runner: Sendable {
     }
 
     private func reload(server: ProxyServer, workerProcesses: WorkerProcesses) {
+        guard started.withLockedValue({ $0 }) else {
+            log.log(.notice, "signal 1 (SIGHUP) received before the listeners opened: nothing to reconfigure yet")
+            return
+        }
         log.log(.notice, "signal 1 (SIGHUP) received, reconfiguring")
         do {
             let configuration = try ConfigLoader.load(
