@@ -5,22 +5,7 @@ import XCTest
 
 /// Reload as an operator lives it: under load, with new and keep-alive connections, nothing fails, keep-alive
 /// connections move to the new configuration, and peer state that did not change is kept.
-final class ReloadTests: XCTestCase {
-    var group: MultiThreadedEventLoopGroup!
-    var backends: [TestBackend] = []
-    var harness: ProxyHarness?
-
-    override func setUp() {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    }
-
-    override func tearDown() {
-        harness?.stop()
-        for b in backends { b.stop() }
-        backends = []
-        try? group.syncShutdownGracefully()
-    }
-
+final class ReloadTests: ProxyTestCase {
     private func config(_ label: String, backend: TestBackend) -> String {
         """
         http {
@@ -44,7 +29,7 @@ final class ReloadTests: XCTestCase {
         harness = try ProxyHarness(config("A", backend: first), workers: 2)
         let port = harness!.port
         let tally = LoadTally()
-        let keptLabels = NIOLockedValueBoxArray(count: 4)
+        let keptLabels = KeptClients(count: 4)
 
         let fresh = LoadThreads(count: 4, maxIterations: 100_000) { _, iteration in
             do {
@@ -149,7 +134,7 @@ final class ReloadTests: XCTestCase {
 }
 
 /// Per-thread keep-alive clients and the `/which` labels each saw, for the reload test.
-private final class NIOLockedValueBoxArray: @unchecked Sendable {
+private final class KeptClients: @unchecked Sendable {
     struct Labels {
         var seen: Set<String> = []
         var reconnects = 0

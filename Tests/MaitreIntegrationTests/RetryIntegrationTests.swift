@@ -5,21 +5,7 @@ import XCTest
 
 /// proxy_next_upstream on statuses, over real sockets: refused answers never reach the client, and the last
 /// peer's own answer does.
-final class RetryIntegrationTests: XCTestCase {
-    var group: MultiThreadedEventLoopGroup!
-    var backends: [TestBackend] = []
-    var harness: ProxyHarness?
-
-    override func setUp() {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    }
-
-    override func tearDown() {
-        harness?.stop()
-        for b in backends { b.stop() }
-        try? group.syncShutdownGracefully()
-    }
-
+final class RetryIntegrationTests: ProxyTestCase {
     func testStatusRetryPassesTheLastPeersAnswerOn() throws {
         let a = try TestBackend(name: "a", group: group)
         let b = try TestBackend(name: "b", group: group)
