@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Instructions per keep-alive request, as docs/performance.md measures them:
+#   bench/callgrind.sh MAITRED_BINARY
+# maitred (symbols stripped: valgrind 3.19 cannot read Swift's DWARF 5) with the article's keepalive 32 in front of
+# one bench/backend.c; 500 warm-up GETs, then instrumentation on for exactly 2,000 keep-alive GETs over 10
+# connections; prints total Ir / 2,000. Needs valgrind (apt-get install valgrind). Stops what it starts by PID.
+set -euo pipefail
+BIN=$1
+HERE="$(cd "$(dirname "$0")" && pwd)"
+W=$(mktemp -d /tmp/maitre-callgrind-XXXXXX)
+VP=""
+BP=""
+cleanup() {
+    [ -n "$VP" ] && kill "$VP" 2>/dev/null || true
+    [ -n "$BP" ] && kill "$BP" 2>/dev/null || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+gcc -O2 -o "$W/backend" "$HERE/backend.c"
+cp "$BIN" "$W/maitred"
+strip -g "$W/maitred"
+printf '%s\n' \
+    "worker_processes 1;" \
+    "pid $W/m.pid;" \
+    "error_log $W/e.log warn;" \
+    "events { worker_connections 2000; }" \
+    "http {" \
+    "    upstream app { server 127.0.0.1:18101; keepalive 32; }" \
+    "    server { listen 127.0.0.1:18190; location / { proxy_pass http://app; } }" \
+    "}" > "$W/m.conf"
+"$W/backend" 18101 &
+BP=$!
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/out.%p" "$W/maitred" -c "$W/m.conf" \
+    2>"$W/vg.log" &
+VP=$!
+for _ in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', 18190)).close()" 2>/dev/null && break
+    sleep 0.2
+done
+python3 "$HERE/keepalive_client.py" 18190 500
+callgrind_control -i on "$VP" >/dev/null
+python3 "$HERE/keepalive_client.py" 18190 2000
+callgrind_control -i off "$VP" >/dev/null
+callgrind_control -d "$VP" >/dev/null
+sleep 1
+f=$(ls -S "$W"/out.* | head -1)
+callgrind_annotate "$f" 2>/dev/null | grep "PROGRAM TOTALS" \
+    | awk '{gsub(",", "", $1); printf "%.0f instructions/request\n", $1 / 2000}'
