@@ -6,19 +6,17 @@ import XCTest
 final class ClientConnectionStateTests: XCTestCase {
     func testKeepAliveRequestWithLengthBody() {
         var s = ClientConnectionState()
-        XCTAssertTrue(s.acceptsHead)
         XCTAssertTrue(s.isIdle)
         s.headAccepted(framing: .contentLength(10))
         XCTAssertEqual(s.request, .body(.length(remaining: 10), sink: .exchange))
         XCTAssertEqual(s.response, .open)
-        XCTAssertFalse(s.acceptsHead, "a pipelined head waits for this request")
+        XCTAssertFalse(s.isIdle, "a pipelined head waits for this request")
         XCTAssertFalse(s.lengthBodyRead(4))
         XCTAssertEqual(s.request, .body(.length(remaining: 6), sink: .exchange))
         XCTAssertTrue(s.lengthBodyRead(6))
         XCTAssertEqual(s.request, .awaitingHead)
-        XCTAssertFalse(s.acceptsHead, "the response is still open")
+        XCTAssertFalse(s.isIdle, "the response is still open")
         XCTAssertEqual(s.responseFinished(keepAlive: true), .keepAlive)
-        XCTAssertTrue(s.acceptsHead)
         XCTAssertTrue(s.isIdle)
     }
 
@@ -30,10 +28,9 @@ final class ClientConnectionStateTests: XCTestCase {
         s.discardRestOfBody()
         XCTAssertTrue(s.isDiscardingBody)
         XCTAssertFalse(s.isIdle, "still reading the old body")
-        XCTAssertFalse(s.acceptsHead)
         s.chunkedBodyEnded()
         XCTAssertFalse(s.isDiscardingBody)
-        XCTAssertTrue(s.acceptsHead)
+        XCTAssertTrue(s.isIdle)
     }
 
     func testResponseThatForbidsKeepAliveCloses() {
@@ -41,7 +38,6 @@ final class ClientConnectionStateTests: XCTestCase {
         s.headAccepted(framing: .none)
         XCTAssertEqual(s.responseFinished(keepAlive: false), .close)
         XCTAssertTrue(s.isClosing)
-        XCTAssertFalse(s.acceptsHead)
         XCTAssertFalse(s.isIdle)
     }
 
@@ -77,7 +73,7 @@ final class ClientConnectionStateTests: XCTestCase {
     func testFinishAfterThisRequest() {
         var s = ClientConnectionState()
         s.finishAfterThisRequest()
-        XCTAssertTrue(s.acceptsHead, "a head that already arrived is served")
+        XCTAssertTrue(s.isIdle, "a head that already arrived is served")
         s.headAccepted(framing: .none)
         XCTAssertEqual(s.responseFinished(keepAlive: true), .close)
     }

@@ -24,7 +24,7 @@ final class ConnectorInjectionTests: XCTestCase {
                     to: channel, address: address, peerIndex: peerIndex, loop: context)
                 try channel.connect(to: address).wait()
                 channels.append((peerIndex, channel))
-                return loop.makeSucceededFuture(connection)
+                return loop.assumeIsolated().makeSucceededFuture(connection)
             } catch {
                 return loop.makeFailedFuture(error)
             }

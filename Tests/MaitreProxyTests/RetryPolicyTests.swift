@@ -44,10 +44,13 @@ final class RetryPolicyTests: XCTestCase {
     /// A pooled connection the upstream had closed: same peer, fresh connection — unless the request may not be
     /// repeated.
     func testReusedConnectionClosedUnderUs() {
-        XCTAssertEqual(RetryPolicy.afterFailure(.error, attempt(tries: 0, reused: true)), .samePeerFreshConnection)
-        XCTAssertEqual(RetryPolicy.afterFailure(.timeout, attempt(reused: true)), .nextPeer,
+        XCTAssertTrue(RetryPolicy.retriesOnFreshConnection(.error, attempt(tries: 0, reused: true)))
+        XCTAssertFalse(RetryPolicy.retriesOnFreshConnection(.timeout, attempt(reused: true)),
                        "only a transport error means the connection was stale")
+        XCTAssertEqual(RetryPolicy.afterFailure(.timeout, attempt(reused: true)), .nextPeer)
+        XCTAssertFalse(RetryPolicy.retriesOnFreshConnection(.error, attempt(idempotent: false, reused: true)))
         XCTAssertEqual(RetryPolicy.afterFailure(.error, attempt(idempotent: false, reused: true)), .fail(status: 502))
+        XCTAssertFalse(RetryPolicy.retriesOnFreshConnection(.error, attempt(canReplay: false, reused: true)))
         XCTAssertEqual(RetryPolicy.afterFailure(.error, attempt(canReplay: false, reused: true)), .fail(status: 502))
     }
 
@@ -55,12 +58,12 @@ final class RetryPolicyTests: XCTestCase {
     /// answer goes to the client.
     func testStatusRetries() {
         let listed: NextUpstreamConditions = [.error, .http502, .http404]
-        XCTAssertTrue(RetryPolicy.retriesStatus(502, attempt(listed, tries: 2)))
-        XCTAssertFalse(RetryPolicy.retriesStatus(502, attempt(listed, tries: 1)), "last try: pass the 502 on")
-        XCTAssertTrue(RetryPolicy.retriesStatus(404, attempt(listed, tries: 3)))
-        XCTAssertFalse(RetryPolicy.retriesStatus(503, attempt(listed, tries: 3)), "not listed")
-        XCTAssertFalse(RetryPolicy.retriesStatus(200, attempt(listed, tries: 3)))
-        XCTAssertFalse(RetryPolicy.retriesStatus(502, attempt(listed, tries: 3, idempotent: false)))
-        XCTAssertFalse(RetryPolicy.retriesStatus(502, attempt(listed, tries: 3, elapsed: 5, timeout: 5)))
+        XCTAssertTrue(RetryPolicy.retriesStatus(502, conditions: listed, attempt(listed, tries: 2)))
+        XCTAssertFalse(RetryPolicy.retriesStatus(502, conditions: listed, attempt(listed, tries: 1)), "last try: pass the 502 on")
+        XCTAssertTrue(RetryPolicy.retriesStatus(404, conditions: listed, attempt(listed, tries: 3)))
+        XCTAssertFalse(RetryPolicy.retriesStatus(503, conditions: listed, attempt(listed, tries: 3)), "not listed")
+        XCTAssertFalse(RetryPolicy.retriesStatus(200, conditions: listed, attempt(listed, tries: 3)))
+        XCTAssertFalse(RetryPolicy.retriesStatus(502, conditions: listed, attempt(listed, tries: 3, idempotent: false)))
+        XCTAssertFalse(RetryPolicy.retriesStatus(502, conditions: listed, attempt(listed, tries: 3, elapsed: 5, timeout: 5)))
     }
 }

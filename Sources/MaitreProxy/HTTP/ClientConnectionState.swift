@@ -46,9 +46,7 @@ struct ClientConnectionState: Equatable {
 
     // MARK: Questions
 
-    /// A head may be parsed now: nothing of a request is under way.
-    var acceptsHead: Bool { lifecycle != .closing && request == .awaitingHead && response == .none }
-    /// Waiting for a request with nothing of one under way (nginx's reusable connection).
+    /// Waiting for a request with nothing of one under way (nginx's reusable connection): a head may be parsed.
     var isIdle: Bool { lifecycle != .closing && request == .awaitingHead && response == .none }
     var isClosing: Bool { lifecycle == .closing }
     var isQuiescing: Bool { lifecycle == .quiescing }

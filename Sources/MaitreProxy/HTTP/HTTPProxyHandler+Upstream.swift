@@ -33,7 +33,7 @@ extension HTTPProxyHandler {
         let peerIndex = peer.index
         let settings = exchange.location.settings
         let busy = settings.proxyBusyBuffersSize
-        guard loop.admitConnection(kind: "upstream") else {
+        guard loop.admitConnection() else {
             // nginx's ngx_http_upstream_connect finalizes with 500 when no connection slot is left.
             abandonUpstream(exchange, outcome: .success)
             failExchange(exchange, status: .internalServerError)
@@ -130,7 +130,7 @@ extension HTTPProxyHandler {
         case .timeout: kind = .timeout
         case .invalidHeader: kind = .invalidHeader
         }
-        if let peer, RetryPolicy.afterFailure(kind, retryAttempt(exchange)) == .samePeerFreshConnection {
+        if let peer, RetryPolicy.retriesOnFreshConnection(kind, retryAttempt(exchange)) {
             // A keep-alive connection the upstream had already closed: the same peer on a fresh connection.
             connect(to: peer, for: exchange)
             return
@@ -147,7 +147,7 @@ extension HTTPProxyHandler {
             }
         }
         switch RetryPolicy.afterFailure(kind, retryAttempt(exchange)) {
-        case .nextPeer, .samePeerFreshConnection:
+        case .nextPeer:
             attemptUpstream(exchange)
         case .fail(let status):
             failExchange(exchange, status: HTTPResponseStatus(statusCode: status))
@@ -190,7 +190,9 @@ extension HTTPProxyHandler {
     func upstreamResponseHead(_ upstream: UpstreamResponseHead, exchange: ProxyExchange) {
         guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
         let status = upstream.status
-        if RetryPolicy.retriesStatus(status, retryAttempt(exchange)) {
+        if RetryPolicy.retriesStatus(
+            status, conditions: exchange.location.settings.proxyNextUpstream, retryAttempt(exchange))
+        {
             // A status proxy_next_upstream lists: count it (403/404 do not count as failures) and try the next.
             let outcome: PeerOutcome = status == 403 || status == 404 ? .success : .failure
             exchange.connection?.close()

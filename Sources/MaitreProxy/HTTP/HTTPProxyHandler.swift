@@ -208,7 +208,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func consume(_ bytes: inout ByteBuffer) -> Bool {
         switch state.request {
         case .awaitingHead:
-            if state.response == .open { return false }  // A pipelined request waits for the response ahead of it.
+            guard state.isIdle else { return false }  // A pipelined request waits for the response ahead of it.
             // A head that arrives while quiescing is still served (with `Connection: close`): dropping it would
             // fail a request the client already sent.
             if exchange == nil, !adoptCurrentConfiguration() { state.finishAfterThisRequest() }

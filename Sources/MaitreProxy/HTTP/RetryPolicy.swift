@@ -31,23 +31,23 @@ enum RetryPolicy {
     }
 
     enum Decision: Equatable {
-        /// The pooled connection had been closed by the upstream: the same peer again on a fresh connection,
-        /// without counting a failure (nginx gives the try back in this case too).
-        case samePeerFreshConnection
         /// Select the next peer.
         case nextPeer
         /// Answer with maitred's own error page.
         case fail(status: Int)
     }
 
-    /// After a transport failure, before any response byte reached the client. The caller releases the peer with
-    /// a failure (and so decrements `triesLeft`) unless the decision is `samePeerFreshConnection`.
+    /// A transport error on a pooled connection the upstream had already closed: the same peer again on a fresh
+    /// connection, without counting a failure (nginx gives the try back in this case too). Asked first, before
+    /// the peer is released.
+    static func retriesOnFreshConnection(_ failure: Failure, _ attempt: Attempt) -> Bool {
+        attempt.reusedConnection && failure == .error && attempt.canReplay
+            && (attempt.isIdempotent || attempt.conditions.contains(.nonIdempotent))
+    }
+
+    /// After a transport failure, before any response byte reached the client, once the peer was released with a
+    /// failure (`attempt.triesLeft` counts after that release).
     static func afterFailure(_ failure: Failure, _ attempt: Attempt) -> Decision {
-        if attempt.reusedConnection, failure == .error, attempt.canReplay,
-            attempt.isIdempotent || attempt.conditions.contains(.nonIdempotent)
-        {
-            return .samePeerFreshConnection
-        }
         let condition: NextUpstreamConditions
         let status: Int
         switch failure {
@@ -61,9 +61,14 @@ enum RetryPolicy {
     /// After a response head whose status `proxy_next_upstream` may list: true when the response is refused and the
     /// next peer tried. `attempt.triesLeft` counts before this attempt's peer is released, so one try must remain
     /// beyond it (nginx's `u->peer.tries > 1`); otherwise the upstream's own answer goes to the client.
-    static func retriesStatus(_ status: Int, _ attempt: Attempt) -> Bool {
-        guard let condition = NextUpstreamConditions(status: status) else { return false }
-        var afterRelease = attempt
+    /// `attempt` is only built for a status `proxy_next_upstream` lists (most responses are not).
+    static func retriesStatus(
+        _ status: Int, conditions: NextUpstreamConditions, _ attempt: @autoclosure () -> Attempt
+    ) -> Bool {
+        guard let condition = NextUpstreamConditions(status: status), conditions.contains(condition) else {
+            return false
+        }
+        var afterRelease = attempt()
         afterRelease.triesLeft -= 1
         return mayTryNext(condition, afterRelease)
     }

@@ -45,7 +45,7 @@ final class LoopContext {
     /// nginx's `ngx_get_connection` for a new connection: true when one more fits in `worker_connections`.
     /// At the limit, idle client connections are closed first, as nginx drains reusable ones (up to 32 at a time,
     /// at least one); when none is idle the new connection is refused and the shortage logged.
-    func admitConnection(kind: String) -> Bool {
+    func admitConnection() -> Bool {
         let limit = runtime.snapshot.configuration.workerConnections
         guard usedConnections >= limit else { return true }
         let toFree = max(1, min(32, connections.count / 8))

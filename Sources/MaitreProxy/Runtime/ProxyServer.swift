@@ -21,7 +21,6 @@ public final class ProxyServer: Sendable {
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         var listeners: [ListenEndpoint: any Channel] = [:]
-        var stopping = false
     }
 
     public init(group: MultiThreadedEventLoopGroup, log: ErrorLog) {
@@ -148,7 +147,7 @@ public final class ProxyServer: Sendable {
             // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
             throw ChannelError.ioOnClosedChannel
         }
-        guard loop.admitConnection(kind: "client") else {
+        guard loop.admitConnection() else {
             // nginx closes an accepted connection it has no slot for.
             throw ChannelError.ioOnClosedChannel
         }
@@ -194,7 +193,6 @@ public final class ProxyServer: Sendable {
 
     private func takeEverything() -> ([any Channel], [NIOLoopBound<LoopContext>]) {
         state.withLockedValue { state in
-            state.stopping = true
             let listeners = Array(state.listeners.values)
             state.listeners = [:]
             return (listeners, Array(state.loops.values))

@@ -7,7 +7,6 @@ import NIOCore
 /// shell runs them (closes, hand-overs, the expiry timer, the end-of-turn trim).
 /// Confined to its event loop: no locks.
 final class UpstreamConnectionPool {
-    let capacity: Int
     let idleTimeout: TimeAmount
     let maxRequests: Int
     let maxLifetime: TimeAmount
@@ -27,15 +26,12 @@ final class UpstreamConnectionPool {
     }
 
     init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, maxLifetime: TimeAmount, eventLoop: any EventLoop) {
-        self.capacity = capacity
         self.idleTimeout = idleTimeout
         self.maxRequests = maxRequests
         self.maxLifetime = maxLifetime
         self.eventLoop = eventLoop
         self.state = UpstreamPoolState(capacity: capacity)
     }
-
-    var idleCount: Int { state.idle.count }
 
     /// The most recently used live idle connection to `peerIndex`, removed from the pool.
     func take(peerIndex: Int) -> UpstreamConnection? {
