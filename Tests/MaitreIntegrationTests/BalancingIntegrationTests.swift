@@ -4,22 +4,7 @@ import NIOPosix
 import XCTest
 
 /// Distribution through real sockets: maitred in front of real backends on loopback.
-final class BalancingIntegrationTests: XCTestCase {
-    var group: MultiThreadedEventLoopGroup!
-    var backends: [TestBackend] = []
-    var harness: ProxyHarness?
-
-    override func setUp() {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    }
-
-    override func tearDown() {
-        harness?.stop()
-        for b in backends { b.stop() }
-        backends = []
-        try? group.syncShutdownGracefully()
-    }
-
+final class BalancingIntegrationTests: ProxyTestCase {
     private func startBackends(_ names: [String], delay: [String: TimeAmount] = [:]) throws {
         backends = try names.map { try TestBackend(name: $0, group: group, delay: delay[$0] ?? .zero) }
     }
