@@ -101,7 +101,7 @@ extension HTTPProxyHandler {
             let exchange = ProxyExchange(
                 handler: self, request: request.record, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
-                balancing: balancing, bodyExpected: bodyFraming != .none)
+                balancing: balancing, bodyExpected: bodyFraming != .none, startedAt: loop.eventLoop.now)
             exchange.responseKeepsClientAlive = keepAlive
             self.exchange = exchange
             if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
@@ -115,7 +115,7 @@ extension HTTPProxyHandler {
     }
 
     func requestBodyReceived(_ body: ByteBuffer) {
-        lastBodyRead = .now()
+        lastBodyRead = loop.eventLoop.now
         if state.isDiscardingBody { return }
         guard let exchange else { return }
         exchange.bodyBytesReceived += body.readableBytes

@@ -117,7 +117,7 @@ extension HTTPProxyHandler {
             context.close(promise: nil)
             return
         }
-        let deadline = NIODeadline.now() + .milliseconds(timeout.milliseconds)
+        let deadline = loop.eventLoop.now + .milliseconds(timeout.milliseconds)
         idleDeadline = deadline
         loop.idleDeadlines.arm(self, at: deadline)
     }
@@ -138,7 +138,7 @@ extension HTTPProxyHandler {
 
     func idleDeadlineCameDue() {
         guard context != nil, let deadline = idleDeadline else { return }
-        if deadline > .now() {
+        if deadline > loop.eventLoop.now {
             loop.idleDeadlines.arm(self, at: deadline)
         } else if exchange == nil, state.isIdle {
             state.close()
@@ -149,7 +149,7 @@ extension HTTPProxyHandler {
     func armBodyTimer(_ timeout: TimeSpan) {
         bodyTimer?.cancel()
         guard timeout.milliseconds > 0 else { return }
-        lastBodyRead = .now()
+        lastBodyRead = loop.eventLoop.now
         bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout.milliseconds)) {
             [weak self] in
             self?.bodyTimerFired(timeout)
@@ -160,7 +160,7 @@ extension HTTPProxyHandler {
         bodyTimer = nil
         guard let exchange, !exchange.bodyComplete else { return }
         let interval = TimeAmount.milliseconds(timeout.milliseconds)
-        if readsPaused || NIODeadline.now() - lastBodyRead < interval {
+        if readsPaused || loop.eventLoop.now - lastBodyRead < interval {
             // Waiting on the upstream (back-pressure) does not count against the client.
             bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
                 self?.bodyTimerFired(timeout)

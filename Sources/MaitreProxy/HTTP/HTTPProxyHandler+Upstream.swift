@@ -160,7 +160,7 @@ extension HTTPProxyHandler {
         return RetryPolicy.Attempt(
             conditions: settings.proxyNextUpstream, triesLeft: exchange.balancing.triesLeft,
             canReplay: exchange.canReplay, requestSent: exchange.requestSent, isIdempotent: exchange.isIdempotent,
-            elapsedMilliseconds: (NIODeadline.now() - exchange.startedAt).nanoseconds / 1_000_000,
+            elapsedMilliseconds: (loop.eventLoop.now - exchange.startedAt).nanoseconds / 1_000_000,
             timeoutMilliseconds: settings.proxyNextUpstreamTimeout.milliseconds,
             reusedConnection: exchange.reusedConnection)
     }

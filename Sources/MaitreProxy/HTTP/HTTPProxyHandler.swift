@@ -63,7 +63,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// When the connection, idle since its last response, is closed; nil while a request is being served.
     var idleDeadline: NIODeadline?
     var bodyTimer: Scheduled<Void>?
-    var lastBodyRead = NIODeadline.now()
+    var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
 
     init(loop: LoopContext, endpoint: ListenEndpoint, routes: EndpointRoutes, connectionNumber: UInt64) {
         self.loop = loop

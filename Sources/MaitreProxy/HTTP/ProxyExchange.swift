@@ -49,7 +49,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     init(
         handler: HTTPProxyHandler, request: RequestRecord, location: Location,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
-        bodyExpected: Bool
+        bodyExpected: Bool, startedAt: NIODeadline
     ) {
         self.handler = handler
         self.request = request
@@ -58,7 +58,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.upstreamIndex = upstreamIndex
         self.upstreamRequest = upstreamRequest
         self.balancing = balancing
-        self.startedAt = .now()
+        self.startedAt = startedAt
         self.isHeadRequest = request.isHead
         self.isIdempotent = request.isIdempotent
         self.bodyComplete = !bodyExpected

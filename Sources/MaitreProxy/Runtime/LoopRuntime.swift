@@ -16,9 +16,11 @@ final class LoopRuntime {
     let snapshot: ProxySnapshot
     var balancers: [UpstreamBalancer]
     let pools: [UpstreamConnectionPool]
+    private let eventLoop: any EventLoop
 
     init(snapshot: ProxySnapshot, eventLoop: any EventLoop, previous: LoopRuntime? = nil) {
         self.snapshot = snapshot
+        self.eventLoop = eventLoop
         var balancers = snapshot.upstreams.map { UpstreamBalancer(method: $0.method, peers: $0.peers) }
         self.pools = snapshot.upstreams.map {
             UpstreamConnectionPool(
@@ -65,8 +67,10 @@ final class LoopRuntime {
         return balancers[upstream].startRequest(client: key, nextUpstreamTries: nextUpstreamTries)
     }
 
-    /// nginx's `ngx_time()`: whole seconds.
-    var nowSeconds: Int64 { Int64(time(nil)) }
+    /// Whole seconds, as nginx's `ngx_time()` counts `fail_timeout`, but read from the loop's monotonic clock: a
+    /// wall-clock step cannot bring a failed peer back early or keep it out for longer, and tests drive it with
+    /// an EmbeddedEventLoop's virtual time.
+    var nowSeconds: Int64 { Int64(eventLoop.now.uptimeNanoseconds / 1_000_000_000) }
 
     func closeIdleConnections() {
         for pool in pools { pool.closeAll() }

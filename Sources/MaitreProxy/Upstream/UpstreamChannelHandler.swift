@@ -43,7 +43,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
     private var readTimeout: TimeAmount?
     private var sendTimeout: TimeAmount?
-    private var lastRead = NIODeadline.now()
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var readTimer: Scheduled<Void>?
     private var readTimerFiresAt: NIODeadline?
     private var sendTimer: Scheduled<Void>?
@@ -126,7 +126,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     func startExchangeTimers(read: TimeAmount, send: TimeAmount) {
         readTimeout = read
         sendTimeout = send
-        lastRead = .now()
+        lastRead = connection.channel.eventLoop.now
         if readTimer == nil || readTimerFiresAt.map({ $0 > lastRead + read }) ?? true {
             armReadTimer(after: read)
         }
@@ -148,7 +148,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     // MARK: - Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         var bytes = self.unwrapInboundIn(data)
         guard let receiver = connection.receiver else {
             // Bytes from an idle upstream connection: it cannot be reused safely.
@@ -342,7 +342,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     private func armReadTimer(after delay: TimeAmount) {
         guard let context else { return }
         readTimer?.cancel()
-        readTimerFiresAt = .now() + delay
+        readTimerFiresAt = context.eventLoop.now + delay
         readTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
             readTimer = nil
             readTimerFiresAt = nil
@@ -353,7 +353,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     private func readTimerFired() {
         guard let readTimeout, connection.receiver != nil else { return }
         let deadline = lastRead + readTimeout
-        let now = NIODeadline.now()
+        let now = connection.channel.eventLoop.now
         if deadline > now {
             // Reads happened since the timer was armed: wait for the rest of the interval.
             armReadTimer(after: deadline - now)

@@ -72,8 +72,8 @@ final class UpstreamConnection {
     /// Index of the peer in its upstream's balancer (renumbered when a reload carries the connection over).
     var peerIndex: Int
     private(set) var state: State = .fresh
-    /// When the connection was opened, for `keepalive_time`.
-    let openedAt = NIODeadline.now()
+    /// When the connection was opened (by its loop's clock), for `keepalive_time`.
+    let openedAt: NIODeadline
     /// Requests sent over this connection, for `keepalive_requests`.
     private(set) var requestsSent = 0
     weak var handler: UpstreamChannelHandler?
@@ -84,6 +84,7 @@ final class UpstreamConnection {
         self.channel = channel
         self.peerAddress = peerAddress
         self.peerIndex = peerIndex
+        self.openedAt = channel.eventLoop.now
         LiveObjects.created(.upstreamConnection)
     }
 

@@ -72,7 +72,7 @@ final class UpstreamConnectionPool {
             connection.close()
             return
         }
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         let reusable = connection.isUsable && connection.requestsSent < maxRequests
             && now - connection.openedAt < maxLifetime
         let action = state.released(
@@ -135,7 +135,7 @@ final class UpstreamConnectionPool {
     private func scheduleSweepIfNeeded() {
         guard sweep == nil, let oldest = state.oldestIdleSince else { return }
         let due = NIODeadline.uptimeNanoseconds(UInt64(oldest)) + idleTimeout
-        let delay = max(due - .now(), .milliseconds(1))
+        let delay = max(due - eventLoop.now, .milliseconds(1))
         sweep = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
             self?.sweep = nil
             self?.closeExpired()
@@ -143,7 +143,7 @@ final class UpstreamConnectionPool {
     }
 
     private func closeExpired() {
-        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        let now = Int64(eventLoop.now.uptimeNanoseconds)
         for connection in state.expire(now: now, idleTimeout: idleTimeout.nanoseconds) {
             connection.idlePool = nil
             connection.close()
