@@ -101,8 +101,8 @@ extension HTTPProxyHandler {
             let exchange = ProxyExchange(
                 handler: self, request: request.record, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
-                balancing: balancing, bodyExpected: bodyFraming != .none, startedAt: loop.eventLoop.now)
-            exchange.responseKeepsClientAlive = keepAlive
+                balancing: balancing, bodyExpected: bodyFraming != .none, clientWantsKeepAlive: keepAlive,
+                startedAt: requestStartedAt)
             self.exchange = exchange
             if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
                 var interim = context.channel.allocator.buffer(capacity: 32)
@@ -124,13 +124,17 @@ extension HTTPProxyHandler {
             log.log(.error, "client intended to send too large chunked body: \(exchange.bodyBytesReceived) bytes"
                     + describe(exchange), connection: connectionNumber)
             if exchange.responseStarted {
+                abandonUpstream(exchange, outcome: .success)
+                self.exchange = nil
+                requestEnded(status: responseStatus, exchange: exchange, completed: false)
                 state.close()
                 context.close(promise: nil)
                 return
             }
             abandonUpstream(exchange, outcome: .success)
             self.exchange = nil
-            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest)
+            respondLocally(status: .payloadTooLarge, keepAlive: false, isHead: exchange.isHeadRequest,
+                           exchange: exchange)
             discardRequestBody(expected: true)
             return
         }

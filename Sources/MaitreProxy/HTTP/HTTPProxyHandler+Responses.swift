@@ -33,7 +33,8 @@ extension HTTPProxyHandler {
     /// Writes a complete response of maitred's own: an error page unless `body` is given.
     func respondLocally(
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
-        location: String? = nil, body: String? = nil, contentType: String = "text/html"
+        location: String? = nil, body: String? = nil, contentType: String = "text/html",
+        exchange: ProxyExchange? = nil
     ) {
         let keepAlive = keepAlive && !Self.closesConnection(status) && state.lifecycle == .open
         let text = body ?? ErrorPages.html(status: status)
@@ -54,7 +55,22 @@ extension HTTPProxyHandler {
             buffer.writeString(text)
             framing.writeBody(buffer, context: context, promise: nil)
         }
+        responseStatus = Int(status.code)
+        responseBodyBytes = isHead ? 0 : text.utf8.count
+        requestEnded(status: responseStatus, exchange: exchange, completed: true)
         finishResponse(keepAlive: keepAlive)
+    }
+
+    /// The one place where every request ends (answered, failed, cut off or abandoned): its record goes to the
+    /// loop's observer, if any, while the head's bytes are still valid.
+    func requestEnded(status: Int, exchange: ProxyExchange?, completed: Bool) {
+        guard let observer = loop.requestEndObserver else { return }
+        observer.requestEnded(RequestEnd(
+            connectionNumber: connectionNumber, requestNumber: requestsServed,
+            request: exchange?.request ?? currentRequest, status: status, completed: completed,
+            startedAt: requestStartedAt, endedAt: clock, bodyBytesSent: responseBodyBytes,
+            upstream: exchange.map { RequestEnd.Upstream(index: $0.upstreamIndex, attempts: $0.state.attempts) },
+            addresses: addresses, snapshot: runtime.snapshot))
     }
 
     /// nginx turns keep-alive off for these error pages (ngx_http_special_response_handler).
@@ -169,13 +185,16 @@ extension HTTPProxyHandler {
         }
         log.log(.info, "client timed out (110: Connection timed out) while reading client request body"
                 + describe(exchange), connection: connectionNumber)
+        let responseStarted = exchange.responseStarted  // before abandoning, which ends the exchange's phase
         abandonUpstream(exchange, outcome: .success)
         self.exchange = nil
-        if exchange.responseStarted {
+        if responseStarted {
+            requestEnded(status: responseStatus, exchange: exchange, completed: false)
             state.close()
             context.close(promise: nil)
         } else {
-            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest)
+            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest,
+                           exchange: exchange)
         }
     }
 }

@@ -9,30 +9,38 @@ import NIOPosix
 extension HTTPProxyHandler {
     // MARK: - Upstream attempts
 
+    /// The loop's clock in nanoseconds: the time events are stamped with in the exchange's record.
+    var clock: Int64 { Int64(loop.eventLoop.now.uptimeNanoseconds) }
+
     func attemptUpstream(_ exchange: ProxyExchange) {
-        let now = runtime.nowSeconds
-        guard let peer = runtime.balancers[exchange.upstreamIndex].select(&exchange.balancing, now: now) else {
+        let balancer = exchange.upstreamIndex
+        guard let peer = runtime.balancers[balancer].select(&exchange.state.balancing, now: runtime.nowSeconds) else {
             log.log(.error, "no live upstreams while connecting to upstream" + describe(exchange),
                     connection: connectionNumber)
+            exchange.state.noLivePeer()
             failExchange(exchange, status: .badGateway)
             return
         }
-        if let pooled = runtime.pools[exchange.upstreamIndex].take(peerIndex: peer.index) {
-            exchange.reusedConnection = true
-            use(pooled, peer: peer, for: exchange)
-        } else {
+        let pooled = runtime.pools[balancer].take(peerIndex: peer.index)
+        switch exchange.state.peerSelected(peer, pooled: pooled, now: clock) {
+        case .send(let connection):
+            send(exchange, on: connection)
+        case .connect(let peer):
             connect(to: peer, for: exchange)
+        case .ignore:
+            // Not selecting (cannot happen from here): undo the selection rather than leak the peer's count.
+            runtime.balancers[balancer].release(peer, &exchange.state.balancing, outcome: .success,
+                                                now: runtime.nowSeconds)
+            if let pooled { runtime.pools[balancer].release(pooled) }
         }
     }
 
+    /// Opens a connection to the peer the exchange is connecting to.
     func connect(to peer: PeerID, for exchange: ProxyExchange) {
-        exchange.phase = .connecting(peer: peer)
-        exchange.reusedConnection = false
         let plan = runtime.snapshot.upstreams[exchange.upstreamIndex]
         let address = plan.socketAddresses[peer.index]
         let peerIndex = peer.index
         let settings = exchange.location.settings
-        let busy = settings.proxyBusyBuffersSize
         guard loop.admitConnection() else {
             // nginx's ngx_http_upstream_connect finalizes with 500 when no connection slot is left.
             abandonUpstream(exchange, outcome: .success)
@@ -44,21 +52,22 @@ extension HTTPProxyHandler {
         pool.wait(exchange, peerIndex: peerIndex)
         let connecting = loop.connector.connect(
             to: address, peerIndex: peerIndex,
-            connectTimeout: .milliseconds(settings.proxyConnectTimeout.milliseconds), writeBufferHigh: busy,
-            loop: loop)
+            connectTimeout: .milliseconds(settings.proxyConnectTimeout.milliseconds),
+            writeBufferHigh: settings.proxyBusyBuffersSize, loop: loop)
         connecting.assumeIsolated().whenComplete { [weak self, weak exchange] result in
             if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
-            let stillConnecting = exchange?.wantsConnection(toPeer: peerIndex) ?? false
             switch result {
             case .success(let connection):
-                guard let self, let exchange, self.exchange === exchange, stillConnecting else {
-                    // The request got a released connection meanwhile, or is gone: keep this one for the next.
+                guard let self, let exchange, self.exchange === exchange else {
+                    // The request is gone: keep the connection for the next one.
                     pool.release(connection)
                     return
                 }
-                self.use(connection, peer: peer, for: exchange)
+                self.connectionArrived(connection, reused: false, for: exchange)
             case .failure(let error):
-                guard let self, let exchange, self.exchange === exchange, stillConnecting else { return }
+                guard let self, let exchange, self.exchange === exchange,
+                    exchange.state.isConnecting(toPeer: peerIndex)
+                else { return }
                 self.attemptFailed(exchange, failure: UpstreamFailure(connectError: error))
             }
         }
@@ -66,22 +75,30 @@ extension HTTPProxyHandler {
 
     /// The pool hands over a connection released to the peer `exchange` is connecting to.
     func pooledConnectionArrived(_ connection: UpstreamConnection, exchange: ProxyExchange) {
-        guard context != nil, exchange === self.exchange, case .connecting(let peer) = exchange.phase else {
+        guard context != nil, exchange === self.exchange else {
             runtime.pools[exchange.upstreamIndex].release(connection)
             return
         }
-        exchange.reusedConnection = true
-        use(connection, peer: peer, for: exchange)
+        connectionArrived(connection, reused: true, for: exchange)
     }
 
-    func use(_ connection: UpstreamConnection, peer: PeerID, for exchange: ProxyExchange) {
-        exchange.phase = .connected(connection, peer: peer)
+    private func connectionArrived(_ connection: UpstreamConnection, reused: Bool, for exchange: ProxyExchange) {
+        switch exchange.state.connectionArrived(connection, peerIndex: connection.peerIndex, reused: reused, now: clock) {
+        case .send(let connection):
+            send(exchange, on: connection)
+        case .giveBack(let connection):
+            // The request got another connection meanwhile: this one waits in the pool for the next.
+            runtime.pools[exchange.upstreamIndex].release(connection)
+        }
+    }
+
+    /// Sends the request (head and the body received so far) on the connection the exchange now holds.
+    func send(_ exchange: ProxyExchange, on connection: UpstreamConnection) {
         connection.lease(to: exchange)
         let location = exchange.location  // settings read through the class, not copied
         connection.handler?.startExchangeTimers(
             read: .milliseconds(location.settings.proxyReadTimeout.milliseconds),
             send: .milliseconds(location.settings.proxySendTimeout.milliseconds))
-        exchange.requestSent = true
         exchange.bodyPartsWritten = 0
         guard let upstream = connection.handler else {
             attemptFailed(exchange, failure: .error("upstream connection closed"))
@@ -111,7 +128,7 @@ extension HTTPProxyHandler {
         }
         if exchange.retainedBodyBytes > Self.replayLimit {
             // Too large to keep for a retry: let the sent parts go so memory stays bounded.
-            exchange.canReplay = false
+            exchange.state.replayBufferDropped()
             exchange.bodyParts.removeAll(keepingCapacity: true)
             exchange.bodyPartsWritten = 0
             exchange.retainedBodyBytes = 0
@@ -119,95 +136,92 @@ extension HTTPProxyHandler {
         if !connection.channel.isWritable { pauseReads() }
     }
 
-    /// An attempt failed before any response byte reached the client.
+    /// The attempt in progress failed: retried as nginx would, answered with an error page, or (once the response
+    /// is under way) cut off.
     func attemptFailed(_ exchange: ProxyExchange, failure: UpstreamFailure) {
-        let peer = exchange.currentPeer
-        if let connection = exchange.connection { connection.close() }
-        exchange.phase = .notStarted
         let kind: RetryPolicy.Failure
         switch failure {
         case .error: kind = .error
         case .timeout: kind = .timeout
         case .invalidHeader: kind = .invalidHeader
         }
-        if let peer, RetryPolicy.retriesOnFreshConnection(kind, retryAttempt(exchange)) {
-            // A keep-alive connection the upstream had already closed: the same peer on a fresh connection.
-            connect(to: peer, for: exchange)
+        switch exchange.state.attemptFailed(kind, now: clock) {
+        case .ignore:
             return
-        }
-
-        let level: LogLevel = .error
-        log.log(level, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
-        if let peer {
-            let disabled = runtime.balancers[exchange.upstreamIndex].release(
-                peer, &exchange.balancing, outcome: .failure, now: runtime.nowSeconds)
-            if disabled {
-                log.log(.warn, "upstream server temporarily disabled while connecting to upstream"
-                        + describe(exchange, peer: peer), connection: connectionNumber)
+        case .reconnect(let peer, let closing):
+            // A keep-alive connection the upstream had already closed: the same peer on a fresh connection.
+            closing?.close()
+            connect(to: peer, for: exchange)
+        case .releaseFailedPeer(let peer, let closing):
+            closing?.close()
+            log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
+            if let peer {
+                let disabled = runtime.balancers[exchange.upstreamIndex].release(
+                    peer, &exchange.state.balancing, outcome: .failure, now: runtime.nowSeconds)
+                if disabled {
+                    log.log(.warn, "upstream server temporarily disabled while connecting to upstream"
+                            + describe(exchange, peer: peer), connection: connectionNumber)
+                }
             }
+            switch exchange.state.decideAfterRelease(kind, now: clock) {
+            case .nextPeer:
+                attemptUpstream(exchange)
+            case .fail(let status):
+                failExchange(exchange, status: HTTPResponseStatus(statusCode: status))
+            }
+        case .cutOff(let peer, let closing):
+            // The response is under way: the client cannot be told, only cut off.
+            log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
+            closing.close()
+            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: .success,
+                                                              now: runtime.nowSeconds)
+            self.exchange = nil
+            requestEnded(status: exchange.state.attempts.last?.status ?? 502, exchange: exchange, completed: false)
+            state.close()
+            context.close(promise: nil)
         }
-        switch RetryPolicy.afterFailure(kind, retryAttempt(exchange)) {
-        case .nextPeer:
-            attemptUpstream(exchange)
-        case .fail(let status):
-            failExchange(exchange, status: HTTPResponseStatus(statusCode: status))
-        }
-    }
-
-    /// What RetryPolicy needs to know about the exchange now.
-    func retryAttempt(_ exchange: ProxyExchange) -> RetryPolicy.Attempt {
-        let settings = exchange.location.settings
-        return RetryPolicy.Attempt(
-            conditions: settings.proxyNextUpstream, triesLeft: exchange.balancing.triesLeft,
-            canReplay: exchange.canReplay, requestSent: exchange.requestSent, isIdempotent: exchange.isIdempotent,
-            elapsedMilliseconds: (loop.eventLoop.now - exchange.startedAt).nanoseconds / 1_000_000,
-            timeoutMilliseconds: settings.proxyNextUpstreamTimeout.milliseconds,
-            reusedConnection: exchange.reusedConnection)
     }
 
     /// Ends the exchange with an error page of our own (nothing of the upstream's response was sent).
     func failExchange(_ exchange: ProxyExchange, status: HTTPResponseStatus) {
-        exchange.phase = .finished
         self.exchange = nil
-        let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
-        respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest)
+        let keepAlive = exchange.clientWantsKeepAlive && exchange.bodyComplete
+        respondLocally(status: status, keepAlive: keepAlive, isHead: exchange.isHeadRequest, exchange: exchange)
         if !exchange.bodyComplete { discardRequestBody(expected: true) }
     }
 
     /// Drops the upstream side of an exchange that will not complete normally.
     func abandonUpstream(_ exchange: ProxyExchange, outcome: PeerOutcome) {
-        let peer = exchange.currentPeer
-        if let connection = exchange.connection { connection.close() }
+        let (peer, connection) = exchange.state.abandon(now: clock)
+        connection?.close()
         if let peer {
-            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: outcome,
+            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: outcome,
                                                               now: runtime.nowSeconds)
         }
-        exchange.phase = .finished
     }
 
     // MARK: - Upstream events
 
     func upstreamResponseHead(_ upstream: UpstreamResponseHead, exchange: ProxyExchange) {
-        guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
-        let status = upstream.status
-        if RetryPolicy.retriesStatus(
-            status, conditions: exchange.location.settings.proxyNextUpstream, retryAttempt(exchange))
-        {
-            // A status proxy_next_upstream lists: count it (403/404 do not count as failures) and try the next.
-            let outcome: PeerOutcome = status == 403 || status == 404 ? .success : .failure
-            exchange.connection?.close()
-            exchange.phase = .notStarted
-            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: outcome,
+        guard exchange === self.exchange else { return }
+        switch exchange.state.responseHead(status: upstream.status, now: clock) {
+        case .ignore:
+            return
+        case .refuse(let peer, let closing, let outcome):
+            // A status proxy_next_upstream lists: the response is dropped and the next peer tried.
+            closing.close()
+            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: outcome,
                                                               now: runtime.nowSeconds)
             attemptUpstream(exchange)
             return
+        case .forward:
+            break
         }
-        exchange.responseStarted = true
         let delivery = upstream.bodyDelivery
-        exchange.responseHasBody = delivery != .none
-        exchange.upstreamKeepAlive = upstream.parsed.keepsConnection && delivery != .untilClose
+        exchange.response.hasBody = delivery != .none
+        exchange.response.upstreamKeepAlive = upstream.parsed.keepsConnection && delivery != .untilClose
 
-        var keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete && state.lifecycle == .open
+        var keepAlive = exchange.clientWantsKeepAlive && exchange.bodyComplete && state.lifecycle == .open
         let clientIsHTTP11 = exchange.request.version == .http1_1
         let framingHeader: StaticString?
         switch delivery {
@@ -227,7 +241,7 @@ extension HTTPProxyHandler {
                 keepAlive = false  // An HTTP/1.0 client learns the end of this body from the close.
             }
         }
-        exchange.responseKeepsClientAlive = keepAlive
+        exchange.response.keepsClientAlive = keepAlive
 
         var out = loop.headBuffers.take(
             minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
@@ -237,10 +251,11 @@ extension HTTPProxyHandler {
             into: &out)
         guard written else {
             loop.headBuffers.recycle(out)
-            exchange.responseStarted = false
             attemptFailed(exchange, failure: .invalidHeader("upstream sent a response head maitred could not rewrite while reading response header from upstream"))
             return
         }
+        exchange.state.responseHeadForwarded()
+        responseStatus = upstream.status
         staged = out
     }
 
@@ -254,7 +269,8 @@ extension HTTPProxyHandler {
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
-        guard exchange === self.exchange, exchange.responseHasBody else { return }
+        guard exchange === self.exchange, exchange.response.hasBody else { return }
+        responseBodyBytes += body.readableBytes
         if var out = staged, !framing.chunkEncodes, body.readableBytes <= Self.stageLimit {
             staged = nil
             var body = body
@@ -280,26 +296,24 @@ extension HTTPProxyHandler {
     }
 
     func upstreamResponseEnd(exchange: ProxyExchange) {
-        guard exchange === self.exchange, let peer = exchange.currentPeer else { return }
-        let connection = exchange.connection
-        exchange.phase = .finished
+        guard exchange === self.exchange,
+            case .complete(let peer, let connection) = exchange.state.responseEnded(now: clock)
+        else { return }
         self.exchange = nil
+        bodyTimer?.cancel()
+        bodyTimer = nil
+        runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: .success,
+                                                          now: runtime.nowSeconds)
+        if exchange.response.upstreamKeepAlive && exchange.bodyComplete {
+            runtime.pools[exchange.upstreamIndex].release(connection)
+        } else {
+            connection.close()
+        }
+        requestEnded(status: responseStatus, exchange: exchange, completed: true)
         let buffers = exchange.takeHeadBuffers()
         loop.headBuffers.recycle(buffers.request)
         loop.headBuffers.recycle(buffers.upstream)
-        bodyTimer?.cancel()
-        bodyTimer = nil
-        runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.balancing, outcome: .success,
-                                                          now: runtime.nowSeconds)
-        if let connection {
-            if exchange.upstreamKeepAlive && exchange.bodyComplete {
-                runtime.pools[exchange.upstreamIndex].release(connection)
-            } else {
-                connection.close()
-            }
-        }
-        let keepAlive = exchange.responseKeepsClientAlive && exchange.bodyComplete
-        finishResponse(keepAlive: keepAlive)
+        finishResponse(keepAlive: exchange.response.keepsClientAlive && exchange.bodyComplete)
     }
 
     func upstreamWritabilityChanged(isWritable: Bool, exchange: ProxyExchange) {
@@ -309,15 +323,6 @@ extension HTTPProxyHandler {
 
     func upstreamFailed(_ failure: UpstreamFailure, exchange: ProxyExchange) {
         guard exchange === self.exchange else { return }
-        if !exchange.responseStarted {
-            attemptFailed(exchange, failure: failure)
-            return
-        }
-        // The response is under way: the client cannot be told, only cut off.
-        log.log(.error, failure.message + describe(exchange, peer: exchange.currentPeer), connection: connectionNumber)
-        abandonUpstream(exchange, outcome: .success)
-        self.exchange = nil
-        state.close()
-        context.close(promise: nil)
+        attemptFailed(exchange, failure: failure)
     }
 }

@@ -63,6 +63,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// When the connection, idle since its last response, is closed; nil while a request is being served.
     var idleDeadline: NIODeadline?
     var bodyTimer: Scheduled<Void>?
+    /// The request being answered, for its end record: when its head was complete, the head while it is answered
+    /// locally (a proxied request's is its exchange's), the status and body bytes sent so far.
+    var requestStartedAt: Int64 = 0
+    var currentRequest: RequestRecord?
+    var responseStatus = 0
+    var responseBodyBytes = 0
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
 
     init(loop: LoopContext, endpoint: ListenEndpoint, routes: EndpointRoutes, connectionNumber: UInt64) {
@@ -124,8 +130,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         bodyTimer?.cancel()
         if let exchange {
             log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
+            let started = exchange.responseStarted
             abandonUpstream(exchange, outcome: .success)
             self.exchange = nil
+            // nginx logs 499 for a client that left before its response started.
+            requestEnded(status: started ? responseStatus : 499, exchange: exchange, completed: false)
         }
         context.fireChannelInactive()
     }
@@ -229,7 +238,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 var copy = loop.headBuffers.take(minimumCapacity: length, allocator: context.channel.allocator)
                 copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
                 let head = loop.requestHead
-                startRequest(ClientRequest(record: RequestRecord(bytes: copy, head: head), head: head))
+                let record = RequestRecord(bytes: copy, head: head)
+                requestStartedAt = clock
+                responseStatus = 0
+                responseBodyBytes = 0
+                currentRequest = record
+                startRequest(ClientRequest(record: record, head: head))
+                currentRequest = nil
                 // Answered locally: nothing holds the copy any more.
                 if exchange == nil { loop.headBuffers.recycle(copy) }
                 return true
@@ -307,11 +322,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             return
         }
         let isHead = exchange?.isHeadRequest ?? false
+        let abandoned = exchange
         if let exchange {
             abandonUpstream(exchange, outcome: .success)
             self.exchange = nil
         }
-        respondLocally(status: .badRequest, keepAlive: false, isHead: isHead)
+        respondLocally(status: .badRequest, keepAlive: false, isHead: isHead, exchange: abandoned)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -6,13 +6,6 @@ import NIOCore
 /// parts kept for a retry, and how far the response got. It is also the receiver of its upstream connection's
 /// events, which it hands to the client connection's handler.
 final class ProxyExchange: UpstreamResponseReceiver {
-    enum UpstreamPhase {
-        case notStarted
-        case connecting(peer: PeerID)
-        case connected(UpstreamConnection, peer: PeerID)
-        case finished
-    }
-
     weak var handler: HTTPProxyHandler?
     /// The request head (its bytes go back to the loop's pool when the exchange ends).
     private(set) var request: RequestRecord
@@ -21,35 +14,33 @@ final class ProxyExchange: UpstreamResponseReceiver {
     let serverName: String
     let upstreamIndex: Int
     private(set) var upstreamRequest: UpstreamRequest
-    let startedAt: NIODeadline
     let isHeadRequest: Bool
-    let isIdempotent: Bool
+    /// The client asked for keep-alive and may have it (before the response has its say).
+    let clientWantsKeepAlive: Bool
 
-    var balancing: PeerSelectionState
-    var phase: UpstreamPhase = .notStarted
-    /// The current connection came from the keep-alive pool.
-    var reusedConnection = false
-    /// Bytes of this request went to some upstream (nginx's `request_sent`).
-    var requestSent = false
+    /// Peer, connection, attempts and nginx's retry decisions.
+    var state: ExchangeState<UpstreamConnection>
 
     /// Request body parts kept for a retry, and how many of them went to the current connection.
     var bodyParts: [ByteBuffer] = []
     var bodyPartsWritten = 0
     var retainedBodyBytes = 0
-    /// False once a body part was dropped after sending: the request can no longer be replayed.
-    var canReplay = true
     var bodyComplete: Bool
     var bodyBytesReceived = 0
 
-    var responseStarted = false
-    var responseKeepsClientAlive = true
-    var upstreamKeepAlive = false
-    var responseHasBody = true
+    /// Set once the response head is accepted: how its end is told and whether the connections stay open.
+    var response = ResponseTerms()
+
+    struct ResponseTerms {
+        var keepsClientAlive = false
+        var upstreamKeepAlive = false
+        var hasBody = true
+    }
 
     init(
         handler: HTTPProxyHandler, request: RequestRecord, location: Location,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
-        bodyExpected: Bool, startedAt: NIODeadline
+        bodyExpected: Bool, clientWantsKeepAlive: Bool, startedAt: Int64
     ) {
         self.handler = handler
         self.request = request
@@ -57,11 +48,16 @@ final class ProxyExchange: UpstreamResponseReceiver {
         self.serverName = serverName
         self.upstreamIndex = upstreamIndex
         self.upstreamRequest = upstreamRequest
-        self.balancing = balancing
-        self.startedAt = startedAt
         self.isHeadRequest = request.isHead
-        self.isIdempotent = request.isIdempotent
+        self.clientWantsKeepAlive = clientWantsKeepAlive
         self.bodyComplete = !bodyExpected
+        let settings = location.settings
+        self.state = ExchangeState(
+            balancing: balancing,
+            terms: .init(conditions: settings.proxyNextUpstream,
+                         timeoutMilliseconds: settings.proxyNextUpstreamTimeout.milliseconds,
+                         isIdempotent: request.isIdempotent),
+            startedAt: startedAt)
         LiveObjects.created(.exchange)
     }
 
@@ -74,23 +70,14 @@ final class ProxyExchange: UpstreamResponseReceiver {
         return (request.takeBytes(), upstream)
     }
 
-    var connection: UpstreamConnection? {
-        if case .connected(let c, _) = phase { return c }
-        return nil
-    }
-
-    var currentPeer: PeerID? {
-        switch phase {
-        case .connecting(let p), .connected(_, let p): return p
-        case .notStarted, .finished: return nil
-        }
-    }
+    var connection: UpstreamConnection? { state.connection }
+    var currentPeer: PeerID? { state.peer }
+    var responseStarted: Bool { state.isResponding }
 
     /// Still connecting to `peer` on behalf of a live client connection: a connection released meanwhile is
     /// welcome.
     func wantsConnection(toPeer peer: Int) -> Bool {
-        guard handler != nil, case .connecting(let current) = phase else { return false }
-        return current.index == peer
+        handler != nil && state.isConnecting(toPeer: peer)
     }
 
     /// The pool hands over a connection to the peer this exchange is connecting to.

@@ -20,6 +20,8 @@ final class LoopContext {
     let dates = HTTPDateCache()
     let headBuffers = HeadBufferPool()
     let idleDeadlines: IdleDeadlines
+    /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them.
+    weak var requestEndObserver: (any RequestEndObserver)?
     /// How upstream connections are opened (sockets; tests inject their own).
     var connector: any UpstreamConnector = SocketConnector()
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
