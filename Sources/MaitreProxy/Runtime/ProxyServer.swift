@@ -20,7 +20,12 @@ public final class ProxyServer: Sendable {
 
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
-        var listeners: [ListenEndpoint: any Channel] = [:]
+        var listeners: [ListenEndpoint: BoundListener] = [:]
+    }
+
+    private struct BoundListener {
+        let channel: any Channel
+        let kind: ListenerKind
     }
 
     public init(group: MultiThreadedEventLoopGroup, log: ErrorLog) {
@@ -33,7 +38,7 @@ public final class ProxyServer: Sendable {
     public var boundAddresses: [ListenEndpoint: SocketAddress] {
         state.withLockedValue { state in
             var out: [ListenEndpoint: SocketAddress] = [:]
-            for (endpoint, channel) in state.listeners { out[endpoint] = channel.localAddress }
+            for (endpoint, listener) in state.listeners { out[endpoint] = listener.channel.localAddress }
             return out
         }
     }
@@ -72,35 +77,38 @@ public final class ProxyServer: Sendable {
         adoptListeners(try bindNew(for: snapshot), for: snapshot)
     }
 
-    private func bindNew(for snapshot: ProxySnapshot) throws -> [ListenEndpoint: any Channel] {
+    private func bindNew(for snapshot: ProxySnapshot) throws -> [ListenEndpoint: BoundListener] {
         let existing = state.withLockedValue { $0.listeners }
-        var opened: [ListenEndpoint: any Channel] = [:]
+        var opened: [ListenEndpoint: BoundListener] = [:]
         do {
-            for listen in snapshot.listens where existing[listen.endpoint] == nil {
-                opened[listen.endpoint] = try bind(listen)
+            for (listen, kind) in snapshot.listeners where existing[listen.endpoint]?.kind != kind {
+                opened[listen.endpoint] = BoundListener(channel: try bind(listen, kind: kind), kind: kind)
             }
         } catch {
-            for channel in opened.values { channel.close(promise: nil) }
+            for listener in opened.values { listener.channel.close(promise: nil) }
             throw error
         }
         return opened
     }
 
-    private func adoptListeners(_ opened: [ListenEndpoint: any Channel], for snapshot: ProxySnapshot) {
-        let wanted = Set(snapshot.listens.map(\.endpoint))
+    /// Keeps the listeners `snapshot` still wants, adds `opened` and closes the rest.
+    private func adoptListeners(_ opened: [ListenEndpoint: BoundListener], for snapshot: ProxySnapshot) {
+        var wanted: [ListenEndpoint: ListenerKind] = [:]
+        for (listen, kind) in snapshot.listeners { wanted[listen.endpoint] = kind }
         let toClose = state.withLockedValue { state -> [any Channel] in
             var toClose: [any Channel] = []
-            for (endpoint, channel) in state.listeners where !wanted.contains(endpoint) {
-                toClose.append(channel)
+            for (endpoint, listener) in state.listeners
+            where wanted[endpoint] != listener.kind || opened[endpoint] != nil {
+                toClose.append(listener.channel)
                 state.listeners[endpoint] = nil
             }
-            state.listeners.merge(opened) { a, _ in a }
+            state.listeners.merge(opened) { _, new in new }
             return toClose
         }
         for channel in toClose { channel.close(promise: nil) }
     }
 
-    private func bind(_ listen: Listen) throws -> any Channel {
+    private func bind(_ listen: Listen, kind: ListenerKind) throws -> any Channel {
         let endpoint = listen.endpoint
         let address: SocketAddress
         do {
@@ -128,7 +136,8 @@ public final class ProxyServer: Sendable {
             let loop = state.withLockedValue { $0.loops[ObjectIdentifier(channel.eventLoop)] }
             guard let loop else { return channel.close() }
             return channel.eventLoop.makeCompletedFuture {
-                try Self.initialize(channel, endpoint: endpoint, loop: loop.value, openConnections: openConnections)
+                try Self.initialize(
+                    channel, kind: kind, endpoint: endpoint, loop: loop.value, openConnections: openConnections)
             }
         }
         do {
@@ -139,30 +148,12 @@ public final class ProxyServer: Sendable {
         }
     }
 
-    /// A client connection's pipeline: one handler, serving the loop's current configuration.
+    /// An accepted connection: its kind's pipeline, then the process-wide bookkeeping every kind shares.
     private static func initialize(
-        _ channel: any Channel, endpoint: ListenEndpoint, loop: LoopContext, openConnections: ManagedCounter
+        _ channel: any Channel, kind: ListenerKind, endpoint: ListenEndpoint, loop: LoopContext,
+        openConnections: ManagedCounter
     ) throws {
-        guard let routes = loop.runtime.snapshot.endpoints[endpoint] else {
-            // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
-            throw ChannelError.ioOnClosedChannel
-        }
-        guard loop.admitConnection() else {
-            // nginx closes an accepted connection it has no slot for.
-            throw ChannelError.ioOnClosedChannel
-        }
-        let settings = routes.route(host: nil).server.settings
-        try channel.pipeline.syncOperations.addHandler(
-            HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))
-        let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
-        if let options = channel.syncOptions {
-            try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
-            try options.setOption(.maxMessagesPerRead, value: 16)
-            // A client connection keeps its receive buffer between reads: start it small (request heads are a
-            // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
-            try options.setOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
-        }
+        try kind.initialize(channel, endpoint: endpoint, loop: loop)
         loop.connectionOpened(channel, endpoint: endpoint)
         openConnections.add(1)
         channel.closeFuture.assumeIsolated().whenComplete { _ in
@@ -193,7 +184,7 @@ public final class ProxyServer: Sendable {
 
     private func takeEverything() -> ([any Channel], [NIOLoopBound<LoopContext>]) {
         state.withLockedValue { state in
-            let listeners = Array(state.listeners.values)
+            let listeners = state.listeners.values.map(\.channel)
             state.listeners = [:]
             return (listeners, Array(state.loops.values))
         }

@@ -39,13 +39,13 @@ public final class ProxySnapshot: Sendable {
         self.endpoints = endpoints
     }
 
-    /// The endpoints to listen on, with the socket options their `listen` lines ask for.
-    public var listens: [Listen] {
+    /// The endpoints to listen on, with the socket options their `listen` lines ask for and what each serves.
+    var listeners: [(listen: Listen, kind: ListenerKind)] {
         var seen = Set<ListenEndpoint>()
-        var out: [Listen] = []
+        var out: [(listen: Listen, kind: ListenerKind)] = []
         for server in configuration.http?.servers ?? [] {
             for listen in server.listens where seen.insert(listen.endpoint).inserted {
-                out.append(listen)
+                out.append((listen, .http))
             }
         }
         return out

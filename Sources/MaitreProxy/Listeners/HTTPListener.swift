@@ -1,0 +1,28 @@
+import MaitreConfig
+import NIOCore
+
+/// The `http` listener kind: one `HTTPProxyHandler` per connection, serving the loop's current configuration.
+enum HTTPListener {
+    static func initialize(_ channel: any Channel, endpoint: ListenEndpoint, loop: LoopContext) throws {
+        guard let routes = loop.runtime.snapshot.endpoints[endpoint] else {
+            // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
+            throw ChannelError.ioOnClosedChannel
+        }
+        guard loop.admitConnection() else {
+            // nginx closes an accepted connection it has no slot for.
+            throw ChannelError.ioOnClosedChannel
+        }
+        let settings = routes.route(host: nil).server.settings
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))
+        let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
+        if let options = channel.syncOptions {
+            try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+            try options.setOption(.maxMessagesPerRead, value: 16)
+            // A client connection keeps its receive buffer between reads: start it small (request heads are a
+            // few hundred bytes; nginx's client_header_buffer_size is 1k) and let it grow for bodies.
+            try options.setOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        }
+    }
+}
