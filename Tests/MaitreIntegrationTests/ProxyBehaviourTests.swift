@@ -113,6 +113,27 @@ final class ProxyBehaviourTests: ProxyTestCase {
         XCTAssertEqual(backend.acceptedConnections, 1)
     }
 
+    /// nginx ≥ 1.29.7's default `keepalive 32 local`: an idle connection is reused only by the location that
+    /// released it; an explicit `keepalive N` (no `local`) shares connections across locations.
+    func testDefaultKeepaliveIsLocalToTheLocation() throws {
+        let backend = try singleBackend("location /b/ { proxy_pass http://pool; }")
+        let client = try harness!.client()
+        for path in ["/", "/b/", "/", "/b/", "/", "/b/"] {
+            XCTAssertEqual(try client.request("GET", path).status, 200)
+        }
+        XCTAssertEqual(backend.requests, 6)
+        XCTAssertEqual(backend.acceptedConnections, 2, "one pooled connection per location")
+    }
+
+    func testExplicitKeepaliveSharesConnectionsAcrossLocations() throws {
+        let backend = try singleBackend("location /b/ { proxy_pass http://pool; }", upstreamExtra: "keepalive 8;")
+        let client = try harness!.client()
+        for path in ["/", "/b/", "/", "/b/", "/", "/b/"] {
+            XCTAssertEqual(try client.request("GET", path).status, 200)
+        }
+        XCTAssertEqual(backend.acceptedConnections, 1)
+    }
+
     /// keepalive_requests closes a pooled connection after N requests; keepalive_timeout closes an idle one.
     func testUpstreamKeepaliveRequestsAndTimeout() throws {
         let backend = try singleBackend(upstreamExtra: "keepalive_requests 3; keepalive_timeout 300ms;")

@@ -16,8 +16,10 @@ final class UpstreamPoolStateTests: XCTestCase {
 
     typealias Pool = UpstreamPoolState<Conn, Waiter>
 
-    private func park(_ pool: inout Pool, _ c: Conn, peer: Int, at now: Int64 = 0) -> Pool.ReleaseAction {
-        pool.released(c, peer: peer, now: now, reusable: true, stillWaiting: { $0.waiting })
+    private func park(
+        _ pool: inout Pool, _ c: Conn, peer: Int, tag: Int = 0, at now: Int64 = 0
+    ) -> Pool.ReleaseAction {
+        pool.released(c, peer: peer, tag: tag, now: now, reusable: true, stillWaiting: { $0.waiting })
     }
 
     func testLeaseTakesMostRecentOfThatPeerOnly() {
@@ -26,9 +28,9 @@ final class UpstreamPoolStateTests: XCTestCase {
         _ = park(&pool, a1, peer: 0)
         _ = park(&pool, b1, peer: 1)
         _ = park(&pool, a2, peer: 0)
-        XCTAssertEqual(pool.lease(peer: 0) { $0.live }.0?.name, "a2")
-        XCTAssertEqual(pool.lease(peer: 0) { $0.live }.0?.name, "a1")
-        XCTAssertNil(pool.lease(peer: 0) { $0.live }.0)
+        XCTAssertEqual(pool.lease(peer: 0, tag: 0) { $0.live }.0?.name, "a2")
+        XCTAssertEqual(pool.lease(peer: 0, tag: 0) { $0.live }.0?.name, "a1")
+        XCTAssertNil(pool.lease(peer: 0, tag: 0) { $0.live }.0)
         XCTAssertEqual(pool.idle.map(\.connection.name), ["b1"])
     }
 
@@ -38,7 +40,7 @@ final class UpstreamPoolStateTests: XCTestCase {
         _ = park(&pool, live, peer: 0)
         _ = park(&pool, dead, peer: 0)
         dead.live = false
-        let (leased, closed) = pool.lease(peer: 0) { $0.live }
+        let (leased, closed) = pool.lease(peer: 0, tag: 0) { $0.live }
         XCTAssertEqual(leased?.name, "live")
         XCTAssertEqual(closed.map(\.name), ["dead"])
     }
@@ -53,7 +55,7 @@ final class UpstreamPoolStateTests: XCTestCase {
         }
         XCTAssertEqual(trims, 1)
         // A request later in the same turn still finds the most recent one.
-        XCTAssertEqual(pool.lease(peer: 0) { $0.live }.0?.name, "c4")
+        XCTAssertEqual(pool.lease(peer: 0, tag: 0) { $0.live }.0?.name, "c4")
         XCTAssertEqual(pool.trim().map(\.name), ["c0", "c1"])
         XCTAssertEqual(pool.idle.map(\.connection.name), ["c2", "c3"])
         XCTAssertEqual(pool.trim().count, 0)
@@ -67,10 +69,10 @@ final class UpstreamPoolStateTests: XCTestCase {
         var pool = Pool(capacity: 2)
         let gone = Waiter(), first = Waiter(), second = Waiter(), other = Waiter()
         gone.waiting = false
-        pool.wait(gone, peer: 0)
-        pool.wait(first, peer: 0)
-        pool.wait(second, peer: 0)
-        pool.wait(other, peer: 1)
+        pool.wait(gone, peer: 0, tag: 0)
+        pool.wait(first, peer: 0, tag: 0)
+        pool.wait(second, peer: 0, tag: 0)
+        pool.wait(other, peer: 1, tag: 0)
         guard case .handOver(let w) = park(&pool, Conn("x"), peer: 0) else { return XCTFail("not handed over") }
         XCTAssertTrue(w === first)
         pool.stopWaiting(second, peer: 0)
@@ -84,7 +86,7 @@ final class UpstreamPoolStateTests: XCTestCase {
         var pool = Pool(capacity: 0)
         guard case .close = park(&pool, Conn("a"), peer: 0) else { return XCTFail() }
         var pool2 = Pool(capacity: 2)
-        let action = pool2.released(Conn("b"), peer: 0, now: 0, reusable: false, stillWaiting: { _ in true })
+        let action = pool2.released(Conn("b"), peer: 0, tag: 0, now: 0, reusable: false, stillWaiting: { _ in true })
         guard case .close = action else { return XCTFail() }
     }
 
@@ -96,5 +98,32 @@ final class UpstreamPoolStateTests: XCTestCase {
         XCTAssertEqual(pool.expire(now: 1_000, idleTimeout: 500).map(\.name), ["old"])
         XCTAssertEqual(pool.oldestIdleSince, 900)
         XCTAssertEqual(pool.removeAll().map(\.connection.name), ["new"])
+    }
+
+    /// `keepalive N local`: a connection goes only to requests of the location that released it, whether it is
+    /// leased from the idle list or handed to a waiter; a shared pool ignores the tags.
+    func testLocalPoolMatchesTags() {
+        var pool = Pool(capacity: 4, local: true)
+        let fromA = Conn("fromA")
+        _ = park(&pool, fromA, peer: 0, tag: 1)
+        XCTAssertNil(pool.lease(peer: 0, tag: 2) { $0.live }.0, "another location does not reuse it")
+        XCTAssertEqual(pool.lease(peer: 0, tag: 1) { $0.live }.0?.name, "fromA")
+
+        let waiterB = Waiter(), waiterA = Waiter()
+        pool.wait(waiterB, peer: 0, tag: 2)
+        pool.wait(waiterA, peer: 0, tag: 1)
+        guard case .handOver(let got) = park(&pool, fromA, peer: 0, tag: 1) else {
+            return XCTFail("the waiting request of the same location gets it")
+        }
+        XCTAssertTrue(got === waiterA, "the earlier waiter of another location is skipped, not served")
+        let fromB = Conn("fromB")
+        guard case .handOver(let second) = park(&pool, fromB, peer: 0, tag: 2) else {
+            return XCTFail("the skipped waiter is still waiting")
+        }
+        XCTAssertTrue(second === waiterB)
+
+        var shared = Pool(capacity: 4, local: false)
+        _ = park(&shared, Conn("any"), peer: 0, tag: 1)
+        XCTAssertEqual(shared.lease(peer: 0, tag: 2) { $0.live }.0?.name, "any")
     }
 }

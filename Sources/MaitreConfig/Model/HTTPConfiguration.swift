@@ -95,6 +95,10 @@ public final class Location: Sendable {
     public let source: SourceLocation
     /// `settings.proxySetHeaders` prepared once for the per-request upstream head.
     public let preparedHeaders: [PreparedHeader]
+    /// Which idle upstream connections this location may reuse under `keepalive N local` (nginx matches the
+    /// location's upstream configuration). Derived from where the block is written and what it matches, so an
+    /// unchanged location keeps its tag across a reload and its pooled connections stay usable.
+    public let poolTag: Int
 
     public init(
         match: LocationMatch, children: [Location], handler: LocationHandler?, settings: ProxySettings,
@@ -106,6 +110,14 @@ public final class Location: Sendable {
         self.settings = settings
         self.source = source
         self.preparedHeaders = settings.proxySetHeaders.map(PreparedHeader.init)
+        var hasher = Hasher()
+        hasher.combine(source)
+        switch match {
+        case .exact(let path): hasher.combine(0); hasher.combine(path)
+        case .prefix(let path, let stops): hasher.combine(stops ? 1 : 2); hasher.combine(path)
+        case .regex: hasher.combine(3)
+        }
+        self.poolTag = hasher.finalize()
     }
 }
 

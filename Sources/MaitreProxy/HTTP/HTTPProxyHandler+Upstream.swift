@@ -21,7 +21,7 @@ extension HTTPProxyHandler {
             failExchange(exchange, status: .badGateway)
             return
         }
-        let pooled = runtime.pools[balancer].take(peerIndex: peer.index)
+        let pooled = runtime.pools[balancer].take(peerIndex: peer.index, tag: exchange.location.poolTag)
         switch exchange.state.peerSelected(peer, pooled: pooled, now: clock) {
         case .send(let connection):
             send(exchange, on: connection)
@@ -49,6 +49,7 @@ extension HTTPProxyHandler {
         }
         // A connection released to this peer before the connect completes serves the request instead.
         let pool = runtime.pools[exchange.upstreamIndex]
+        let tag = exchange.location.poolTag
         pool.wait(exchange, peerIndex: peerIndex)
         let connecting = loop.connector.connect(
             to: address, peerIndex: peerIndex,
@@ -58,6 +59,7 @@ extension HTTPProxyHandler {
             if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
             switch result {
             case .success(let connection):
+                connection.poolTag = tag  // opened for this location: only it reuses the connection under `local`
                 guard let self, let exchange, self.exchange === exchange else {
                     // The request is gone: keep the connection for the next one.
                     pool.release(connection)
@@ -95,6 +97,7 @@ extension HTTPProxyHandler {
     /// Sends the request (head and the body received so far) on the connection the exchange now holds.
     func send(_ exchange: ProxyExchange, on connection: UpstreamConnection) {
         connection.lease(to: exchange)
+        connection.poolTag = exchange.location.poolTag
         let location = exchange.location  // settings read through the class, not copied
         connection.handler?.startExchangeTimers(
             read: .milliseconds(location.settings.proxyReadTimeout.milliseconds),

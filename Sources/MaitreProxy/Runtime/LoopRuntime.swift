@@ -25,6 +25,7 @@ final class LoopRuntime {
         self.pools = snapshot.upstreams.map {
             UpstreamConnectionPool(
                 capacity: $0.upstream.keepalive,
+                local: $0.upstream.keepaliveIsLocal,
                 idleTimeout: .milliseconds($0.upstream.keepaliveTimeout.milliseconds),
                 maxRequests: $0.upstream.keepaliveRequests,
                 maxLifetime: .milliseconds($0.upstream.keepaliveTime.milliseconds),

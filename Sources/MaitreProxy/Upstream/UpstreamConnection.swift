@@ -74,6 +74,9 @@ final class UpstreamConnection {
     private(set) var state: State = .fresh
     /// When the connection was opened (by its loop's clock), for `keepalive_time`.
     let openedAt: NIODeadline
+    /// The `poolTag` of the location that last used (or opened) it: under `keepalive N local` only that location
+    /// reuses it.
+    var poolTag = 0
     /// Requests sent over this connection, for `keepalive_requests`.
     private(set) var requestsSent = 0
     weak var handler: UpstreamChannelHandler?

@@ -25,17 +25,21 @@ final class UpstreamConnectionPool {
         case closed
     }
 
-    init(capacity: Int, idleTimeout: TimeAmount, maxRequests: Int, maxLifetime: TimeAmount, eventLoop: any EventLoop) {
+    init(
+        capacity: Int, local: Bool, idleTimeout: TimeAmount, maxRequests: Int, maxLifetime: TimeAmount,
+        eventLoop: any EventLoop
+    ) {
         self.idleTimeout = idleTimeout
         self.maxRequests = maxRequests
         self.maxLifetime = maxLifetime
         self.eventLoop = eventLoop
-        self.state = UpstreamPoolState(capacity: capacity)
+        self.state = UpstreamPoolState(capacity: capacity, local: local)
     }
 
-    /// The most recently used live idle connection to `peerIndex`, removed from the pool.
-    func take(peerIndex: Int) -> UpstreamConnection? {
-        let (connection, dead) = state.lease(peer: peerIndex) { $0.isUsable }
+    /// The most recently used live idle connection to `peerIndex` that a request of the location tagged `tag`
+    /// may use, removed from the pool.
+    func take(peerIndex: Int, tag: Int) -> UpstreamConnection? {
+        let (connection, dead) = state.lease(peer: peerIndex, tag: tag) { $0.isUsable }
         for connection in dead {
             connection.idlePool = nil
             connection.close()
@@ -47,7 +51,7 @@ final class UpstreamConnectionPool {
     /// `exchange` is connecting to `peerIndex`: a connection released before its connect completes goes to it.
     func wait(_ exchange: ProxyExchange, peerIndex: Int) {
         guard case .open = phase else { return }
-        state.wait(exchange, peer: peerIndex)
+        state.wait(exchange, peer: peerIndex, tag: exchange.location.poolTag)
     }
 
     func stopWaiting(_ exchange: ProxyExchange, peerIndex: Int) {
@@ -76,7 +80,8 @@ final class UpstreamConnectionPool {
         let reusable = connection.isUsable && connection.requestsSent < maxRequests
             && now - connection.openedAt < maxLifetime
         let action = state.released(
-            connection, peer: connection.peerIndex, now: Int64(now.uptimeNanoseconds), reusable: reusable,
+            connection, peer: connection.peerIndex, tag: connection.poolTag, now: Int64(now.uptimeNanoseconds),
+            reusable: reusable,
             stillWaiting: { $0.wantsConnection(toPeer: connection.peerIndex) })
         switch action {
         case .close:

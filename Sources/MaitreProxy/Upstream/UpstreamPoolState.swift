@@ -10,10 +10,15 @@
 /// - Going over `capacity` is allowed until the end of the current loop turn: requests read later in the same
 ///   turn still find the connections released earlier in it. `trim()` then closes the least recently used
 ///   surplus, so between turns at most `capacity` connections stay idle, as nginx's `keepalive N` keeps them.
+///
+/// With `keepalive N local` (nginx's default since 1.29.7) a connection is only reused by requests of the
+/// location that released it: every connection and waiter carries its location's `tag`, and a `local` pool
+/// matches tags as nginx's keepalive module matches `u->conf`.
 struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
     struct IdleEntry {
         let connection: Connection
         let peer: Int
+        let tag: Int
         let since: Int64
     }
 
@@ -27,25 +32,28 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
     }
 
     let capacity: Int
+    /// Connections are reused only by requests with the same tag (`keepalive N local`).
+    let local: Bool
     /// Least recently used first.
     private(set) var idle: [IdleEntry] = []
-    /// Per peer, oldest first: requests whose connect is under way.
-    private var waiters: [Int: [Waiter]] = [:]
+    /// Per peer, oldest first: requests whose connect is under way, with their tag.
+    private var waiters: [Int: [(waiter: Waiter, tag: Int)]] = [:]
     private var trimPending = false
 
-    init(capacity: Int) {
+    init(capacity: Int, local: Bool = false) {
         self.capacity = max(0, capacity)
+        self.local = local
     }
 
     var waitingCount: Int { waiters.values.reduce(0) { $0 + $1.count } }
 
-    /// The most recently used idle connection to `peer`, taken out; `isLive` rejects (and hands back for
-    /// closing) connections that died while idle.
-    mutating func lease(peer: Int, isLive: (Connection) -> Bool) -> (Connection?, dead: [Connection]) {
+    /// The most recently used idle connection to `peer` that a request tagged `tag` may use, taken out;
+    /// `isLive` rejects (and hands back for closing) connections that died while idle.
+    mutating func lease(peer: Int, tag: Int, isLive: (Connection) -> Bool) -> (Connection?, dead: [Connection]) {
         var dead: [Connection] = []
         var index = idle.count - 1
         while index >= 0 {
-            if idle[index].peer == peer {
+            if idle[index].peer == peer, !local || idle[index].tag == tag {
                 let entry = idle.remove(at: index)
                 if isLive(entry.connection) { return (entry.connection, dead) }
                 dead.append(entry.connection)
@@ -56,32 +64,44 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
     }
 
     /// A request started connecting to `peer`: a connection released meanwhile goes to it.
-    mutating func wait(_ waiter: Waiter, peer: Int) {
-        waiters[peer, default: []].append(waiter)
+    mutating func wait(_ waiter: Waiter, peer: Int, tag: Int) {
+        waiters[peer, default: []].append((waiter, tag))
     }
 
     /// The request got a connection (its own or a released one) or gave up.
     mutating func stopWaiting(_ waiter: Waiter, peer: Int) {
-        guard var queue = waiters[peer], let index = queue.firstIndex(where: { $0 === waiter }) else { return }
+        guard var queue = waiters[peer], let index = queue.firstIndex(where: { $0.waiter === waiter }) else { return }
         queue.remove(at: index)
         waiters[peer] = queue.isEmpty ? nil : queue
     }
 
-    /// A connection to `peer` finished its exchange (or completed a connect nobody needs any more). `reusable`:
-    /// the shell's verdict (open, under `keepalive_requests` and `keepalive_time`, framing intact).
-    /// `stillWaiting` confirms a waiter still wants a connection; those that do not are dropped.
+    /// A connection to `peer`, last used by a request tagged `tag`, finished its exchange (or completed a connect
+    /// nobody needs any more). `reusable`: the shell's verdict (open, under `keepalive_requests` and
+    /// `keepalive_time`, framing intact). `stillWaiting` confirms a waiter still wants a connection; those that do
+    /// not are dropped.
     mutating func released(
-        _ connection: Connection, peer: Int, now: Int64, reusable: Bool, stillWaiting: (Waiter) -> Bool
+        _ connection: Connection, peer: Int, tag: Int, now: Int64, reusable: Bool, stillWaiting: (Waiter) -> Bool
     ) -> ReleaseAction {
         guard reusable else { return .close }
         // Most releases find nobody waiting: skip the dictionary lookup then.
-        while !waiters.isEmpty, var queue = waiters[peer], !queue.isEmpty {
-            let waiter = queue.removeFirst()
+        if !waiters.isEmpty, var queue = waiters[peer] {
+            var index = 0
+            while index < queue.count {
+                let entry = queue[index]
+                if local, entry.tag != tag {
+                    index += 1
+                    continue
+                }
+                queue.remove(at: index)
+                if stillWaiting(entry.waiter) {
+                    waiters[peer] = queue.isEmpty ? nil : queue
+                    return .handOver(entry.waiter)
+                }
+            }
             waiters[peer] = queue.isEmpty ? nil : queue
-            if stillWaiting(waiter) { return .handOver(waiter) }
         }
         guard capacity > 0 else { return .close }
-        idle.append(IdleEntry(connection: connection, peer: peer, since: now))
+        idle.append(IdleEntry(connection: connection, peer: peer, tag: tag, since: now))
         if idle.count > capacity, !trimPending {
             trimPending = true
             return .parked(scheduleTrim: true)
