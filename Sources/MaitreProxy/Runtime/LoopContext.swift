@@ -92,12 +92,7 @@ final class LoopContext {
         var ownRegistry = PeerRegistryState()
         self.runtime = LoopRuntime(
             snapshot: snapshot, eventLoop: eventLoop, peers: peers ?? ownRegistry.reconcile(snapshot.peerLists),
-            counters: { record in
-                if let cell = counters[record] { return cell }
-                let cell = PeerCounters()
-                counters[record] = cell
-                return cell
-            })
+            counters: { Self.cell(for: $0, in: &counters) })
         self.peerCounters = counters
         self.idleDeadlines = IdleDeadlines(eventLoop: eventLoop)
         self.nextConnectionNumber = UInt64(index)
@@ -119,7 +114,8 @@ final class LoopContext {
             peerCounters[record] = nil
         }
         let next = LoopRuntime(
-            snapshot: snapshot, eventLoop: eventLoop, peers: peers, counters: counterCell, previous: runtime)
+            snapshot: snapshot, eventLoop: eventLoop, peers: peers,
+            counters: { Self.cell(for: $0, in: &peerCounters) }, previous: runtime)
         runtime.retire(to: next)
         runtime = next
         for (channel, endpoint) in connections.values where snapshot.endpoints[endpoint] == nil {
@@ -137,10 +133,11 @@ final class LoopContext {
         records.map { peerCounters[$0]?.values ?? PeerCounterValues() }
     }
 
-    private func counterCell(for record: PeerRecordID) -> PeerCounters {
-        if let cell = peerCounters[record] { return cell }
+    /// The record's cell, made on first use (a record new to this loop).
+    private static func cell(for record: PeerRecordID, in cells: inout [PeerRecordID: PeerCounters]) -> PeerCounters {
+        if let cell = cells[record] { return cell }
         let cell = PeerCounters()
-        peerCounters[record] = cell
+        cells[record] = cell
         return cell
     }
 
