@@ -24,8 +24,9 @@ let package = Package(
     targets: [
         // Pure: nginx-dialect lexer, parser, typed model and validation. No NIO.
         .target(name: "MaitreConfig", swiftSettings: swiftSettings),
-        // Pure: peers, their state and the selection algorithms. No NIO, no clocks of its own.
-        .target(name: "MaitreBalancing", swiftSettings: swiftSettings),
+        // Pure: peers, their state and the selection algorithms. No NIO, no clocks of its own. Hot-path settings:
+        // select/release increment loop-confined `PeerCounters` (class fields) on every request.
+        .target(name: "MaitreBalancing", swiftSettings: hotPathSettings),
         // Pure: HTTP/1 wire parsing over raw bytes (request and response heads, Host, chunked bodies). No NIO.
         .target(name: "MaitreWire", swiftSettings: hotPathSettings),
         // SwiftNIO: listeners, HTTP proxying, upstream pools.

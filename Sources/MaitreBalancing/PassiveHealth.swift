@@ -14,9 +14,10 @@ extension PeerState {
         maxFails != 0 && fails >= maxFails && now - checked <= failTimeout
     }
 
-    /// The skip conditions every nginx selector applies besides `tried` (max_conns is not supported).
+    /// The skip conditions every nginx selector applies besides `tried` (max_conns is not supported): `down` and
+    /// `drain` both keep new requests away.
     func isSelectable(now: Int64) -> Bool {
-        !down && !isTemporarilyDisabled(now: now)
+        admin == .up && !isTemporarilyDisabled(now: now)
     }
 
     /// After a pick: if fail_timeout has passed since `checked`, this pick is the trial that may clear `fails` on success.

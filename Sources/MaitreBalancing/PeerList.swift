@@ -4,15 +4,22 @@ struct PeerList: Sendable {
     var peers: [PeerState]
     let ids: [PeerID]
     /// Sum of all weights, `down` peers included (ip_hash walks it so that `down` keeps the mapping of the others).
-    let totalWeight: Int
-    /// Peers that are not `down`: this list's share of the per-request `tries`.
-    let tries: Int
+    private(set) var totalWeight: Int
+    /// Peers that are `up` (neither `down` nor draining): this list's share of the per-request `tries`.
+    private(set) var tries: Int
 
     init(_ members: [(id: PeerID, descriptor: PeerDescriptor)]) {
         peers = members.map { PeerState($0.descriptor) }
         ids = members.map(\.id)
+        totalWeight = 0
+        tries = 0
+        recount()
+    }
+
+    /// Recomputes the sums after a peer's weight or admin state changed (never on the request path).
+    mutating func recount() {
         totalWeight = peers.reduce(0) { $0 + $1.weight }
-        tries = peers.count(where: { !$0.down })
+        tries = peers.count(where: { $0.admin == .up })
     }
 
     var count: Int { peers.count }
@@ -47,9 +54,9 @@ struct UpstreamPeers: Sendable {
     var tries: Int { primary.tries + (backupsUsable ? backup.tries : 0) }
 
     /// The `peers->single` branch of ngx_http_upstream_get_round_robin_peer: only `down` (and max_conns) can refuse the peer;
-    /// nothing is marked tried and `checked` is left alone.
+    /// nothing is marked tried and `checked` is left alone. A draining single peer is refused like a `down` one.
     mutating func takeSinglePeer() -> PeerID? {
-        guard !primary.peers[0].down else { return nil }
+        guard primary.peers[0].admin == .up else { return nil }
         primary.peers[0].conns += 1
         return primary.ids[0]
     }

@@ -21,11 +21,13 @@ public struct PeerLiveState: Sendable, Equatable {
 
 /// One peer's configuration and counters: the fields of `ngx_http_upstream_rr_peer_t` that the balancing code reads or writes.
 /// Counters start as nginx's `ngx_pcalloc` leaves them (zero) except `effective_weight`, which starts at `weight`.
+/// `weight` and `admin` start as configured and change at run time through the registry (`UpstreamBalancer+Admin.swift`).
 struct PeerState: Sendable {
-    let weight: Int
+    var weight: Int
     let maxFails: Int
     let failTimeout: Int64
-    let down: Bool
+    /// nginx's `down` flag, widened to the registry's admin state: only `.up` peers are given new requests.
+    var admin: PeerAdminState
 
     var conns = 0
     var fails = 0
@@ -40,7 +42,7 @@ struct PeerState: Sendable {
         weight = max(1, descriptor.weight)
         maxFails = max(0, descriptor.maxFails)
         failTimeout = descriptor.failTimeoutSeconds
-        down = descriptor.down
+        admin = descriptor.down ? .down : .up
         effectiveWeight = weight
     }
 

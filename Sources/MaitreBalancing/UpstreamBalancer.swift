@@ -2,23 +2,37 @@
 /// event loop (nginx keeps this per worker process; maitred keeps one per event loop); it is never shared across threads.
 ///
 /// Per request: `startRequest`, then `select` / `release` for each attempt while `triesLeft > 0` and the failure is retryable.
-public struct UpstreamBalancer: Sendable {
+///
+/// Not `Sendable`: its `PeerCounters` are shared with the other balancers of the same loop (see `init`).
+public struct UpstreamBalancer {
     public let method: BalancingMethod
     /// The peers as configured; `PeerID.index` indexes this array.
     public let peers: [PeerDescriptor]
 
-    private var lists: UpstreamPeers
+    /// Internal rather than private so `UpstreamBalancer+Admin.swift` can change weights and admin states.
+    var lists: UpstreamPeers
     /// For each `PeerID.index`: which list holds it and where.
-    private let locations: [PeerLocation]
+    let locations: [PeerLocation]
+    /// For each `PeerID.index`: where this loop counts the peer's requests.
+    let counters: [PeerCounters]
 
-    private struct PeerLocation: Sendable {
+    struct PeerLocation: Sendable {
         let isBackup: Bool
         let position: Int
     }
 
-    public init(method: BalancingMethod, peers: [PeerDescriptor]) {
+    /// `counters`, one per peer in `peers` order, are where selections and failures are counted: the loop passes the
+    /// cells it keeps per registry record, so the balancer of the next reload and this one (still released into by
+    /// requests in flight) add to the same totals. Without them (or with a count that does not match) each peer
+    /// gets a fresh cell of its own.
+    public init(method: BalancingMethod, peers: [PeerDescriptor], counters: [PeerCounters]? = nil) {
         self.method = method
         self.peers = peers
+        if let counters, counters.count == peers.count {
+            self.counters = counters
+        } else {
+            self.counters = peers.map { _ in PeerCounters() }
+        }
         // ngx_http_upstream_init_round_robin: primaries and backups become two lists, each in config order.
         let members = peers.enumerated().map { (id: PeerID(index: $0.offset), descriptor: $0.element) }
         let primaries = members.filter { !$0.descriptor.backup }
@@ -73,14 +87,19 @@ public struct UpstreamBalancer: Sendable {
     /// Picks the next peer for this request (first attempt or a retry), or nil when none is available ("no live upstreams").
     /// `now` is whole seconds (nginx's ngx_time()). Counts the connection, marks the peer tried and applies the `checked` update.
     public mutating func select(_ request: inout PeerSelectionState, now: Int64) -> PeerID? {
+        let selected: PeerID?
         switch method {
         case .roundRobin:
-            return SmoothWeightedRoundRobin.select(&request, from: &lists, now: now)
+            selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now)
         case .leastConn:
-            return LeastConnections.select(&request, from: &lists, now: now)
+            selected = LeastConnections.select(&request, from: &lists, now: now)
         case .ipHash:
-            return IPHash.select(&request, from: &lists, now: now)
+            selected = IPHash.select(&request, from: &lists, now: now)
         }
+        if let selected {
+            counters[selected.index].selected += 1
+        }
+        return selected
     }
 
     /// The request is done with `peer` (ngx_http_upstream_free_round_robin_peer): conns--, tries--, and max_fails/fail_timeout
@@ -89,6 +108,9 @@ public struct UpstreamBalancer: Sendable {
     @discardableResult
     public mutating func release(_ peer: PeerID, _ request: inout PeerSelectionState, outcome: PeerOutcome, now: Int64) -> Bool {
         let location = locations[peer.index]
+        if outcome == .failure {
+            counters[peer.index].failed += 1
+        }
         if lists.single {
             lists.primary.peers[location.position].recordSinglePeerRelease()
             request.triesLeft = 0
@@ -103,14 +125,17 @@ public struct UpstreamBalancer: Sendable {
         if request.triesLeft > 0 {
             request.triesLeft -= 1
         }
+        if disabled {
+            counters[peer.index].disabled += 1
+        }
         return disabled
     }
 
-    /// True when the peer can be given to new requests: not `down` and not failed max_fails times within fail_timeout
+    /// True when the peer can be given to new requests: `up` and not failed max_fails times within fail_timeout
     /// (the `single` peer ignores max_fails, as in nginx). Whether a backup is actually used also depends on the primaries.
     public func isAvailable(_ peer: PeerID, now: Int64) -> Bool {
         let location = locations[peer.index]
         let state = (location.isBackup ? lists.backup : lists.primary).peers[location.position]
-        return lists.single ? !state.down : state.isSelectable(now: now)
+        return lists.single ? state.admin == .up : state.isSelectable(now: now)
     }
 }

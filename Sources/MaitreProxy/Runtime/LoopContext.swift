@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MaitreBalancing
 import MaitreConfig
 import MaitreWire
 import NIOCore
@@ -40,6 +41,9 @@ final class LoopContext {
     private(set) var upstreamConnections = 0
     /// When "worker_connections are not enough" was last logged (at most once a second).
     private var shortageLoggedAt: Int64 = 0
+    /// This loop's request counters for every live registry record: they outlive reloads that keep the record,
+    /// and the registry sums them over the loops when asked.
+    private var peerCounters: [PeerRecordID: PeerCounters] = [:]
 
     /// Client and upstream connections open on this loop (nginx's used connections, listeners aside).
     var usedConnections: Int { connections.count + upstreamConnections }
@@ -78,10 +82,20 @@ final class LoopContext {
 
     /// `index` of `loopCount`: nginx numbers connections (`*N` in the error log) per process; each loop counts
     /// in its own stride so numbers never repeat, across reloads too.
-    init(snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, index: Int, loopCount: Int) {
+    /// `peers` is the registry's reconcile of `snapshot`; without one (tests that build a loop alone) the loop
+    /// reconciles it against a registry of its own.
+    init(
+        snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, index: Int, loopCount: Int,
+        peers: ReconciledPeers? = nil
+    ) {
         self.eventLoop = eventLoop
         self.log = log
-        self.runtime = LoopRuntime(snapshot: snapshot, eventLoop: eventLoop)
+        var counters: [PeerRecordID: PeerCounters] = [:]
+        var ownRegistry = PeerRegistryState()
+        self.runtime = LoopRuntime(
+            snapshot: snapshot, eventLoop: eventLoop, peers: peers ?? ownRegistry.reconcile(snapshot.peerLists),
+            counters: { Self.cell(for: $0, in: &counters) })
+        self.peerCounters = counters
         self.idleDeadlines = IdleDeadlines(eventLoop: eventLoop)
         self.nextConnectionNumber = UInt64(index)
         self.connectionNumberStride = UInt64(max(loopCount, 1))
@@ -95,13 +109,38 @@ final class LoopContext {
     /// A reload: later requests use `snapshot`; peer state and idle upstream connections carry over by identity.
     /// Connections accepted on an endpoint the new configuration no longer listens on finish their request and
     /// close, as nginx's old workers do.
-    func install(_ snapshot: ProxySnapshot) {
-        let next = LoopRuntime(snapshot: snapshot, eventLoop: eventLoop, previous: runtime)
+    /// `peers` is the registry's reconcile of `snapshot`: counters of removed records are dropped here (balancers
+    /// still serving requests in flight keep their cells until they finish), and new records get fresh ones.
+    func install(_ snapshot: ProxySnapshot, peers: ReconciledPeers) {
+        for record in peers.removed {
+            peerCounters[record] = nil
+        }
+        let next = LoopRuntime(
+            snapshot: snapshot, eventLoop: eventLoop, peers: peers,
+            counters: { Self.cell(for: $0, in: &peerCounters) }, previous: runtime)
         runtime.retire(to: next)
         runtime = next
         for (channel, endpoint) in connections.values where snapshot.endpoints[endpoint] == nil {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
+    }
+
+    /// The registry changed a peer: this loop's newest runtime selects accordingly from its next request on.
+    func applyPeerSettings(_ settings: PeerRuntimeSettings) {
+        runtime.apply(settings)
+    }
+
+    /// This loop's counters for `records` (zero for a record this loop has no cell for).
+    func counterValues(for records: [PeerRecordID]) -> [PeerCounterValues] {
+        records.map { peerCounters[$0]?.values ?? PeerCounterValues() }
+    }
+
+    /// The record's cell, made on first use (a record new to this loop).
+    private static func cell(for record: PeerRecordID, in cells: inout [PeerRecordID: PeerCounters]) -> PeerCounters {
+        if let cell = cells[record] { return cell }
+        let cell = PeerCounters()
+        cells[record] = cell
+        return cell
     }
 
     func connectionOpened(_ channel: any Channel, endpoint: ListenEndpoint) {

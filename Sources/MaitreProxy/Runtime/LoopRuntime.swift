@@ -9,19 +9,46 @@ import MaitreWire
 import NIOCore
 
 /// One configuration's mutable side on one event loop: each upstream's balancer (nginx keeps these per worker;
-/// maitred per loop) and its pool of idle connections. A reload builds a new one that carries peer state and idle
-/// connections over by peer identity (`PeerCarryOver`); requests in flight finish on the one they started on.
+/// maitred per loop) and its pool of idle connections. This loop's replica of the `UpstreamRegistry`: the
+/// registry's admin states and weights are applied to its balancers, whose selections count into the loop's
+/// per-record `PeerCounters`. A reload builds a new one that carries passive-health state and idle connections
+/// over by peer identity (`PeerCarryOver`); requests in flight finish on the one they started on.
 /// Only ever touched on `eventLoop`, so it needs no locks.
 final class LoopRuntime {
     let snapshot: ProxySnapshot
     var balancers: [UpstreamBalancer]
     let pools: [UpstreamConnectionPool]
+    /// Where each registry record's peer is in `balancers`, for the registry's run-time changes.
+    private let placements: [PeerRecordID: (upstream: Int, peer: PeerID)]
     private let eventLoop: any EventLoop
 
-    init(snapshot: ProxySnapshot, eventLoop: any EventLoop, previous: LoopRuntime? = nil) {
+    /// `peers` is the registry's reconcile of `snapshot` (one row per upstream, one entry per peer), `counters`
+    /// the loop's cell for a record.
+    init(
+        snapshot: ProxySnapshot, eventLoop: any EventLoop, peers: ReconciledPeers,
+        counters: (PeerRecordID) -> PeerCounters, previous: LoopRuntime? = nil
+    ) {
         self.snapshot = snapshot
         self.eventLoop = eventLoop
-        var balancers = snapshot.upstreams.map { UpstreamBalancer(method: $0.method, peers: $0.peers) }
+        var placements: [PeerRecordID: (upstream: Int, peer: PeerID)] = [:]
+        var balancers: [UpstreamBalancer] = []
+        balancers.reserveCapacity(snapshot.upstreams.count)
+        for (index, plan) in snapshot.upstreams.enumerated() {
+            // The registry reconciled this very snapshot, so rows line up; a row that does not (a caller bug) leaves
+            // the balancer as configured with cells of its own rather than trapping.
+            let row = index < peers.upstreams.count && peers.upstreams[index].count == plan.peers.count
+                ? peers.upstreams[index] : []
+            var balancer = UpstreamBalancer(
+                method: plan.method, peers: plan.peers, counters: row.isEmpty ? nil : row.map { counters($0.record) })
+            for (position, settings) in row.enumerated() {
+                let peer = PeerID(index: position)
+                balancer.setAdminState(settings.adminState, for: peer)
+                balancer.setWeight(settings.weight, for: peer)
+                placements[settings.record] = (index, peer)
+            }
+            balancers.append(balancer)
+        }
+        self.placements = placements
         self.pools = snapshot.upstreams.map {
             UpstreamConnectionPool(
                 capacity: $0.upstream.keepalive,
@@ -57,6 +84,14 @@ final class LoopRuntime {
             }
             pools[index].retire(to: successor.pools[next], peerIndex: peerIndex)
         }
+    }
+
+    /// The registry changed a record's admin state or weight: later selections on this runtime follow it. Older
+    /// runtimes (requests in flight since a reload, and their retries) keep what they had.
+    func apply(_ settings: PeerRuntimeSettings) {
+        guard let (upstream, peer) = placements[settings.record] else { return }
+        balancers[upstream].setAdminState(settings.adminState, for: peer)
+        balancers[upstream].setWeight(settings.weight, for: peer)
     }
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it

@@ -14,6 +14,8 @@ import NIOPosix
 /// listener that stays is never closed and no connection is closed for a reload.
 public final class ProxyServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
+    /// Upstream peers for the life of the process: admin states, weights and counters that reloads keep.
+    public let registry: UpstreamRegistry
     private let log: ErrorLog
     private let state: NIOLockedValueBox<State>
     private let openConnections = ManagedCounter()
@@ -30,6 +32,7 @@ public final class ProxyServer: Sendable {
 
     public init(group: MultiThreadedEventLoopGroup, log: ErrorLog) {
         self.group = group
+        self.registry = UpstreamRegistry(group: group)
         self.log = log
         self.state = NIOLockedValueBox(State())
     }
@@ -49,12 +52,16 @@ public final class ProxyServer: Sendable {
     /// Opens every listener of `snapshot` and starts serving it. Throws with nginx's bind() message.
     public func start(_ snapshot: ProxySnapshot) throws {
         let all = Array(group.makeIterator())
-        let loops = try all.enumerated().map { index, loop in
-            try loop.submit { [log] in
-                NIOLoopBound(
-                    LoopContext(snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count),
-                    eventLoop: loop)
-            }.wait()
+        let loops = try registry.start(snapshot) { peers in
+            try all.enumerated().map { index, loop in
+                try loop.submit { [log] in
+                    NIOLoopBound(
+                        LoopContext(
+                            snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
+                            peers: peers),
+                        eventLoop: loop)
+                }.wait()
+            }
         }
         state.withLockedValue { state in
             for bound in loops { state.loops[ObjectIdentifier(bound.eventLoop)] = bound }
@@ -66,9 +73,8 @@ public final class ProxyServer: Sendable {
     /// the configuration on every loop, then closes listeners no longer configured.
     public func reload(_ snapshot: ProxySnapshot) throws {
         let opened = try bindNew(for: snapshot)
-        let loops = state.withLockedValue { Array($0.loops.values) }
-        for bound in loops {
-            try bound.eventLoop.submit { bound.value.install(snapshot) }.wait()
+        for installed in registry.install(snapshot) {
+            try installed.wait()
         }
         adoptListeners(opened, for: snapshot)
     }

@@ -52,6 +52,11 @@ public final class ProxySnapshot: Sendable {
     }
 
     func upstreamIndex(named name: String) -> Int? { upstreamIndexByName[name] }
+
+    /// Each upstream's peers in `upstreams` order: what the registry reconciles.
+    var peerLists: [UpstreamPeerList] {
+        upstreams.map { UpstreamPeerList(upstream: $0.upstream.name, peers: $0.peers) }
+    }
 }
 
 /// The virtual servers behind one listening socket, with each server's location matcher (a class: every

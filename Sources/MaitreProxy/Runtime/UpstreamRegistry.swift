@@ -1,0 +1,113 @@
+import MaitreBalancing
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The process-lifetime registry of upstream peers, one per `ProxyServer`: one record per peer identity (upstream,
+/// `server` entry, resolved address) with its admin state and weight, which survive reloads. Every change goes
+/// through here: a reload (`install`), and the run-time changes of `setAdminState` / `setWeight` (later: DNS
+/// re-resolution, the HTTP API). Each event loop keeps a replica: its runtime's balancers, to which a change is
+/// posted with `execute` and applied at the loop's next turn, and its per-record counters, which `peers()` sums by
+/// visiting every loop. The lock here is taken by those calls only, never on the request path.
+///
+/// Ordering: changes are posted to the loops while the lock is held, and a loop runs the tasks posted to it in
+/// order, so every loop applies reloads and run-time changes in the order the registry made them.
+public final class UpstreamRegistry: Sendable {
+    private let group: any EventLoopGroup
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var records = PeerRegistryState()
+        /// The loops' contexts, in the group's order (the order of `PeerStatus.countersByLoop`).
+        var loops: [NIOLoopBound<LoopContext>] = []
+    }
+
+    init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    /// Reconciles the first configuration and builds the loops' contexts with it (`makeLoops` runs under the lock,
+    /// so no change can slip in between).
+    func start(
+        _ snapshot: ProxySnapshot, makeLoops: (ReconciledPeers) throws -> [NIOLoopBound<LoopContext>]
+    ) throws -> [NIOLoopBound<LoopContext>] {
+        try state.withLockedValue { state in
+            let loops = try makeLoops(state.records.reconcile(snapshot.peerLists))
+            state.loops = loops
+            return loops
+        }
+    }
+
+    /// A reload: reconciles `snapshot` and has every loop install it. The futures complete once each loop has.
+    func install(_ snapshot: ProxySnapshot) -> [EventLoopFuture<Void>] {
+        state.withLockedValue { state in
+            let peers = state.records.reconcile(snapshot.peerLists)
+            return state.loops.map { bound in
+                bound.eventLoop.submit { bound.value.install(snapshot, peers: peers) }
+            }
+        }
+    }
+
+    /// Sets a peer's admin state (`drain`: no new requests, those in flight finish). It holds until a reload
+    /// changes the peer's `down` flag or removes it. The future completes once every loop applies it; from then
+    /// on no new request on any loop selects a peer that is not `up`.
+    public func setAdminState(
+        _ adminState: PeerAdminState, for identity: PeerIdentity
+    ) throws(PeerRegistryError) -> EventLoopFuture<Void> {
+        try change { records throws(PeerRegistryError) in try records.setAdminState(adminState, for: identity) }
+    }
+
+    /// Sets a peer's weight (1...UpstreamBalancer.maximumWeight); it holds until a reload changes the peer's
+    /// `weight` parameter or removes it. The future completes once every loop applies it.
+    public func setWeight(_ weight: Int, for identity: PeerIdentity) throws(PeerRegistryError) -> EventLoopFuture<Void> {
+        try change { records throws(PeerRegistryError) in try records.setWeight(weight, for: identity) }
+    }
+
+    private func change(
+        _ body: (inout PeerRegistryState) throws(PeerRegistryError) -> PeerRuntimeSettings
+    ) throws(PeerRegistryError) -> EventLoopFuture<Void> {
+        let result: Result<[EventLoopFuture<Void>], PeerRegistryError> = state.withLockedValue { state in
+            do throws(PeerRegistryError) {
+                let settings = try body(&state.records)
+                return .success(state.loops.map { bound in
+                    bound.eventLoop.submit { bound.value.applyPeerSettings(settings) }
+                })
+            } catch {
+                return .failure(error)
+            }
+        }
+        return EventLoopFuture.andAllSucceed(try result.get(), on: group.next())
+    }
+
+    /// Every peer with its registry state and its counters summed over the loops (read on each loop, so the
+    /// future completes after every loop's next turn). Records are those of the moment of the call.
+    public func peers() -> EventLoopFuture<[PeerStatus]> {
+        let (records, loops) = state.withLockedValue { ($0.records.sortedRecords, $0.loops) }
+        let ids = records.map(\.id)
+        let reads = loops.map { bound in
+            bound.eventLoop.submit { bound.value.counterValues(for: ids) }
+        }
+        return EventLoopFuture.whenAllSucceed(reads, on: group.next()).map { perLoop in
+            records.enumerated().map { position, record in
+                let byLoop = perLoop.map { $0[position] }
+                return PeerStatus(
+                    identity: record.identity, adminState: record.adminState, weight: record.weight,
+                    configured: record.configured, counters: byLoop.reduce(PeerCounterValues(), +),
+                    countersByLoop: byLoop)
+            }
+        }
+    }
+}
+
+/// One peer as a status page or the runtime API shows it.
+public struct PeerStatus: Sendable, Equatable {
+    public let identity: PeerIdentity
+    public let adminState: PeerAdminState
+    /// The weight in force (the configured one unless changed at run time).
+    public let weight: Int
+    /// The peer as the current configuration writes it (`backup`, `max_fails`, the configured weight, `down`).
+    public let configured: PeerDescriptor
+    /// Summed over every event loop.
+    public let counters: PeerCounterValues
+    /// Each loop's share, in the event loop group's order.
+    public let countersByLoop: [PeerCounterValues]
+}
