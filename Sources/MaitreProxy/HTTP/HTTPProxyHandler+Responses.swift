@@ -176,9 +176,12 @@ extension HTTPProxyHandler {
         bodyTimer = nil
         guard let exchange, !exchange.bodyComplete else { return }
         let interval = TimeAmount.milliseconds(timeout.milliseconds)
-        if readsPaused || loop.eventLoop.now - lastBodyRead < interval {
-            // Waiting on the upstream (back-pressure) does not count against the client.
-            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+        let now = loop.eventLoop.now
+        // nginx's client_body_timeout runs between two successive reads: due `interval` after the last one. While
+        // reads are paused for the upstream (back-pressure) it does not run at all; `resumeReads` restarts it.
+        let wait = readsPaused ? interval : lastBodyRead + interval - now
+        if wait > .zero {
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [weak self] in
                 self?.bodyTimerFired(timeout)
             }
             return

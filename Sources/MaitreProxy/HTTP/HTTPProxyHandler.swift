@@ -154,6 +154,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func resumeReads() {
         guard readsPaused else { return }
         readsPaused = false
+        // The body timeout did not run while paused: it starts again from now.
+        if bodyTimer != nil { lastBodyRead = loop.eventLoop.now }
         if readPending {
             readPending = false
             context.read()
