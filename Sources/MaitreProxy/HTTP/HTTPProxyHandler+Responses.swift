@@ -160,9 +160,12 @@ extension HTTPProxyHandler {
         bodyTimer = nil
         guard let exchange, !exchange.bodyComplete else { return }
         let interval = TimeAmount.milliseconds(timeout.milliseconds)
-        if readsPaused || loop.eventLoop.now - lastBodyRead < interval {
-            // Waiting on the upstream (back-pressure) does not count against the client.
-            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+        let sinceRead = loop.eventLoop.now - lastBodyRead
+        if readsPaused || sinceRead < interval {
+            // Waiting on the upstream (back-pressure) does not count against the client. Otherwise the timeout
+            // runs from the last body read (nginx's is between two reads): wait for the rest of it only.
+            let wait = readsPaused ? interval : interval - sinceRead
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [weak self] in
                 self?.bodyTimerFired(timeout)
             }
             return

@@ -145,6 +145,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func resumeReads() {
         guard readsPaused else { return }
         readsPaused = false
+        // client_body_timeout counts afresh from here, as nginx re-adds its read timer when it reads again: the
+        // time the upstream held the body back was not the client's.
+        lastBodyRead = loop.eventLoop.now
         if readPending {
             readPending = false
             context.read()
