@@ -1,36 +1,13 @@
-import MaitreConfig
 import NIOCore
 import NIOEmbedded
 import XCTest
 
 @testable import MaitreProxy
 
-/// Upstream connections come from an injected connector: here EmbeddedChannels on the test's loop, so connects,
-/// failures, retries and pooling are driven byte by byte without sockets.
-final class ConnectorInjectionTests: XCTestCase {
-    /// Hands out EmbeddedChannels, already connected, and keeps them for the test.
-    final class EmbeddedConnector: UpstreamConnector {
-        let loop: EmbeddedEventLoop
-        private(set) var channels: [(peer: Int, channel: EmbeddedChannel)] = []
-        init(loop: EmbeddedEventLoop) { self.loop = loop }
-
-        func connect(
-            to address: SocketAddress, peerIndex: Int, connectTimeout: TimeAmount, writeBufferHigh: Int,
-            loop context: LoopContext
-        ) -> EventLoopFuture<UpstreamConnection> {
-            let channel = EmbeddedChannel(loop: loop)
-            do {
-                let connection = try UpstreamConnection.attach(
-                    to: channel, address: address, peerIndex: peerIndex, loop: context)
-                try channel.connect(to: address).wait()
-                channels.append((peerIndex, channel))
-                return loop.assumeIsolated().makeSucceededFuture(connection)
-            } catch {
-                return loop.makeFailedFuture(error)
-            }
-        }
-    }
-
+/// Upstream connections come from an injected connector: here EmbeddedChannels on the test's loop
+/// (`EmbeddedConnector`, EmbeddedProxySupport.swift), so connects, failures, retries and pooling are driven byte by
+/// byte without sockets.
+final class ConnectorInjectionTests: EmbeddedProxyTestCase {
     private let config = """
         http {
             upstream app { server 127.0.0.1:1001; server 127.0.0.1:1002; }
@@ -41,57 +18,38 @@ final class ConnectorInjectionTests: XCTestCase {
         }
         """
 
-    private func outbound(_ channel: EmbeddedChannel) throws -> String {
-        var text = ""
-        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
-        return text
-    }
-
     /// The first peer drops the connection before answering: the request goes to the second peer, the client gets
     /// its answer, and the next request reuses that pooled connection instead of connecting again.
     func testFailedAttemptMovesToTheNextPeerAndThePoolIsReused() throws {
-        let configuration = try ConfigLoader.load(text: config, file: "/tmp/maitre-connector-test.conf", prefix: "/tmp/")
-        let snapshot = try ProxySnapshot(configuration: configuration)
-        let loop = EmbeddedEventLoop()
-        let context = LoopContext(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg), index: 0,
-                                  loopCount: 1)
-        let connector = EmbeddedConnector(loop: loop)
-        context.connector = connector
-        let endpoint = ListenEndpoint(host: "127.0.0.1", port: 8080)
-        let client = EmbeddedChannel(loop: loop)
-        try client.pipeline.syncOperations.addHandler(HTTPProxyHandler(
-            loop: context, endpoint: endpoint, routes: try XCTUnwrap(snapshot.endpoints[endpoint]), connectionNumber: 1))
-        try client.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 4000)).wait()
+        let proxy = try makeProxy(config)
+        let connector = proxy.connector
+        let client = try proxy.connectClient()
 
-        try client.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
-        loop.run()
+        try client.receive("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertEqual(connector.channels.count, 1)
-        let first = connector.channels[0]
+        let first = try XCTUnwrap(connector.channels.first)
         XCTAssertEqual(first.peer, 0, "smooth round robin starts with the first server")
-        XCTAssertTrue(try outbound(first.channel).hasPrefix("GET /a HTTP/1.1\r\n"))
+        XCTAssertTrue(try first.channel.sent().hasPrefix("GET /a HTTP/1.1\r\n"))
 
         // The peer closes without a byte of response: proxy_next_upstream error moves on.
         first.channel.pipeline.fireChannelInactive()
-        loop.run()
+        proxy.loop.run()
         XCTAssertEqual(connector.channels.count, 2)
-        let second = connector.channels[1]
+        let second = try XCTUnwrap(connector.channels.last)
         XCTAssertEqual(second.peer, 1)
-        XCTAssertTrue(try outbound(second.channel).hasPrefix("GET /a HTTP/1.1\r\n"))
-        XCTAssertEqual(try outbound(client), "", "nothing reaches the client before an answer")
+        XCTAssertTrue(try second.channel.sent().hasPrefix("GET /a HTTP/1.1\r\n"))
+        XCTAssertEqual(try client.sent(), "", "nothing reaches the client before an answer")
 
-        try second.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"))
-        loop.run()
-        let answer = try outbound(client)
+        try second.channel.receive("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+        let answer = try client.sent()
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), answer)
         XCTAssertTrue(answer.hasSuffix("\r\n\r\nhi"), answer)
 
         // The failed peer is out for fail_timeout; the second peer's pooled connection carries the next request.
-        try client.writeInbound(ByteBuffer(string: "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"))
-        loop.run()
+        try client.receive("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertEqual(connector.channels.count, 2, "no new connection: the pooled one was reused")
-        XCTAssertTrue(try outbound(second.channel).hasPrefix("GET /b HTTP/1.1\r\n"))
-        try second.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 204 No Content\r\n\r\n"))
-        loop.run()
-        XCTAssertTrue(try outbound(client).hasPrefix("HTTP/1.1 204 No Content\r\n"))
+        XCTAssertTrue(try second.channel.sent().hasPrefix("GET /b HTTP/1.1\r\n"))
+        try second.channel.receive("HTTP/1.1 204 No Content\r\n\r\n")
+        XCTAssertTrue(try client.sent().hasPrefix("HTTP/1.1 204 No Content\r\n"))
     }
 }

@@ -52,6 +52,10 @@ final class RetryPolicyTests: XCTestCase {
         XCTAssertEqual(RetryPolicy.afterFailure(.error, attempt(idempotent: false, reused: true)), .fail(status: 502))
         XCTAssertFalse(RetryPolicy.retriesOnFreshConnection(.error, attempt(canReplay: false, reused: true)))
         XCTAssertEqual(RetryPolicy.afterFailure(.error, attempt(canReplay: false, reused: true)), .fail(status: 502))
+        XCTAssertTrue(RetryPolicy.retriesOnFreshConnection(.error, attempt(elapsed: 999, timeout: 1000, reused: true)))
+        XCTAssertFalse(
+            RetryPolicy.retriesOnFreshConnection(.error, attempt(elapsed: 1000, timeout: 1000, reused: true)),
+            "proxy_next_upstream_timeout has run out: nginx tests it after giving the try back")
     }
 
     /// Status retries need a try beyond the current one (nginx: `u->peer.tries > 1`): the last peer's own

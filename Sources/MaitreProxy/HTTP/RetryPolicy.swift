@@ -39,10 +39,12 @@ enum RetryPolicy {
 
     /// A transport error on a pooled connection the upstream had already closed: the same peer again on a fresh
     /// connection, without counting a failure (nginx gives the try back in this case too). Asked first, before
-    /// the peer is released.
+    /// the peer is released. Within `proxy_next_upstream_timeout` only: nginx gives the try back before it tests
+    /// the timeout.
     static func retriesOnFreshConnection(_ failure: Failure, _ attempt: Attempt) -> Bool {
         attempt.reusedConnection && failure == .error && attempt.canReplay
             && (attempt.isIdempotent || attempt.conditions.contains(.nonIdempotent))
+            && !timedOut(attempt)
     }
 
     /// After a transport failure, before any response byte reached the client, once the peer was released with a
@@ -77,7 +79,11 @@ enum RetryPolicy {
         guard attempt.conditions.contains(condition), attempt.triesLeft > 0, attempt.canReplay else { return false }
         // nginx does not repeat a POST, LOCK or PATCH that reached an upstream unless told to.
         if attempt.requestSent, !attempt.isIdempotent, !attempt.conditions.contains(.nonIdempotent) { return false }
-        if attempt.timeoutMilliseconds > 0, attempt.elapsedMilliseconds >= attempt.timeoutMilliseconds { return false }
-        return true
+        return !timedOut(attempt)
+    }
+
+    /// `proxy_next_upstream_timeout` has run out (nginx: `ngx_current_msec - u->peer.start_time >= timeout`).
+    private static func timedOut(_ attempt: Attempt) -> Bool {
+        attempt.timeoutMilliseconds > 0 && attempt.elapsedMilliseconds >= attempt.timeoutMilliseconds
     }
 }
