@@ -8,7 +8,7 @@ import XCTest
 
 /// Every request ends in one place with one record: proxied, retried, answered locally or abandoned by the
 /// client. Driven on EmbeddedChannels with the loop's virtual clock, so the times in the record are exact.
-final class RequestEndTests: XCTestCase {
+final class RequestEndTests: EmbeddedProxyTestCase {
     final class Recorder: RequestEndObserver {
         struct Entry: Equatable {
             var requestLine: String?
@@ -31,14 +31,19 @@ final class RequestEndTests: XCTestCase {
         }
     }
 
-    private var loop: EmbeddedEventLoop!
-    private var context: LoopContext!
-    private var connector: ConnectorInjectionTests.EmbeddedConnector!
+    private var proxy: EmbeddedProxy!
     private var client: EmbeddedChannel!
     private let recorder = Recorder()
+    private var loop: EmbeddedEventLoop { proxy.loop }
 
-    override func setUpWithError() throws {
-        let text = """
+    // In setUp, after super's: the base class counts live objects there, before anything of the test exists.
+    override func setUp() {
+        super.setUp()
+        XCTAssertNoThrow(try start())
+    }
+
+    private func start() throws {
+        proxy = try makeProxy("""
             http {
                 upstream app { server 127.0.0.1:1001; server 127.0.0.1:1002; }
                 server {
@@ -47,37 +52,19 @@ final class RequestEndTests: XCTestCase {
                     location = /local { return 204; }
                 }
             }
-            """
-        let configuration = try ConfigLoader.load(text: text, file: "/tmp/maitre-request-end.conf", prefix: "/tmp/")
-        let snapshot = try ProxySnapshot(configuration: configuration)
-        loop = EmbeddedEventLoop()
-        context = LoopContext(snapshot: snapshot, eventLoop: loop, log: ErrorLog(stderrAt: .emerg), index: 0,
-                              loopCount: 1)
-        connector = ConnectorInjectionTests.EmbeddedConnector(loop: loop)
-        context.connector = connector
-        context.requestEndObserver = recorder
-        let endpoint = ListenEndpoint(host: "127.0.0.1", port: 8080)
-        client = EmbeddedChannel(loop: loop)
-        try client.pipeline.syncOperations.addHandler(HTTPProxyHandler(
-            loop: context, endpoint: endpoint, routes: try XCTUnwrap(snapshot.endpoints[endpoint]),
-            connectionNumber: 7))
-        try client.connect(to: SocketAddress(ipAddress: "10.0.0.1", port: 4000)).wait()
-    }
-
-    override func tearDownWithError() throws {
-        _ = try? client.finish()
-        for (_, channel) in connector.channels { _ = try? channel.finish() }
-        try loop.syncShutdownGracefully()
+            """)
+        proxy.context.requestEndObserver = recorder
+        client = try proxy.connectClient()
     }
 
     func testRetriedRequestIsOneRecordWithEveryAttempt() throws {
         try client.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
         loop.run()
         loop.advanceTime(by: .milliseconds(3))
-        connector.channels[0].channel.pipeline.fireChannelInactive()  // the first peer drops the request
+        try proxy.upstream(0).pipeline.fireChannelInactive()  // the first peer drops the request
         loop.run()
         loop.advanceTime(by: .milliseconds(5))
-        try connector.channels[1].channel.writeInbound(
+        try proxy.upstream(1).writeInbound(
             ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
         loop.run()
         XCTAssertEqual(recorder.entries, [Recorder.Entry(
@@ -91,9 +78,9 @@ final class RequestEndTests: XCTestCase {
         // Both peers drop the request: after the second failure no try is left and maitred answers 502.
         try client.writeInbound(ByteBuffer(string: "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"))
         loop.run()
-        connector.channels[0].channel.pipeline.fireChannelInactive()
+        try proxy.upstream(0).pipeline.fireChannelInactive()
         loop.run()
-        connector.channels[1].channel.pipeline.fireChannelInactive()
+        try proxy.upstream(1).pipeline.fireChannelInactive()
         loop.run()
         XCTAssertEqual(recorder.entries.map(\.requestLine), ["GET /local HTTP/1.1", "GET /b HTTP/1.1"])
         XCTAssertEqual(recorder.entries.map(\.status), [204, 502])
