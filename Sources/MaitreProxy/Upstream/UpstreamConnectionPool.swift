@@ -78,7 +78,7 @@ final class UpstreamConnectionPool {
         }
         let now = eventLoop.now
         let reusable = connection.isUsable && connection.requestsSent < maxRequests
-            && now - connection.openedAt < maxLifetime
+            && now - connection.openedAt <= maxLifetime  // nginx closes it once strictly older
         let action = state.released(
             connection, peer: connection.peerIndex, tag: connection.poolTag, now: Int64(now.uptimeNanoseconds),
             reusable: reusable,
