@@ -54,9 +54,10 @@ struct UpstreamPeers: Sendable {
     var tries: Int { primary.tries + (backupsUsable ? backup.tries : 0) }
 
     /// The `peers->single` branch of ngx_http_upstream_get_round_robin_peer: only `down` (and max_conns) can refuse the peer;
-    /// nothing is marked tried and `checked` is left alone. A draining single peer is refused like a `down` one.
+    /// nothing is marked tried and `checked` is left alone. A draining single peer is refused like a `down` one, and
+    /// so is one its health check has down (the check module patches this branch too).
     mutating func takeSinglePeer() -> PeerID? {
-        guard primary.peers[0].admin == .up else { return nil }
+        guard primary.peers[0].isOffered else { return nil }
         primary.peers[0].conns += 1
         return primary.ids[0]
     }

@@ -28,6 +28,8 @@ struct PeerState: Sendable {
     let failTimeout: Int64
     /// nginx's `down` flag, widened to the registry's admin state: only `.up` peers are given new requests.
     var admin: PeerAdminState
+    /// The active health check has the peer down (the upstream check module's `ngx_http_upstream_check_peer_down`).
+    var checkDown = false
 
     var conns = 0
     var fails = 0
@@ -45,6 +47,10 @@ struct PeerState: Sendable {
         admin = descriptor.down ? .down : .up
         effectiveWeight = weight
     }
+
+    /// Offered to new requests by the operator and the health check (passive health aside): the module skips a
+    /// check-down peer right after `down` ones, before max_fails.
+    var isOffered: Bool { admin == .up && !checkDown }
 
     var live: PeerLiveState {
         PeerLiveState(

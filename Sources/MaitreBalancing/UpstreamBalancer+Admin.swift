@@ -46,6 +46,17 @@ extension UpstreamBalancer {
         recountList(of: peer)
     }
 
+    /// The active health check's verdict for the peer: a check-down peer gets no new requests (requests that hold it
+    /// finish), whatever its admin state; it still counts in `tries`, as the check module leaves nginx's count alone.
+    public mutating func setCheckDown(_ down: Bool, for peer: PeerID) {
+        guard peer.index >= 0, peer.index < peers.count else { return }
+        modifyPeerState(peer) { $0.checkDown = down }
+    }
+
+    public func isCheckDown(_ peer: PeerID) -> Bool {
+        peerState(peer).checkDown
+    }
+
     private mutating func recountList(of peer: PeerID) {
         if locations[peer.index].isBackup {
             lists.backup.recount()

@@ -136,6 +136,6 @@ public struct UpstreamBalancer {
     public func isAvailable(_ peer: PeerID, now: Int64) -> Bool {
         let location = locations[peer.index]
         let state = (location.isBackup ? lists.backup : lists.primary).peers[location.position]
-        return lists.single ? state.admin == .up : state.isSelectable(now: now)
+        return lists.single ? state.isOffered : state.isSelectable(now: now)
     }
 }

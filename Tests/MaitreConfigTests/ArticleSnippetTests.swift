@@ -100,8 +100,9 @@ final class ArticleSnippetTests: ConfigTestCase {
         XCTAssertEqual(upstream.servers.map(\.failTimeout), [.seconds(30), .seconds(30)])
     }
 
-    func testActiveHealthCheckIsNotSupportedYet() {
-        assertHTTPError("""
+    /// The article's active check, as written.
+    func testActiveHealthCheck() throws {
+        let upstream = try XCTUnwrap(loadUpstreamSnippet("""
             upstream backend {
             server server1.example.com;
             server server2.example.com;
@@ -109,15 +110,16 @@ final class ArticleSnippetTests: ConfigTestCase {
             check_http_send "HEAD / HTTP/1.0\\r\\n\\r\\n";
             check_http_expect_alive http_2xx http_3xx;
             }
-            """,
-            "\"check\" directive is not supported yet (active health checks arrive in a later release) in @:5")
-        assertHTTPError("""
-            upstream backend {
-            server server1.example.com;
-            check_http_send "HEAD / HTTP/1.0\\r\\n\\r\\n";
-            }
-            """,
-            "\"check_http_send\" directive is not supported yet (active health checks arrive in a later release) in @:4")
+            """))
+        let check = try XCTUnwrap(upstream.healthCheck)
+        XCTAssertEqual(check.intervalMilliseconds, 3000)
+        XCTAssertEqual(check.rise, 2)
+        XCTAssertEqual(check.fall, 5)
+        XCTAssertEqual(check.timeoutMilliseconds, 1000)
+        XCTAssertEqual(check.kind, .http)
+        XCTAssertTrue(check.defaultDown)
+        XCTAssertEqual(check.httpSend, Array("HEAD / HTTP/1.0\r\n\r\n".utf8), "the escapes are the line ends")
+        XCTAssertEqual(check.expectAlive, [2, 3])
     }
 
     func testFullExample() throws {
@@ -262,15 +264,19 @@ final class ArticleSnippetTests: ConfigTestCase {
         XCTAssertEqual(server.locations.map(\.settings.proxyConnectTimeout), [.seconds(5), .seconds(5)])
     }
 
-    func testCheckSnippetAloneIsNotSupported() {
-        assertHTTPError("""
+    /// The article's short form: the module's defaults fill in the rest (type tcp, default_down true).
+    func testCheckSnippetAlone() throws {
+        let upstream = try XCTUnwrap(loadUpstreamSnippet("""
             upstream backend {
             server server1;
             # Appropriate setting
             check interval=3000 rise=2 fall=5 timeout=1000;
             }
-            """,
-            "\"check\" directive is not supported yet (active health checks arrive in a later release) in @:5")
+            """))
+        let check = try XCTUnwrap(upstream.healthCheck)
+        XCTAssertEqual(check.kind, .tcp)
+        XCTAssertTrue(check.defaultDown)
+        XCTAssertEqual(check.port, 0)
     }
 
     func testLoggingSnippetIsNotSupportedYet() {

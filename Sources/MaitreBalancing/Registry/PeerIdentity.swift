@@ -45,10 +45,14 @@ public struct PeerRecord: Sendable, Equatable {
     public internal(set) var configured: PeerDescriptor
     public internal(set) var adminState: PeerAdminState
     public internal(set) var weight: Int
+    /// The active check's verdict, nil when the peer is not checked (no `check` in its upstream, or `down`).
+    public internal(set) var health: HealthCheckState? = nil
+    /// The rules `health` follows.
+    public internal(set) var healthRules: HealthRules? = nil
 
     /// What a loop applies to the peer's balancer entry.
     public var settings: PeerRuntimeSettings {
-        PeerRuntimeSettings(record: id, adminState: adminState, weight: weight)
+        PeerRuntimeSettings(record: id, adminState: adminState, weight: weight, checkDown: health?.isDown ?? false)
     }
 }
 
@@ -57,16 +61,28 @@ public struct PeerRuntimeSettings: Sendable, Equatable {
     public let record: PeerRecordID
     public let adminState: PeerAdminState
     public let weight: Int
+    /// The active check has the peer down.
+    public let checkDown: Bool
+
+    public init(record: PeerRecordID, adminState: PeerAdminState, weight: Int, checkDown: Bool = false) {
+        self.record = record
+        self.adminState = adminState
+        self.weight = weight
+        self.checkDown = checkDown
+    }
 }
 
 /// One upstream's peers, as a configuration (or a re-resolution) lists them: the input of `reconcile`.
 public struct UpstreamPeerList: Sendable {
     public let upstream: String
     public let peers: [PeerDescriptor]
+    /// The upstream's active check, nil without one.
+    public let health: HealthRules?
 
-    public init(upstream: String, peers: [PeerDescriptor]) {
+    public init(upstream: String, peers: [PeerDescriptor], health: HealthRules? = nil) {
         self.upstream = upstream
         self.peers = peers
+        self.health = health
     }
 }
 

@@ -4,6 +4,8 @@
 /// it in their balancers, as nginx keeps it per worker.
 public struct PeerRegistryState: Sendable {
     public private(set) var records: [PeerIdentity: PeerRecord] = [:]
+    /// Record number to identity, for probe results (which name records by number).
+    private var recordIdentities: [PeerRecordID: PeerIdentity] = [:]
     private var nextRecordNumber: UInt64 = 1
 
     public init() {}
@@ -33,7 +35,8 @@ public struct PeerRegistryState: Sendable {
                     identity = PeerIdentity(
                         upstream: list.upstream, server: peer.name, address: peer.address, ordinal: ordinal)
                 }
-                let record = carriedOver(records[identity], identity: identity, configured: peer)
+                var record = carriedOver(records[identity], identity: identity, configured: peer)
+                Self.applyHealthRules(list.health, to: &record)
                 next[identity] = record
                 row.append(record.settings)
             }
@@ -41,6 +44,7 @@ public struct PeerRegistryState: Sendable {
         }
         let removed = records.values.filter { next[$0.identity] == nil }.map(\.id).sorted()
         records = next
+        recordIdentities = Dictionary(uniqueKeysWithValues: next.values.map { ($0.id, $0.identity) })
         return ReconciledPeers(upstreams: assigned, removed: removed)
     }
 
@@ -62,6 +66,40 @@ public struct PeerRegistryState: Sendable {
         }
         record.configured = configured
         return record
+    }
+
+    /// The check module probes every server of a checked upstream except `down` ones. A peer keeps its verdict
+    /// while its upstream's rules stay the same; new rules (or a newly checked peer) start from `defaultDown`.
+    private static func applyHealthRules(_ rules: HealthRules?, to record: inout PeerRecord) {
+        guard let rules, !record.configured.down else {
+            record.health = nil
+            record.healthRules = nil
+            return
+        }
+        if record.health == nil || record.healthRules != rules {
+            record.health = HealthCheckState(rise: rules.rise, fall: rules.fall, defaultDown: rules.defaultDown)
+            record.healthRules = rules
+        }
+    }
+
+    /// One probe's result for the peer with record `id`: the settings every loop must apply when the verdict
+    /// changed (nil otherwise, or when the record is gone or not checked), and the transition.
+    public mutating func recordProbe(_ id: PeerRecordID, success: Bool)
+        -> (settings: PeerRuntimeSettings, transition: HealthCheckState.Transition)?
+    {
+        guard let identity = identity(of: id), var record = records[identity], var health = record.health else {
+            return nil
+        }
+        let transition = health.record(success: success)
+        record.health = health
+        records[identity] = record
+        guard let transition else { return nil }
+        return (record.settings, transition)
+    }
+
+    /// The identity of the record numbered `id`, if it still exists.
+    public func identity(of id: PeerRecordID) -> PeerIdentity? {
+        recordIdentities[id]
     }
 
     /// Sets a peer's admin state until a reload changes its `down` flag (or drops it). Returns the settings loops

@@ -36,7 +36,7 @@ enum LeastConnections: PeerListSelector {
         var best = first
         var total = 0
         for position in first..<list.count {
-            if tried.contains(position) || list.peers[position].admin != .up {
+            if tried.contains(position) || !list.peers[position].isOffered {
                 continue
             }
             if list.peers[position].conns * list.peers[best].weight != list.peers[best].conns * list.peers[position].weight {

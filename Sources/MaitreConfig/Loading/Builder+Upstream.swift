@@ -49,6 +49,7 @@ extension ConfigBuilder {
         var keepaliveTimeout: TimeSpan?
         var keepaliveRequests: Int?
         var keepaliveTime: TimeSpan?
+        var health = HealthCheckDraft()
 
         try walk(directive.block!, in: .upstream) { (directive) throws(ConfigError) in
             switch directive.name {
@@ -79,10 +80,16 @@ extension ConfigBuilder {
                 keepaliveTime = try Self.milliseconds(directive, current: keepaliveTime)
             case "keepalive_requests":
                 keepaliveRequests = try Self.number(directive, current: keepaliveRequests)
+            case "check":
+                try health.applyCheck(directive)
+            case "check_http_send":
+                try health.applyHTTPSend(directive)
+            case "check_http_expect_alive":
+                try health.applyExpectAlive(directive)
+            case "check_keepalive_requests":
+                try HealthCheckDraft.checkKeepaliveRequests(directive)
             default:
-                throw ConfigError(
-                    "\"\(directive.name)\" directive is not supported yet (active health checks arrive in a later release)",
-                    at: directive.location)
+                throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)
             }
         }
         if servers.isEmpty {
@@ -94,6 +101,7 @@ extension ConfigBuilder {
             isImplicit: false, source: directive.location)
         upstream.keepaliveIsLocal = keepaliveIsLocal
         upstream.keepaliveTime = keepaliveTime ?? .seconds(3600)
+        upstream.healthCheck = try health.finish(at: directive.location)
         upstreamEntries[index].upstream = upstream
     }
 

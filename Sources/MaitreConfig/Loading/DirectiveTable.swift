@@ -60,8 +60,9 @@ enum DirectiveTable {
             DirectiveRule(contexts: inheritable, arity: .counts([1])),
             DirectiveRule(contexts: [.upstream], arity: .counts([1])),
         ],
-        // Active health checks (nginx_upstream_check_module syntax) are recognised so they fail with a clear message.
+        // Active health checks, in the upstream check module's syntax.
         "check": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
+        "check_keepalive_requests": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_http_expect_alive": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
 

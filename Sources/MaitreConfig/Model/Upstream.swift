@@ -17,6 +17,8 @@ public struct Upstream: Sendable {
     public var keepaliveIsLocal: Bool = true
     /// `keepalive_time`: the longest an upstream connection is kept in use before it is closed. Default 1h.
     public var keepaliveTime: TimeSpan = .seconds(3600)
+    /// The upstream's active health check (`check …`), nil without one.
+    public var healthCheck: HealthCheck?
 
     public init(
         name: String, servers: [UpstreamServer], method: BalancingMethodSetting, keepalive: Int,

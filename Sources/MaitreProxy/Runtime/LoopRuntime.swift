@@ -44,6 +44,7 @@ final class LoopRuntime {
                 let peer = PeerID(index: position)
                 balancer.setAdminState(settings.adminState, for: peer)
                 balancer.setWeight(settings.weight, for: peer)
+                balancer.setCheckDown(settings.checkDown, for: peer)
                 placements[settings.record] = (index, peer)
             }
             balancers.append(balancer)
@@ -92,6 +93,7 @@ final class LoopRuntime {
         guard let (upstream, peer) = placements[settings.record] else { return }
         balancers[upstream].setAdminState(settings.adminState, for: peer)
         balancers[upstream].setWeight(settings.weight, for: peer)
+        balancers[upstream].setCheckDown(settings.checkDown, for: peer)
     }
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it

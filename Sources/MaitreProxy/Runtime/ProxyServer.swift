@@ -32,7 +32,7 @@ public final class ProxyServer: Sendable {
 
     public init(group: MultiThreadedEventLoopGroup, log: ErrorLog) {
         self.group = group
-        self.registry = UpstreamRegistry(group: group)
+        self.registry = UpstreamRegistry(group: group, log: log)
         self.log = log
         self.state = NIOLockedValueBox(State())
     }
@@ -171,6 +171,7 @@ public final class ProxyServer: Sendable {
     /// SIGQUIT: stop accepting, let in-flight requests finish (closing keep-alive connections as they go idle),
     /// and return once every connection is closed or `timeout` passed, in which case the rest are cut.
     public func shutdownGracefully(timeout: TimeAmount) {
+        registry.stopHealthChecks()
         let (listeners, loops) = takeEverything()
         for channel in listeners { try? channel.close().wait() }
         let deadline = NIODeadline.now() + timeout
@@ -183,6 +184,7 @@ public final class ProxyServer: Sendable {
 
     /// SIGTERM / SIGINT: close everything now.
     public func shutdownNow() {
+        registry.stopHealthChecks()
         let (listeners, loops) = takeEverything()
         for channel in listeners { channel.close(promise: nil) }
         for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }

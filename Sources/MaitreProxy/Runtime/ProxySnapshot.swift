@@ -55,7 +55,16 @@ public final class ProxySnapshot: Sendable {
 
     /// Each upstream's peers in `upstreams` order: what the registry reconciles.
     var peerLists: [UpstreamPeerList] {
-        upstreams.map { UpstreamPeerList(upstream: $0.upstream.name, peers: $0.peers) }
+        upstreams.map { plan in
+            UpstreamPeerList(
+                upstream: plan.upstream.name, peers: plan.peers,
+                health: plan.upstream.healthCheck.map { check in
+                    HealthRules(
+                        rise: check.rise, fall: check.fall, defaultDown: check.defaultDown,
+                        probe: "\(check.kind.rawValue) port=\(check.port) send=\(check.httpSend) "
+                            + "expect=\(check.expectAlive.sorted())")
+                })
+        }
     }
 }
 

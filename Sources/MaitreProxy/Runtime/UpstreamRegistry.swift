@@ -14,6 +14,9 @@ import NIOCore
 public final class UpstreamRegistry: Sendable {
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
+    private let log: ErrorLog
+    /// One probe schedule per checked peer for the whole process; its results come back to `recordProbe`.
+    private let checker: HealthChecker
 
     private struct State {
         var records = PeerRegistryState()
@@ -21,8 +24,19 @@ public final class UpstreamRegistry: Sendable {
         var loops: [NIOLoopBound<LoopContext>] = []
     }
 
-    init(group: any EventLoopGroup) {
+    init(group: any EventLoopGroup, log: ErrorLog) {
         self.group = group
+        self.log = log
+        // The checker reports through a weak reference: the registry owns it, not the other way round.
+        let registry = NIOLockedValueBox(WeakRegistry())
+        self.checker = HealthChecker(group: group) { record, alive in
+            registry.withLockedValue { $0.value }?.recordProbe(record, alive: alive)
+        }
+        registry.withLockedValue { $0.value = self }
+    }
+
+    private struct WeakRegistry {
+        weak var value: UpstreamRegistry?
     }
 
     /// Reconciles the first configuration and builds the loops' contexts with it (`makeLoops` runs under the lock,
@@ -31,8 +45,10 @@ public final class UpstreamRegistry: Sendable {
         _ snapshot: ProxySnapshot, makeLoops: (ReconciledPeers) throws -> [NIOLoopBound<LoopContext>]
     ) throws -> [NIOLoopBound<LoopContext>] {
         try state.withLockedValue { state in
-            let loops = try makeLoops(state.records.reconcile(snapshot.peerLists))
+            let peers = state.records.reconcile(snapshot.peerLists)
+            let loops = try makeLoops(peers)
             state.loops = loops
+            checker.update(Self.checkTargets(snapshot, peers: peers, records: state.records))
             return loops
         }
     }
@@ -41,10 +57,54 @@ public final class UpstreamRegistry: Sendable {
     func install(_ snapshot: ProxySnapshot) -> [EventLoopFuture<Void>] {
         state.withLockedValue { state in
             let peers = state.records.reconcile(snapshot.peerLists)
+            checker.update(Self.checkTargets(snapshot, peers: peers, records: state.records))
             return state.loops.map { bound in
                 bound.eventLoop.submit { bound.value.install(snapshot, peers: peers) }
             }
         }
+    }
+
+    /// Stops every health check (shutdown).
+    func stopHealthChecks() {
+        checker.stop()
+    }
+
+    /// One probe's result. A changed verdict is posted to every loop (under the lock, so in order with reloads and
+    /// run-time changes) and logged as the module logs it.
+    func recordProbe(_ record: PeerRecordID, alive: Bool) {
+        state.withLockedValue { state in
+            guard let changed = state.records.recordProbe(record, success: alive),
+                let identity = state.records.identity(of: record)
+            else { return }
+            let settings = changed.settings
+            switch changed.transition {
+            case .wentDown: log.log(.error, "disable check peer: \(identity.address) ")
+            case .cameUp: log.log(.error, "enable check peer: \(identity.address) ")
+            }
+            for bound in state.loops {
+                bound.eventLoop.execute { bound.value.applyPeerSettings(settings) }
+            }
+        }
+    }
+
+    /// The peers to probe: those of upstreams with a `check` whose record has a verdict to keep (not `down`).
+    private static func checkTargets(
+        _ snapshot: ProxySnapshot, peers: ReconciledPeers, records: PeerRegistryState
+    ) -> [HealthChecker.Target] {
+        var targets: [HealthChecker.Target] = []
+        for (index, plan) in snapshot.upstreams.enumerated() {
+            guard let check = plan.upstream.healthCheck, index < peers.upstreams.count else { continue }
+            for (position, settings) in peers.upstreams[index].enumerated() where position < plan.socketAddresses.count {
+                guard let identity = records.identity(of: settings.record), records.records[identity]?.health != nil
+                else { continue }
+                var address = plan.socketAddresses[position]
+                if check.port > 0 {
+                    address.port = check.port  // `port=`: the same address, another port
+                }
+                targets.append(HealthChecker.Target(record: settings.record, address: address, check: check))
+            }
+        }
+        return targets
     }
 
     /// Sets a peer's admin state (`drain`: no new requests, those in flight finish). It holds until a reload

@@ -1,0 +1,206 @@
+import MaitreBalancing
+import MaitreConfig
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The process's active health checks: one probe schedule per checked peer (per registry record), whatever the
+/// number of event loops, so check traffic does not grow with `worker_processes`. Schedules are spread over the
+/// loops by record number. The registry decides what is checked (`update`, at start and at every reload) and
+/// receives every result; a schedule for a peer that stays across a reload keeps running untouched.
+final class HealthChecker: Sendable {
+    /// One checked peer.
+    struct Target: Sendable, Equatable {
+        let record: PeerRecordID
+        /// Where probes go: the peer's address, or its `port=` override.
+        let address: SocketAddress
+        let check: HealthCheck
+    }
+
+    typealias Report = @Sendable (PeerRecordID, Bool) -> Void
+
+    private let group: any EventLoopGroup
+    private let report: Report
+    private let schedules = NIOLockedValueBox([PeerRecordID: Running]())
+
+    private struct Running {
+        let target: Target
+        /// Filled on its loop (a loop-bound value can only be made there; `update` runs on the reload's thread).
+        let schedule: NIOLoopBoundBox<ProbeSchedule?>
+    }
+
+    init(group: any EventLoopGroup, report: @escaping Report) {
+        self.group = group
+        self.report = report
+    }
+
+    /// Runs exactly `targets` from now on: new ones start (after a random part of their interval, so N servers are
+    /// not probed in the same millisecond), dropped or changed ones stop, unchanged ones go on.
+    func update(_ targets: [Target]) {
+        let loops = Array(group.makeIterator())
+        guard !loops.isEmpty else { return }
+        let (toStop, toStart) = schedules.withLockedValue { running -> ([Running], [Running]) in
+            var wanted: [PeerRecordID: Target] = [:]
+            for target in targets { wanted[target.record] = target }
+            var toStop: [Running] = []
+            for (record, entry) in running where wanted[record] != entry.target {
+                toStop.append(entry)
+                running[record] = nil
+            }
+            var toStart: [Running] = []
+            for target in targets where running[target.record] == nil {
+                let loop = loops[Int(target.record.value % UInt64(loops.count))]
+                let entry = Running(
+                    target: target, schedule: .makeEmptyBox(valueType: ProbeSchedule.self, eventLoop: loop))
+                running[target.record] = entry
+                toStart.append(entry)
+            }
+            return (toStop, toStart)
+        }
+        for entry in toStop {
+            let box = entry.schedule
+            box.eventLoop.execute {
+                box.value?.stop()
+                box.value = nil
+            }
+        }
+        let report = self.report
+        for entry in toStart {
+            let box = entry.schedule
+            let target = entry.target
+            box.eventLoop.execute {
+                let schedule = ProbeSchedule(target: target, eventLoop: box.eventLoop, report: report)
+                box.value = schedule
+                schedule.start()
+            }
+        }
+    }
+
+    /// Stops every schedule (shutdown).
+    func stop() {
+        update([])
+    }
+}
+
+/// One peer's probes, confined to one event loop: the first after a random delay within the interval, then each
+/// `interval` after the previous one ended (the module measures from the last result). At most one probe is in
+/// flight; `timeout` bounds connect, send and read together.
+final class ProbeSchedule {
+    private let target: Target
+    private let eventLoop: any EventLoop
+    private let report: HealthChecker.Report
+    private var timer: Scheduled<Void>?
+    private var probe: ProbeAttempt?
+    private var stopped = false
+
+    typealias Target = HealthChecker.Target
+
+    init(target: Target, eventLoop: any EventLoop, report: @escaping HealthChecker.Report) {
+        self.target = target
+        self.eventLoop = eventLoop
+        self.report = report
+    }
+
+    func start() {
+        let spread = max(target.check.intervalMilliseconds, 1_000)
+        schedule(after: Int64.random(in: 0..<spread))
+    }
+
+    func stop() {
+        stopped = true
+        timer?.cancel()
+        timer = nil
+        probe?.cancel()
+        probe = nil
+    }
+
+    private func schedule(after milliseconds: Int64) {
+        guard !stopped else { return }
+        timer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(milliseconds)) { [self] in
+            timer = nil
+            runProbe()
+        }
+    }
+
+    private func runProbe() {
+        guard !stopped, probe == nil else { return }
+        let attempt = ProbeAttempt(target: target, eventLoop: eventLoop) { [self] alive in
+            probe = nil
+            guard !stopped else { return }
+            report(target.record, alive)
+            schedule(after: target.check.intervalMilliseconds)
+        }
+        probe = attempt
+        attempt.run()
+    }
+}
+
+@available(*, unavailable)
+extension ProbeSchedule: Sendable {}
+
+/// One probe: connect, let `HealthProbeHandler` judge, and fail it when `timeout` runs out first. Calls `done`
+/// once, unless cancelled.
+final class ProbeAttempt {
+    private let target: HealthChecker.Target
+    private let eventLoop: any EventLoop
+    private var done: ((Bool) -> Void)?
+    private var deadline: Scheduled<Void>?
+    private var channel: (any Channel)?
+
+    init(target: HealthChecker.Target, eventLoop: any EventLoop, done: @escaping (Bool) -> Void) {
+        self.target = target
+        self.eventLoop = eventLoop
+        self.done = done
+    }
+
+    func run() {
+        let timeout = TimeAmount.milliseconds(target.check.timeoutMilliseconds)
+        deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            finish(false)
+        }
+        let check = target.check
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HealthProbeHandler(check: check) { alive in bound.value.finish(alive) })
+                }
+            }
+            .connect(to: target.address)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    if done == nil {
+                        channel.close(promise: nil)  // judged (or timed out) already
+                    } else {
+                        self.channel = channel
+                    }
+                case .failure:
+                    finish(false)
+                }
+            }
+    }
+
+    func cancel() {
+        done = nil
+        deadline?.cancel()
+        channel?.close(promise: nil)
+        channel = nil
+    }
+
+    private func finish(_ alive: Bool) {
+        guard let done else { return }
+        self.done = nil
+        deadline?.cancel()
+        deadline = nil
+        channel?.close(promise: nil)
+        channel = nil
+        done(alive)
+    }
+}
+
+@available(*, unavailable)
+extension ProbeAttempt: Sendable {}
