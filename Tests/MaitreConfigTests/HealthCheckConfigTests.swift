@@ -71,4 +71,20 @@ final class HealthCheckConfigTests: ConfigTestCase {
                         "invalid check_http_send for type \"tcp\" in @:5")
         assertHTTPError(body + "check;\n}", "invalid number of arguments in \"check\" directive in @:4")
     }
+
+    func testCheckStatusFormats() throws {
+        let server = try XCTUnwrap(loadHTTP("""
+            server {
+            location = /a { check_status; }
+            location = /b { check_status csv; }
+            location = /c { proxy_pass http://10.0.0.1; check_status json; }
+            }
+            """)?.servers.first)
+        let formats = server.locations.map { location -> CheckStatusFormat? in
+            if case .checkStatus(let format)? = location.handler { return format }
+            return nil
+        }
+        XCTAssertEqual(formats, [.html, .csv, .json], "html by default; the later content handler wins")
+        assertHTTPError("server {\nlocation = /s { check_status xml; }\n}", "invalid check format \"xml\" in @:3")
+    }
 }

@@ -92,7 +92,7 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
                 check_http_expect_alive http_2xx;
                 """))
         XCTAssertTrue(try eventually(5) { try requests(1).statuses == [200] }, "the good server comes up")
-        XCTAssertTrue(try eventually(5) { failing.acceptedConnections >= 2 }, "the failing server is probed")
+        XCTAssertTrue(eventually(5) { failing.acceptedConnections >= 2 }, "the failing server is probed")
         let result = try requests(30)
         XCTAssertEqual(result.statuses, Array(repeating: 200, count: 30))
         XCTAssertEqual(Set(result.backends), ["good"])
@@ -126,5 +126,43 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
                        "a kept its verdict across the reload, and the new server starts down")
         let later = try requests(20)
         XCTAssertEqual(later.statuses, Array(repeating: 200, count: 20), "the new server never comes up")
+    }
+
+    /// `check_status` serves the module's page from the registry's verdicts, in the configured format or the one
+    /// `?format=` asks for; anything but GET and HEAD is refused.
+    func testCheckStatusPage() throws {
+        let a = try TestBackend(name: "a", group: group)
+        backends = [a]
+        let refusing = "127.0.0.1:\(try freeLoopbackPort())"
+        harness = try ProxyHarness("""
+            http {
+                upstream pool {
+                    server \(a.address);
+                    server \(refusing);
+                    check interval=100 rise=1 fall=1 timeout=300 type=tcp;
+                }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://pool; }
+                    location = /status { check_status json; }
+                }
+            }
+            """)
+        XCTAssertTrue(try eventually(5) {
+            try harness!.get("/status?format=csv").text.contains("0,pool,\(a.address),up,")
+        }, "the checked server shows up once its probe passed")
+        let json = try harness!.get("/status")
+        XCTAssertEqual(json.status, 200)
+        XCTAssertEqual(json.header("Content-Type"), "application/json")
+        XCTAssertTrue(json.text.contains("\"total\": 2,"), json.text)
+        XCTAssertTrue(json.text.contains("{\"index\": 1, \"upstream\": \"pool\", \"name\": \"\(refusing)\", "
+                                         + "\"status\": \"down\""), json.text)
+        let downOnly = try harness!.get("/status?format=csv&status=down").text
+        XCTAssertTrue(downOnly.hasPrefix("1,pool,\(refusing),down,0,"), downOnly)
+        XCTAssertEqual(downOnly.split(separator: "\n").count, 1)
+        let html = try harness!.get("/status?format=html")
+        XCTAssertEqual(html.header("Content-Type"), "text/html")
+        XCTAssertTrue(html.text.contains("<h1>Nginx http upstream check status</h1>"))
+        XCTAssertEqual(try harness!.client().request("POST", "/status").status, 405)
     }
 }

@@ -20,6 +20,13 @@ extension ConfigBuilder {
             case "proxy_pass":
                 if location.proxyPass != nil { throw Self.duplicate(directive) }
                 location.proxyPass = try parseProxyPass(directive, in: location)
+                location.checkStatus = nil
+            case "check_status":
+                let written = directive.arguments.first ?? "html"
+                guard let format = CheckStatusFormat(rawValue: written) else {
+                    throw ConfigError("invalid check format \"\(written)\"", at: directive.location)
+                }
+                location.checkStatus = format
             case "return":
                 let action = try parseReturn(directive)
                 if location.returnAction == nil { location.returnAction = action }
@@ -132,6 +139,8 @@ extension ConfigBuilder {
             var handler: LocationHandler?
             if let action = draft.returnAction {
                 handler = .return(action)
+            } else if let format = draft.checkStatus {
+                handler = .checkStatus(format)
             } else if let proxyPass = draft.proxyPass {
                 handler = .proxyPass(
                     ProxyPass(

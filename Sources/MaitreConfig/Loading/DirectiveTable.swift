@@ -63,6 +63,7 @@ enum DirectiveTable {
         // Active health checks, in the upstream check module's syntax.
         "check": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
         "check_keepalive_requests": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
+        "check_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_http_expect_alive": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
 

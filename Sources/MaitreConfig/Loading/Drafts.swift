@@ -30,6 +30,9 @@ final class LocationDraft {
     var layer = SettingsLayer()
     var proxyPass: ProxyPassDraft?
     var returnAction: ReturnAction?
+    /// `check_status`: set, the status page is the content handler (the later of it and `proxy_pass` wins, as
+    /// both set nginx's one content handler).
+    var checkStatus: CheckStatusFormat?
     var children: [LocationDraft] = []
 
     init(name: String, kind: Kind, match: LocationMatch, source: SourceLocation) {

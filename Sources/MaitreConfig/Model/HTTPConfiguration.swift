@@ -154,6 +154,13 @@ public enum LocationMatch: Sendable {
 public enum LocationHandler: Sendable {
     case proxyPass(ProxyPass)
     case `return`(ReturnAction)
+    /// The upstream check module's status page.
+    case checkStatus(CheckStatusFormat)
+}
+
+/// `check_status [html|csv|json]`.
+public enum CheckStatusFormat: String, Sendable, Equatable {
+    case html, csv, json
 }
 
 /// `proxy_pass http://NAME[:PORT][/URI]`.

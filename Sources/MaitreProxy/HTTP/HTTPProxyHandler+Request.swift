@@ -65,6 +65,9 @@ extension HTTPProxyHandler {
             uri: normalized, args: args)
 
         switch location.handler {
+        case .checkStatus(let format)?:
+            respondCheckStatus(format, query: args, method: request.record.method, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(expected: bodyFraming != .none)
         case .return(let action)?:
             respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)

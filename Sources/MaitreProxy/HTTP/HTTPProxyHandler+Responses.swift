@@ -30,6 +30,22 @@ extension HTTPProxyHandler {
         }
     }
 
+    /// The upstream check module's status page: GET and HEAD only (405 otherwise, as the module answers).
+    func respondCheckStatus(
+        _ configured: CheckStatusFormat, query: String?, method: RequestRecord.Method, keepAlive: Bool, isHead: Bool
+    ) {
+        guard method == .get || method == .head else {
+            respondLocally(status: .methodNotAllowed, keepAlive: keepAlive, isHead: isHead)
+            return
+        }
+        let (format, filter) = CheckStatusPage.options(query: query, default: configured)
+        let status = loop.registry?.checkStatus() ?? (rows: [], generation: 0)
+        respondLocally(
+            status: .ok, keepAlive: keepAlive, isHead: isHead,
+            body: CheckStatusPage.body(status.rows, format: format, filter: filter, generation: status.generation),
+            contentType: CheckStatusPage.contentType(format))
+    }
+
     /// Writes a complete response of maitred's own: an error page unless `body` is given.
     func respondLocally(
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,

@@ -21,6 +21,8 @@ final class LoopContext {
     let dates = HTTPDateCache()
     let headBuffers = HeadBufferPool()
     let idleDeadlines: IdleDeadlines
+    /// The process's upstream registry (the check_status page reads it); nil in tests that build a loop alone.
+    weak var registry: UpstreamRegistry?
     /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them.
     weak var requestEndObserver: (any RequestEndObserver)?
     /// How upstream connections are opened (sockets; tests inject their own).

@@ -54,12 +54,12 @@ public final class ProxyServer: Sendable {
         let all = Array(group.makeIterator())
         let loops = try registry.start(snapshot) { peers in
             try all.enumerated().map { index, loop in
-                try loop.submit { [log] in
-                    NIOLoopBound(
-                        LoopContext(
-                            snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
-                            peers: peers),
-                        eventLoop: loop)
+                try loop.submit { [log, registry] in
+                    let context = LoopContext(
+                        snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
+                        peers: peers)
+                    context.registry = registry
+                    return NIOLoopBound(context, eventLoop: loop)
                 }.wait()
             }
         }

@@ -22,6 +22,18 @@ public final class UpstreamRegistry: Sendable {
         var records = PeerRegistryState()
         /// The loops' contexts, in the group's order (the order of `PeerStatus.countersByLoop`).
         var loops: [NIOLoopBound<LoopContext>] = []
+        /// The checked servers in configuration order, for the check_status page.
+        var checked: [CheckedServer] = []
+        /// Configurations installed so far (the module's `generation`: 1 after start).
+        var generation = 0
+    }
+
+    /// A checked server as the status page names it.
+    private struct CheckedServer {
+        let record: PeerRecordID
+        let upstream: String
+        let type: String
+        let port: Int
     }
 
     init(group: any EventLoopGroup, log: ErrorLog) {
@@ -48,7 +60,7 @@ public final class UpstreamRegistry: Sendable {
             let peers = state.records.reconcile(snapshot.peerLists)
             let loops = try makeLoops(peers)
             state.loops = loops
-            checker.update(Self.checkTargets(snapshot, peers: peers, records: state.records))
+            Self.updateChecks(snapshot, peers: peers, state: &state, checker: checker)
             return loops
         }
     }
@@ -57,7 +69,7 @@ public final class UpstreamRegistry: Sendable {
     func install(_ snapshot: ProxySnapshot) -> [EventLoopFuture<Void>] {
         state.withLockedValue { state in
             let peers = state.records.reconcile(snapshot.peerLists)
-            checker.update(Self.checkTargets(snapshot, peers: peers, records: state.records))
+            Self.updateChecks(snapshot, peers: peers, state: &state, checker: checker)
             return state.loops.map { bound in
                 bound.eventLoop.submit { bound.value.install(snapshot, peers: peers) }
             }
@@ -87,24 +99,48 @@ public final class UpstreamRegistry: Sendable {
         }
     }
 
-    /// The peers to probe: those of upstreams with a `check` whose record has a verdict to keep (not `down`).
-    private static func checkTargets(
-        _ snapshot: ProxySnapshot, peers: ReconciledPeers, records: PeerRegistryState
-    ) -> [HealthChecker.Target] {
+    /// The check_status page's rows: every checked server in configuration order with its verdict and streaks,
+    /// and the configuration generation. Read under the lock (a status request, never the request path).
+    func checkStatus() -> (rows: [CheckStatusPage.Row], generation: Int) {
+        state.withLockedValue { state in
+            var rows: [CheckStatusPage.Row] = []
+            for (index, server) in state.checked.enumerated() {
+                guard let identity = state.records.identity(of: server.record),
+                    let health = state.records.records[identity]?.health
+                else { continue }
+                rows.append(CheckStatusPage.Row(
+                    index: index, upstream: server.upstream, name: identity.address, isDown: health.isDown,
+                    riseCount: health.riseCount, fallCount: health.fallCount, type: server.type, port: server.port))
+            }
+            return (rows, state.generation)
+        }
+    }
+
+    /// After a reconcile: the servers to probe (those of upstreams with a `check` whose record has a verdict to
+    /// keep, i.e. not `down`), handed to the checker, and the status page's list.
+    private static func updateChecks(
+        _ snapshot: ProxySnapshot, peers: ReconciledPeers, state: inout State, checker: HealthChecker
+    ) {
         var targets: [HealthChecker.Target] = []
+        var checked: [CheckedServer] = []
         for (index, plan) in snapshot.upstreams.enumerated() {
             guard let check = plan.upstream.healthCheck, index < peers.upstreams.count else { continue }
             for (position, settings) in peers.upstreams[index].enumerated() where position < plan.socketAddresses.count {
-                guard let identity = records.identity(of: settings.record), records.records[identity]?.health != nil
+                guard let identity = state.records.identity(of: settings.record),
+                    state.records.records[identity]?.health != nil
                 else { continue }
                 var address = plan.socketAddresses[position]
                 if check.port > 0 {
                     address.port = check.port  // `port=`: the same address, another port
                 }
                 targets.append(HealthChecker.Target(record: settings.record, address: address, check: check))
+                checked.append(CheckedServer(
+                    record: settings.record, upstream: plan.upstream.name, type: check.kind.rawValue, port: check.port))
             }
         }
-        return targets
+        state.checked = checked
+        state.generation += 1
+        checker.update(targets)
     }
 
     /// Sets a peer's admin state (`drain`: no new requests, those in flight finish). It holds until a reload
