@@ -17,7 +17,7 @@ extension PeerState {
     /// The skip conditions every nginx selector applies besides `tried` (max_conns is not supported): `down` and
     /// `drain` both keep new requests away.
     func isSelectable(now: Int64) -> Bool {
-        isOffered && !isTemporarilyDisabled(now: now)
+        isOffered && !isTemporarilyDisabled(now: now) && !isAtMaxConns
     }
 
     /// After a pick: if fail_timeout has passed since `checked`, this pick is the trial that may clear `fails` on success.

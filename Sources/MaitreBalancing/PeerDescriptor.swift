@@ -10,6 +10,8 @@ public struct PeerDescriptor: Sendable, Equatable {
     public var failTimeoutSeconds: Int64
     public var backup: Bool
     public var down: Bool
+    /// `max_conns=N`: requests the peer may hold at once on one event loop (0: no limit).
+    public var maxConns: Int = 0
 
     /// Defaults are nginx's `server` defaults: weight=1 max_fails=1 fail_timeout=10s.
     public init(

@@ -53,11 +53,11 @@ struct UpstreamPeers: Sendable {
     /// nginx's `ngx_http_upstream_tries(peers)`.
     var tries: Int { primary.tries + (backupsUsable ? backup.tries : 0) }
 
-    /// The `peers->single` branch of ngx_http_upstream_get_round_robin_peer: only `down` (and max_conns) can refuse the peer;
+    /// The `peers->single` branch of ngx_http_upstream_get_round_robin_peer: only `down` and max_conns can refuse the peer;
     /// nothing is marked tried and `checked` is left alone. A draining single peer is refused like a `down` one, and
     /// so is one its health check has down (the check module patches this branch too).
     mutating func takeSinglePeer() -> PeerID? {
-        guard primary.peers[0].isOffered else { return nil }
+        guard primary.peers[0].isOffered, !primary.peers[0].isAtMaxConns else { return nil }
         primary.peers[0].conns += 1
         return primary.ids[0]
     }

@@ -26,6 +26,8 @@ struct PeerState: Sendable {
     var weight: Int
     let maxFails: Int
     let failTimeout: Int64
+    /// `max_conns` (0: none): nginx skips the peer while `conns` is at it.
+    let maxConns: Int
     /// nginx's `down` flag, widened to the registry's admin state: only `.up` peers are given new requests.
     var admin: PeerAdminState
     /// The active health check has the peer down (the upstream check module's `ngx_http_upstream_check_peer_down`).
@@ -44,6 +46,7 @@ struct PeerState: Sendable {
         weight = max(1, descriptor.weight)
         maxFails = max(0, descriptor.maxFails)
         failTimeout = descriptor.failTimeoutSeconds
+        maxConns = max(0, descriptor.maxConns)
         admin = descriptor.down ? .down : .up
         effectiveWeight = weight
     }
@@ -51,6 +54,9 @@ struct PeerState: Sendable {
     /// Offered to new requests by the operator and the health check (passive health aside): the module skips a
     /// check-down peer right after `down` ones, before max_fails.
     var isOffered: Bool { admin == .up && !checkDown }
+
+    /// nginx's `peer->max_conns && peer->conns >= peer->max_conns`.
+    var isAtMaxConns: Bool { maxConns > 0 && conns >= maxConns }
 
     var live: PeerLiveState {
         PeerLiveState(

@@ -87,4 +87,17 @@ final class HealthCheckConfigTests: ConfigTestCase {
         XCTAssertEqual(formats, [.html, .csv, .json], "html by default; the later content handler wins")
         assertHTTPError("server {\nlocation = /s { check_status xml; }\n}", "invalid check format \"xml\" in @:3")
     }
+
+    /// `zone` is accepted (the registry is process-wide already), with nginx's size checks; `max_conns=` is parsed.
+    func testZoneAndMaxConns() throws {
+        let pool = try XCTUnwrap(upstream("zone backend 64k;")?.servers.first)
+        XCTAssertEqual(pool.maxConns, 0)
+        let limited = try XCTUnwrap(loadHTTP("upstream u { server 10.0.0.1 max_conns=7; zone u; }\n"
+                                             + "server { location / { proxy_pass http://u; } }")?.upstream(named: "u"))
+        XCTAssertEqual(limited.servers.first?.maxConns, 7)
+        let body = "upstream u {\nserver 10.0.0.1;\n"
+        assertHTTPError(body + "zone u 4k;\n}", "zone \"u\" is too small in @:4")
+        assertHTTPError(body + "zone u lots;\n}", "invalid zone size \"lots\" in @:4")
+        assertHTTPError("upstream u {\nserver 10.0.0.1 max_conns=x;\n}", "invalid parameter \"max_conns=x\" in @:3")
+    }
 }

@@ -42,7 +42,7 @@ enum LeastConnections: PeerListSelector {
             if list.peers[position].conns * list.peers[best].weight != list.peers[best].conns * list.peers[position].weight {
                 continue
             }
-            if list.peers[position].isTemporarilyDisabled(now: now) {
+            if list.peers[position].isTemporarilyDisabled(now: now) || list.peers[position].isAtMaxConns {
                 continue
             }
             total += list.peers[position].accumulateSmoothWeight()

@@ -86,6 +86,17 @@ extension ConfigBuilder {
                 try health.applyHTTPSend(directive)
             case "check_http_expect_alive":
                 try health.applyExpectAlive(directive)
+            case "zone":
+                // Accepted: maitred's peer registry is process-wide already. The size is checked as nginx does.
+                if directive.arguments.count == 2 {
+                    guard let size = Units.size(directive.arguments[1]) else {
+                        throw ConfigError(
+                            "invalid zone size \"\(directive.arguments[1])\"", at: directive.location)
+                    }
+                    if size < 8 * 4096 {  // ngx_http_upstream_zone: at least 8 pages
+                        throw ConfigError("zone \"\(directive.arguments[0])\" is too small", at: directive.location)
+                    }
+                }
             case "check_keepalive_requests":
                 try HealthCheckDraft.checkKeepaliveRequests(directive)
             default:
@@ -106,7 +117,7 @@ extension ConfigBuilder {
     }
 
     /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".
-    private static let unsupportedServerParameters = ["max_conns=", "resolve", "service=", "slow_start=", "route=", "drain"]
+    private static let unsupportedServerParameters = ["resolve", "service=", "slow_start=", "route=", "drain"]
 
     /// ngx_http_upstream_server: parameters first, then the address, resolved now.
     private func parseUpstreamServer(_ directive: Directive, acceptsBackup: Bool) throws(ConfigError) -> UpstreamServer {
@@ -116,6 +127,9 @@ extension ConfigBuilder {
             if parameter.hasPrefix("weight=") {
                 guard let weight = Units.integer(String(parameter.dropFirst(7))), weight != 0 else { throw invalid }
                 server.weight = weight
+            } else if parameter.hasPrefix("max_conns=") {
+                guard let maxConns = Units.integer(String(parameter.dropFirst(10))) else { throw invalid }
+                server.maxConns = maxConns
             } else if parameter.hasPrefix("max_fails=") {
                 guard let maxFails = Units.integer(String(parameter.dropFirst(10))) else { throw invalid }
                 server.maxFails = maxFails

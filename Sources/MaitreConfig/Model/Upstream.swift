@@ -52,6 +52,8 @@ public struct UpstreamServer: Sendable, Equatable {
     public var failTimeout: TimeSpan
     public var backup: Bool
     public var down: Bool
+    /// `max_conns=N` (0: no limit).
+    public var maxConns = 0
     public var source: SourceLocation
 
     public init(

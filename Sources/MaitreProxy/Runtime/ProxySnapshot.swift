@@ -129,11 +129,12 @@ struct UpstreamPlan: Sendable {
         var addresses: [SocketAddress] = []
         for server in upstream.servers {
             for address in server.addresses {
-                peers.append(
-                    PeerDescriptor(
-                        name: server.name, address: address.description, weight: server.weight,
-                        maxFails: server.maxFails, failTimeoutSeconds: server.failTimeout.wholeSeconds,
-                        backup: server.backup, down: server.down))
+                var peer = PeerDescriptor(
+                    name: server.name, address: address.description, weight: server.weight,
+                    maxFails: server.maxFails, failTimeoutSeconds: server.failTimeout.wholeSeconds,
+                    backup: server.backup, down: server.down)
+                peer.maxConns = server.maxConns
+                peers.append(peer)
                 addresses.append(try SocketAddress(ipAddress: address.ip, port: address.port))
             }
         }

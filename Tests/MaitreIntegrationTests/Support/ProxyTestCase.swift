@@ -21,12 +21,14 @@ class ProxyTestCase: XCTestCase {
         try? group.syncShutdownGracefully()
     }
 
-    func singleBackend(_ extra: String = "", location: String = "", upstreamExtra: String = "") throws -> TestBackend {
+    func singleBackend(
+        _ extra: String = "", location: String = "", upstreamExtra: String = "", serverParameters: String = ""
+    ) throws -> TestBackend {
         let backend = try TestBackend(name: "only", group: group)
         backends = [backend]
         harness = try ProxyHarness("""
             http {
-                upstream pool { server \(backend.address); \(upstreamExtra) }
+                upstream pool { server \(backend.address) \(serverParameters); \(upstreamExtra) }
                 server {
                     listen 127.0.0.1:PROXY_PORT;
                     server_name example.com;
