@@ -165,4 +165,71 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         XCTAssertTrue(html.text.contains("<h1>Nginx http upstream check status</h1>"))
         XCTAssertEqual(try harness!.client().request("POST", "/status").status, 405)
     }
+
+    /// Issue 9's kill test: three backends under a bounded load of GETs (four client threads), one stopped
+    /// mid-load. Clients see no error (the default `proxy_next_upstream error timeout` retries what met the dead
+    /// server before its checks failed), and once `fall` probes failed the request path stops selecting it: the
+    /// registry's count of selections for it no longer moves. `max_fails=0` leaves the detection to the active check
+    /// alone (passive health would take the server out at its first failed request).
+    func testKillingABackendUnderLoadCostsClientsNothing() throws {
+        let servers = try (0..<3).map { try TestBackend(name: "s\($0)", group: group) }
+        backends = servers
+        harness = try ProxyHarness("""
+            http {
+                upstream pool {
+                    \(servers.map { "server \($0.address) max_fails=0;" }.joined(separator: " "))
+                    check interval=100 rise=1 fall=2 timeout=300 type=tcp;
+                }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://pool; }
+                }
+            }
+            """)
+        XCTAssertTrue(try eventually(5) { Set(try requests(6).backends) == ["s0", "s1", "s2"] })
+        let port = harness!.port
+        let tally = LoadTally()
+        let load = LoadThreads(count: 4, maxIterations: 2_000) { _, _ in
+            do {
+                let response = try TestHTTPClient(port: port, source: nil, timeoutSeconds: 10).request("GET", "/")
+                if response.status == 200 { tally.success(body: response.text) } else { tally.failure("\(response.status)") }
+            } catch {
+                tally.failure("\(error)")
+            }
+        }
+        defer { load.stop() }
+        XCTAssertTrue(eventually(5) { tally.value.succeeded >= 100 }, "the load is running")
+        let dead = servers[2]
+        let deadAddress = dead.address
+        dead.stop()
+        let stoppedAt = Date()
+
+        func selections() throws -> Int {
+            try waitBounded(harness!.server.registry.peers()).first { $0.identity.address == deadAddress }?
+                .counters.selected ?? -1
+        }
+        // Detected once two consecutive probes failed: from then on its selection count stays put.
+        var last = try selections()
+        var stableSince = Date()
+        let deadline = Date().addingTimeInterval(8)
+        while Date() < deadline, Date().timeIntervalSince(stableSince) < 1.0 {
+            usleep(50_000)
+            let now = try selections()
+            if now != last {
+                last = now
+                stableSince = Date()
+            }
+        }
+        let detection = stableSince.timeIntervalSince(stoppedAt)
+        print("health check kill test: last selection of the dead server \(Int(detection * 1000)) ms after it stopped")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(stableSince), 1.0,
+                                    "the request path still selects the dead server")
+        XCTAssertLessThan(detection, 3.0, "detected within a few intervals, not by chance: \(detection) s")
+        let before = tally.value.succeeded
+        XCTAssertTrue(eventually(5) { tally.value.succeeded >= before + 200 }, "the other two keep serving")
+        XCTAssertTrue(load.stop(), "the load threads finish")
+        let counts = tally.value
+        XCTAssertEqual(counts.failed, 0, "client-visible failures: \(counts.failures)")
+        XCTAssertEqual(try selections(), last, "no selection after the load stopped either")
+    }
 }

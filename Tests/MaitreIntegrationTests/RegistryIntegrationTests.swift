@@ -22,24 +22,10 @@ final class RegistryIntegrationTests: ProxyTestCase {
         """
     }
 
-    /// Waits for a registry future, bounded.
-    private func value<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Int = 10) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox<T>()
-        future.whenComplete { result in
-            box.result = result
-            done.signal()
-        }
-        guard done.wait(timeout: .now() + .seconds(seconds)) == .success, let result = box.result else {
-            throw RegistryTestFailure(description: "registry future did not complete in \(seconds) s")
-        }
-        return try result.get()
-    }
-
     /// The registry's peers by backend address.
     private func peers() throws -> [String: PeerStatus] {
         var out: [String: PeerStatus] = [:]
-        for status in try value(harness!.server.registry.peers()) { out[status.identity.address] = status }
+        for status in try waitBounded(harness!.server.registry.peers()) { out[status.identity.address] = status }
         return out
     }
 
@@ -79,7 +65,7 @@ final class RegistryIntegrationTests: ProxyTestCase {
 
         // Drain a: once every loop has applied it, no new request reaches a on either loop; b takes them all.
         let identityA = try XCTUnwrap(status[a.address]?.identity)
-        try value(harness!.server.registry.setAdminState(.drain, for: identityA))
+        try waitBounded(harness!.server.registry.setAdminState(.drain, for: identityA))
         let aBefore = a.requests
         let aLoopsBefore = selectedByLoop(status[a.address])
         let bLoopsBefore = selectedByLoop(status[b.address])
@@ -117,7 +103,7 @@ final class RegistryIntegrationTests: ProxyTestCase {
         XCTAssertEqual(status[a.address]?.counters.selected, a.requests, "a's counters did not carry over")
 
         // A reload that replaces a's server entry (another address) drops a's record; the new peer starts fresh.
-        try value(harness!.server.registry.setAdminState(.drain, for: identityA))
+        try waitBounded(harness!.server.registry.setAdminState(.drain, for: identityA))
         try harness!.reload(config("server \(c.address); server \(b.address);", label: "five"))
         XCTAssertEqual(try harness!.get("/which").text, "five")
         status = try peers()
@@ -139,7 +125,7 @@ final class RegistryIntegrationTests: ProxyTestCase {
         let both = "server \(a.address); server \(b.address);"
         harness = try ProxyHarness(config(both))
         let identityB = try XCTUnwrap(try peers()[b.address]?.identity)
-        try value(harness!.server.registry.setWeight(3, for: identityB))
+        try waitBounded(harness!.server.registry.setWeight(3, for: identityB))
         try send(8)
         XCTAssertEqual(a.requests, 2, "each loop's cycle of 4 gives a one request")
         XCTAssertEqual(b.requests, 6)
@@ -152,13 +138,4 @@ final class RegistryIntegrationTests: ProxyTestCase {
         XCTAssertEqual(b.requests, 12)
         XCTAssertThrowsError(try harness!.server.registry.setWeight(0, for: identityB))
     }
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    // Written by the future's callback before the semaphore is signalled, read after the wait: ordered by it.
-    var result: Result<T, any Error>?
-}
-
-private struct RegistryTestFailure: Error, CustomStringConvertible {
-    let description: String
 }
