@@ -98,6 +98,21 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         XCTAssertEqual(Set(result.backends), ["good"])
     }
 
+    /// The same 500-answering server under `type=tcp`: it accepts connections, so the check keeps it up and
+    /// requests reach it (the difference the issue asks to show).
+    func testTCPCheckKeepsAServerAnsweringFiveHundred() throws {
+        let good = try TestBackend(name: "good", group: group)
+        let failing = try ScriptedBackend(group: group) { _ in
+            [.write(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)), .close]
+        }
+        defer { failing.stop() }
+        backends = [good]
+        harness = try ProxyHarness(config(
+            [good.address, failing.address], check: "check interval=100 rise=1 fall=1 timeout=300 type=tcp;"))
+        XCTAssertTrue(try eventually(5) { try requests(2).statuses.contains(500) },
+                      "a tcp check passes the server that answers 500, so it gets requests")
+    }
+
     /// default_down (the module's default): a server gets no traffic before `rise` probes passed, so a request
     /// made at once finds no live upstream. The first probe comes within the interval, the second one interval
     /// after it ends.
