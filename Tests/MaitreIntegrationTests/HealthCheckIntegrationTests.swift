@@ -113,6 +113,27 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
                       "a tcp check passes the server that answers 500, so it gets requests")
     }
 
+    /// `backup` takes traffic only while every primary is check-down, and gives it back when one passes again.
+    func testBackupServesOnlyWhileThePrimaryIsCheckDown() throws {
+        var primary = try TestBackend(name: "primary", group: group)
+        let primaryPort = primary.port
+        let spare = try TestBackend(name: "spare", group: group)
+        backends = [primary, spare]
+        harness = try ProxyHarness(config(
+            ["\(primary.address) max_fails=0", "\(spare.address) backup"],
+            check: "check interval=100 rise=1 fall=1 timeout=300 type=tcp;"))
+        XCTAssertTrue(try eventually(5) { try requests(1).backends == ["primary"] })
+        XCTAssertEqual(Set(try requests(10).backends), ["primary"], "the backup is idle while the primary is up")
+
+        primary.stop()
+        XCTAssertTrue(try eventually(5) { try requests(5).backends == Array(repeating: "spare", count: 5) },
+                      "the backup takes over once the primary's check failed")
+        primary = try TestBackend(name: "primary", group: group, port: primaryPort)
+        backends.append(primary)
+        XCTAssertTrue(try eventually(5) { try requests(5).backends == Array(repeating: "primary", count: 5) },
+                      "and gives the traffic back when the primary passes again")
+    }
+
     /// default_down (the module's default): a server gets no traffic before `rise` probes passed, so a request
     /// made at once finds no live upstream. The first probe comes within the interval, the second one interval
     /// after it ends.
