@@ -39,12 +39,18 @@ final class HealthCheckConfigTests: ConfigTestCase {
         XCTAssertFalse(check.isAlive(status: 999))
     }
 
-    /// A second `check` changes what it names and keeps the rest (the type too), as the module's parser does.
-    func testSecondCheckChangesOnlyWhatItNames() throws {
+    /// A second `check` starts again from the defaults and keeps only the type, as the module's parser does.
+    func testSecondCheckStartsFromTheDefaultsButTheType() throws {
         let check = try XCTUnwrap(upstream("check type=http rise=4;\ncheck interval=100;")?.healthCheck)
         XCTAssertEqual(check.kind, .http)
-        XCTAssertEqual(check.rise, 4)
+        XCTAssertEqual(check.rise, 2, "rise= of the first check is not kept")
         XCTAssertEqual(check.intervalMilliseconds, 100)
+    }
+
+    /// `check_shm_size` (http): accepted, its size checked.
+    func testCheckShmSize() {
+        XCTAssertNotNil(loadHTTP("check_shm_size 10M;"))
+        assertHTTPError("check_shm_size lots;", "invalid value \"lots\" in @:2")
     }
 
     func testTheModulesErrors() {

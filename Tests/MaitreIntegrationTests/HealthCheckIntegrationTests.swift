@@ -1,4 +1,5 @@
 import Foundation
+import MaitreConfig
 import NIOCore
 import NIOPosix
 import XCTest
@@ -132,6 +133,26 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         backends.append(primary)
         XCTAssertTrue(try eventually(5) { try requests(5).backends == Array(repeating: "primary", count: 5) },
                       "and gives the traffic back when the primary passes again")
+    }
+
+    /// A probe made for rules a reload replaced meanwhile does not count: its verdict is dropped, the new rules
+    /// start from default_down.
+    func testVerdictForReplacedRulesIsDropped() throws {
+        let a = try TestBackend(name: "a", group: group)
+        backends = [a]
+        // A minute's interval: the real first probe comes at a random point of it, so almost surely after this test.
+        harness = try ProxyHarness(config([a.address], check: "check interval=60000 rise=1 fall=1 timeout=500;"))
+        let registry = harness!.server.registry
+        let status = registry.checkStatus()
+        XCTAssertEqual(status.rows.map(\.isDown), [true], "default_down, not probed yet")
+        let stale = HealthChecker.Target(
+            record: try XCTUnwrap(registry.currentTargets.first?.record),
+            address: try SocketAddress(ipAddress: "127.0.0.1", port: a.port), check: HealthCheck())
+        registry.recordProbe(stale, alive: true)
+        XCTAssertEqual(registry.checkStatus().rows.map(\.isDown), [true], "a verdict for other rules is dropped")
+        let current = try XCTUnwrap(registry.currentTargets.first)
+        registry.recordProbe(current, alive: true)
+        XCTAssertEqual(registry.checkStatus().rows.map(\.isDown), [false], "the current target's verdict counts")
     }
 
     /// default_down (the module's default): a server gets no traffic before `rise` probes passed, so a request

@@ -67,6 +67,8 @@ final class CheckStatusPageTests: XCTestCase {
                        "names in any case, the first occurrence wins")
         XCTAssertEqual(CheckStatusPage.options(query: "format=JSON", default: .csv).0, .csv,
                        "a value is case-sensitive; an unknown one is ignored")
+        XCTAssertEqual(CheckStatusPage.options(query: "format=bogus&format=json", default: .html).0, .html,
+                       "the first occurrence decides, even when its value is unknown")
         XCTAssertEqual(CheckStatusPage.options(query: "status=DOWN", default: .html).1, .down)
         XCTAssertEqual(CheckStatusPage.options(query: "status=sideways", default: .html).1, .all)
         XCTAssertEqual(CheckStatusPage.contentType(.json), "application/json")

@@ -27,6 +27,8 @@ final class HTTPProbeVerdictTests: XCTestCase {
         XCTAssertNil(verdict("HTT"))
         XCTAssertNil(verdict("HTTP/1.1 20"))
         XCTAssertNil(verdict("HTTP/1.1 200"), "a digit could still follow")
+        XCTAssertNil(verdict("HTTP/1.1 200 OK"), "the line ends at its LF")
+        XCTAssertEqual(verdict("HTTP/1.1 200 OK", ended: true), false, "closed before the LF")
         XCTAssertEqual(verdict("HTTP/1.1 200", ended: true), false, "closed before the line ended")
         XCTAssertEqual(verdict("", ended: true), false, "closed without a byte")
     }
@@ -39,7 +41,8 @@ final class HTTPProbeVerdictTests: XCTestCase {
         XCTAssertEqual(verdict("HTTP/1.1 2000 OK\r\n"), false)
         XCTAssertEqual(verdict("HTTP/1.1 20x OK\r\n"), false)
         XCTAssertEqual(verdict("HTTP/1.1200 OK\r\n"), false)
-        XCTAssertEqual(verdict("HTTP/1.12345 200 OK\r\n"), false)
+        XCTAssertEqual(verdict("HTTP/1.12345 200 OK\r\n"), true, "the module's minor version is any digits")
+        XCTAssertEqual(verdict("HTTP/10.1 200 OK\r\n"), true, "and so is its major, from 1")
         XCTAssertEqual(verdict("HTTP/1.1 099 X\r\n", expect: [1, 2, 3, 4, 5]), false, "not a status class")
     }
 }

@@ -7,6 +7,12 @@ extension ConfigBuilder {
             switch directive.name {
             case "upstream": try applyUpstream(directive)
             case "server": try applyServer(directive)
+            case "check_shm_size":
+                // The check module's shared zone; maitred keeps verdicts in its process-wide registry. The size
+                // is checked as the module checks it (ngx_parse_size).
+                guard Units.size(directive.arguments[0]) != nil else {
+                    throw ConfigError("invalid value \"\(directive.arguments[0])\"", at: directive.location)
+                }
             default: try applySetting(directive, to: &httpLayer)
             }
         }

@@ -8,9 +8,11 @@ struct HealthCheckDraft {
     var expectAlive: Set<HealthCheck.StatusClass>?
 
     /// `check interval=N rise=N fall=N timeout=N default_down=true|false type=tcp|http port=N`. A second `check`
-    /// in the same upstream changes only what it names, as the module's does.
+    /// in the same upstream starts again from the defaults, except that an earlier `type=` stays when it names
+    /// none (the module parses each `check` from its defaults and keeps the type unless given).
     mutating func applyCheck(_ directive: Directive) throws(ConfigError) {
-        var check = self.check ?? HealthCheck()
+        var check = HealthCheck()
+        if let earlier = self.check { check.kind = earlier.kind }
         for argument in directive.arguments {
             let invalid = ConfigError("invalid parameter \"\(argument)\"", at: directive.location)
             guard let equals = argument.firstIndex(of: "=") else { throw invalid }

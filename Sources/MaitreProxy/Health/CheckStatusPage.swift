@@ -32,27 +32,29 @@ enum CheckStatusPage {
     }
 
     /// `?format=html|csv|json` (the value as written) and `?status=up|down` (any case) from the query string; names
-    /// in any case, the first occurrence wins, and an unknown value is ignored, as the module does.
+    /// in any case, the first occurrence decides, and an unknown value in it leaves the default, as the module's
+    /// ngx_http_arg lookup does.
     static func options(query: String?, default format: CheckStatusFormat) -> (CheckStatusFormat, Filter) {
-        var chosenFormat: CheckStatusFormat?
-        var filter: Filter?
+        var chosenFormat: CheckStatusFormat??
+        var filter: Filter??
         for pair in (query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2 else { continue }
             switch parts[0].lowercased() {
             case "format" where chosenFormat == nil:
-                chosenFormat = CheckStatusFormat(rawValue: String(parts[1]))
+                chosenFormat = .some(CheckStatusFormat(rawValue: String(parts[1])))
             case "status" where filter == nil:
                 switch parts[1].lowercased() {
-                case "up": filter = .up
-                case "down": filter = .down
-                default: break
+                case "up": filter = .some(.up)
+                case "down": filter = .some(.down)
+                default: filter = .some(nil)
                 }
             default:
                 break
             }
         }
-        return (chosenFormat ?? format, filter ?? .all)
+        // The first occurrence decides; an unknown value in it leaves the default.
+        return ((chosenFormat ?? nil) ?? format, (filter ?? nil) ?? .all)
     }
 
     static func contentType(_ format: CheckStatusFormat) -> String {

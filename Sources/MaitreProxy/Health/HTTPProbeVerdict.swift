@@ -30,9 +30,12 @@ enum HTTPProbeVerdict {
             guard bytes[index] == prefix[index] else { return .invalid }
             index += 1
         }
+        // Major version: a digit 1-9 then more digits; `.`; minor digits (the module's loop, bounded here by the
+        // probe's response limit).
         guard index < bytes.count else { return .incomplete }
         guard (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(bytes[index]) else { return .invalid }
         index += 1
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         guard index < bytes.count else { return .incomplete }
         guard bytes[index] == UInt8(ascii: ".") else { return .invalid }
         index += 1
@@ -40,7 +43,6 @@ enum HTTPProbeVerdict {
         while index < bytes.count, isDigit(bytes[index]) {
             minorDigits += 1
             index += 1
-            if minorDigits > 3 { return .invalid }  // the module bounds the version at 999
         }
         guard index < bytes.count else { return .incomplete }
         guard minorDigits > 0, bytes[index] == UInt8(ascii: " ") else { return .invalid }
@@ -55,10 +57,16 @@ enum HTTPProbeVerdict {
         guard index < bytes.count else { return .incomplete }
         switch bytes[index] {
         case UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: "\r"), UInt8(ascii: "\n"):
-            return .status(code)
+            break
         default:
             return .invalid
         }
+        // The line is complete at its LF (a close before it is a failure, as the module's parser sees it).
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\n") { return .status(code) }
+            index += 1
+        }
+        return .incomplete
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool {

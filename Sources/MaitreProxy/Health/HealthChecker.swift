@@ -17,11 +17,18 @@ final class HealthChecker: Sendable {
         let check: HealthCheck
     }
 
-    typealias Report = @Sendable (PeerRecordID, Bool) -> Void
+    /// A probe's verdict, with the target it was made for (the registry drops verdicts for a target a reload
+    /// replaced meanwhile).
+    typealias Report = @Sendable (Target, Bool) -> Void
 
     private let group: any EventLoopGroup
     private let report: Report
-    private let schedules = NIOLockedValueBox([PeerRecordID: Running]())
+    private let schedules = NIOLockedValueBox(Schedules())
+
+    private struct Schedules {
+        var running: [PeerRecordID: Running] = [:]
+        var stopped = false
+    }
 
     private struct Running {
         let target: Target
@@ -35,50 +42,48 @@ final class HealthChecker: Sendable {
     }
 
     /// Runs exactly `targets` from now on: new ones start (after a random part of their interval, so N servers are
-    /// not probed in the same millisecond), dropped or changed ones stop, unchanged ones go on.
+    /// not probed in the same millisecond), dropped or changed ones stop, unchanged ones go on. Ignored once
+    /// `stop()` was called. The loop tasks are posted under the lock, so a concurrent `stop()` can never leave a
+    /// schedule running that it did not see.
     func update(_ targets: [Target]) {
         let loops = Array(group.makeIterator())
         guard !loops.isEmpty else { return }
-        let (toStop, toStart) = schedules.withLockedValue { running -> ([Running], [Running]) in
+        let report = self.report
+        schedules.withLockedValue { schedules in
+            guard !schedules.stopped else { return }
             var wanted: [PeerRecordID: Target] = [:]
             for target in targets { wanted[target.record] = target }
-            var toStop: [Running] = []
-            for (record, entry) in running where wanted[record] != entry.target {
-                toStop.append(entry)
-                running[record] = nil
+            for (record, entry) in schedules.running where wanted[record] != entry.target {
+                schedules.running[record] = nil
+                Self.postStop(entry.schedule)
             }
-            var toStart: [Running] = []
-            for target in targets where running[target.record] == nil {
+            for target in targets where schedules.running[target.record] == nil {
                 let loop = loops[Int(target.record.value % UInt64(loops.count))]
-                let entry = Running(
-                    target: target, schedule: .makeEmptyBox(valueType: ProbeSchedule.self, eventLoop: loop))
-                running[target.record] = entry
-                toStart.append(entry)
-            }
-            return (toStop, toStart)
-        }
-        for entry in toStop {
-            let box = entry.schedule
-            box.eventLoop.execute {
-                box.value?.stop()
-                box.value = nil
-            }
-        }
-        let report = self.report
-        for entry in toStart {
-            let box = entry.schedule
-            let target = entry.target
-            box.eventLoop.execute {
-                let schedule = ProbeSchedule(target: target, eventLoop: box.eventLoop, report: report)
-                box.value = schedule
-                schedule.start()
+                let box = NIOLoopBoundBox.makeEmptyBox(valueType: ProbeSchedule.self, eventLoop: loop)
+                schedules.running[target.record] = Running(target: target, schedule: box)
+                box.eventLoop.execute {
+                    let schedule = ProbeSchedule(target: target, eventLoop: box.eventLoop, report: report)
+                    box.value = schedule
+                    schedule.start()
+                }
             }
         }
     }
 
-    /// Stops every schedule (shutdown).
+    /// Stops every schedule for good (shutdown): later `update`s are ignored.
     func stop() {
-        update([])
+        schedules.withLockedValue { schedules in
+            schedules.stopped = true
+            for entry in schedules.running.values { Self.postStop(entry.schedule) }
+            schedules.running = [:]
+        }
+    }
+
+    private static func postStop(_ box: NIOLoopBoundBox<ProbeSchedule?>) {
+        box.eventLoop.execute {
+            box.value?.stop()
+            box.value = nil
+        }
     }
 }
 
@@ -127,7 +132,7 @@ final class ProbeSchedule {
         let attempt = ProbeAttempt(target: target, eventLoop: eventLoop) { [self] alive in
             probe = nil
             guard !stopped else { return }
-            report(target.record, alive)
+            report(target, alive)
             schedule(after: target.check.intervalMilliseconds)
         }
         probe = attempt

@@ -23,6 +23,8 @@ public final class ProxyServer: Sendable {
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         var listeners: [ListenEndpoint: BoundListener] = [:]
+        /// A stop began: reloads are ignored from then on, as nginx's master ignores them once quitting.
+        var stopping = false
     }
 
     private struct BoundListener {
@@ -66,12 +68,18 @@ public final class ProxyServer: Sendable {
         state.withLockedValue { state in
             for bound in loops { state.loops[ObjectIdentifier(bound.eventLoop)] = bound }
         }
-        try openListeners(for: snapshot)
+        do {
+            try openListeners(for: snapshot)
+        } catch {
+            registry.stopHealthChecks()  // the probes started with the registry; nothing will serve
+            throw error
+        }
     }
 
     /// Serves `snapshot` from now on: binds new endpoints first (a failure leaves everything as it was), installs
     /// the configuration on every loop, then closes listeners no longer configured.
     public func reload(_ snapshot: ProxySnapshot) throws {
+        guard !state.withLockedValue({ $0.stopping }) else { return }
         let opened = try bindNew(for: snapshot)
         for installed in registry.install(snapshot) {
             try installed.wait()
@@ -102,6 +110,8 @@ public final class ProxyServer: Sendable {
         var wanted: [ListenEndpoint: ListenerKind] = [:]
         for (listen, kind) in snapshot.listeners { wanted[listen.endpoint] = kind }
         let toClose = state.withLockedValue { state -> [any Channel] in
+            // A stop began during this reload: what it opened is closed rather than kept past the stop.
+            if state.stopping { return opened.values.map(\.channel) }
             var toClose: [any Channel] = []
             for (endpoint, listener) in state.listeners
             where wanted[endpoint] != listener.kind || opened[endpoint] != nil {
@@ -194,6 +204,7 @@ public final class ProxyServer: Sendable {
         state.withLockedValue { state in
             let listeners = state.listeners.values.map(\.channel)
             state.listeners = [:]
+            state.stopping = true
             return (listeners, Array(state.loops.values))
         }
     }

@@ -22,8 +22,11 @@ public final class UpstreamRegistry: Sendable {
         var records = PeerRegistryState()
         /// The loops' contexts, in the group's order (the order of `PeerStatus.countersByLoop`).
         var loops: [NIOLoopBound<LoopContext>] = []
-        /// The checked servers in configuration order, for the check_status page.
+        /// The checked servers in the status page's order (each upstream's primaries, then its backups).
         var checked: [CheckedServer] = []
+        /// What each checked record is probed with now: a verdict for another target (a reload changed the rules
+        /// while that probe ran) is dropped.
+        var targets: [PeerRecordID: HealthChecker.Target] = [:]
         /// Configurations installed so far (the module's `generation`: 1 after start).
         var generation = 0
     }
@@ -41,10 +44,15 @@ public final class UpstreamRegistry: Sendable {
         self.log = log
         // The checker reports through a weak reference: the registry owns it, not the other way round.
         let registry = NIOLockedValueBox(WeakRegistry())
-        self.checker = HealthChecker(group: group) { record, alive in
-            registry.withLockedValue { $0.value }?.recordProbe(record, alive: alive)
+        self.checker = HealthChecker(group: group) { target, alive in
+            registry.withLockedValue { $0.value }?.recordProbe(target, alive: alive)
         }
         registry.withLockedValue { $0.value = self }
+    }
+
+    deinit {
+        // Probe schedules keep themselves alive on their loops: a registry dropped without a shutdown stops them.
+        checker.stop()
     }
 
     private struct WeakRegistry {
@@ -76,6 +84,11 @@ public final class UpstreamRegistry: Sendable {
         }
     }
 
+    /// What every checked server is probed with now, in the status page's order.
+    var currentTargets: [HealthChecker.Target] {
+        state.withLockedValue { state in state.checked.compactMap { state.targets[$0.record] } }
+    }
+
     /// Stops every health check (shutdown).
     func stopHealthChecks() {
         checker.stop()
@@ -83,9 +96,11 @@ public final class UpstreamRegistry: Sendable {
 
     /// One probe's result. A changed verdict is posted to every loop (under the lock, so in order with reloads and
     /// run-time changes) and logged as the module logs it.
-    func recordProbe(_ record: PeerRecordID, alive: Bool) {
+    func recordProbe(_ target: HealthChecker.Target, alive: Bool) {
+        let record = target.record
         state.withLockedValue { state in
-            guard let changed = state.records.recordProbe(record, success: alive),
+            guard state.targets[record] == target,
+                let changed = state.records.recordProbe(record, success: alive),
                 let identity = state.records.identity(of: record)
             else { return }
             let settings = changed.settings
@@ -125,7 +140,13 @@ public final class UpstreamRegistry: Sendable {
         var checked: [CheckedServer] = []
         for (index, plan) in snapshot.upstreams.enumerated() {
             guard let check = plan.upstream.healthCheck, index < peers.upstreams.count else { continue }
-            for (position, settings) in peers.upstreams[index].enumerated() where position < plan.socketAddresses.count {
+            // The module registers an upstream's primaries, then its backups: the status page's order and index.
+            let positions = plan.peers.indices.filter { !plan.peers[$0].backup }
+                + plan.peers.indices.filter { plan.peers[$0].backup }
+            for position in positions where position < peers.upstreams[index].count
+                && position < plan.socketAddresses.count
+            {
+                let settings = peers.upstreams[index][position]
                 guard let identity = state.records.identity(of: settings.record),
                     state.records.records[identity]?.health != nil
                 else { continue }
@@ -138,6 +159,7 @@ public final class UpstreamRegistry: Sendable {
                     record: settings.record, upstream: plan.upstream.name, type: check.kind.rawValue, port: check.port))
             }
         }
+        state.targets = Dictionary(uniqueKeysWithValues: targets.map { ($0.record, $0) })
         state.checked = checked
         state.generation += 1
         checker.update(targets)
