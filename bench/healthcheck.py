@@ -17,7 +17,6 @@ every run is bounded (`wrk -d`).
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,21 +24,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import slowloris as S  # noqa: E402  (its process and port helpers)
+
+wait_port = S.wait_port
 PORTS = [18201, 18202, 18203]
 LISTEN = 18290
 procs = []
-
-
-def wait_port(port, timeout=10.0):
-    import socket
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} did not open")
 
 
 def start_backend(binary, port):
@@ -50,13 +41,7 @@ def start_backend(binary, port):
 
 
 def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    S.stop(p)
     if p in procs:
         procs.remove(p)
 
