@@ -46,6 +46,13 @@ extension UpstreamBalancer {
         recountList(of: peer)
     }
 
+    /// The registry's word on the peer (admin state, weight, health verdict), as every loop applies it.
+    public mutating func apply(_ settings: PeerRuntimeSettings, to peer: PeerID) {
+        setAdminState(settings.adminState, for: peer)
+        setWeight(settings.weight, for: peer)
+        setCheckDown(settings.checkDown, for: peer)
+    }
+
     /// The active health check's verdict for the peer: a check-down peer gets no new requests (requests that hold it
     /// finish), whatever its admin state; it still counts in `tries`, as the check module leaves nginx's count alone.
     public mutating func setCheckDown(_ down: Bool, for peer: PeerID) {

@@ -36,16 +36,6 @@ final class ConnectionLimitTests: XCTestCase {
             """)
     }
 
-    /// Polls until `condition` holds or `seconds` pass.
-    private func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
-
     /// Four idle connections fill a limit of 4: a fifth is still served, because an idle one is closed for it.
     func testIdleConnectionsMakeRoom() throws {
         try start(limit: 4)

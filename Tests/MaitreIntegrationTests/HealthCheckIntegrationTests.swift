@@ -22,14 +22,11 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         return (statuses, backends)
     }
 
-    /// Polls `condition` every 20 ms for at most `seconds`.
-    private func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
+    /// A server that accepts connections and answers every request (probe or proxied) with 500.
+    private func answeringFiveHundred() throws -> ScriptedBackend {
+        try ScriptedBackend(group: group) { _ in
+            [.write(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)), .close]
         }
-        return try condition()
     }
 
     private func config(_ servers: [String], check: String, extra: String = "") -> String {
@@ -80,9 +77,7 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
     /// request, one that answers 200 gets them all.
     func testHTTPCheckTakesOutAServerAnsweringFiveHundred() throws {
         let good = try TestBackend(name: "good", group: group)
-        let failing = try ScriptedBackend(group: group) { _ in
-            [.write(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)), .close]
-        }
+        let failing = try answeringFiveHundred()
         defer { failing.stop() }
         backends = [good]
         harness = try ProxyHarness(config(
@@ -103,9 +98,7 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
     /// requests reach it (the difference the issue asks to show).
     func testTCPCheckKeepsAServerAnsweringFiveHundred() throws {
         let good = try TestBackend(name: "good", group: group)
-        let failing = try ScriptedBackend(group: group) { _ in
-            [.write(Array("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".utf8)), .close]
-        }
+        let failing = try answeringFiveHundred()
         defer { failing.stop() }
         backends = [good]
         harness = try ProxyHarness(config(

@@ -244,7 +244,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 requestStartedAt = clock
                 responseStatus = 0
                 responseBodyBytes = 0
-                currentRequest = record
+                // Only an observer reads it (a local answer's end record): otherwise no retain per request.
+                if loop.requestEndObserver != nil { currentRequest = record }
                 startRequest(ClientRequest(record: record, head: head))
                 currentRequest = nil
                 // Answered locally: nothing holds the copy any more.

@@ -35,26 +35,24 @@ enum CheckStatusPage {
     /// in any case, the first occurrence decides, and an unknown value in it leaves the default, as the module's
     /// ngx_http_arg lookup does.
     static func options(query: String?, default format: CheckStatusFormat) -> (CheckStatusFormat, Filter) {
-        var chosenFormat: CheckStatusFormat??
-        var filter: Filter??
+        var formatValue: Substring?
+        var statusValue: Substring?
         for pair in (query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2 else { continue }
             switch parts[0].lowercased() {
-            case "format" where chosenFormat == nil:
-                chosenFormat = .some(CheckStatusFormat(rawValue: String(parts[1])))
-            case "status" where filter == nil:
-                switch parts[1].lowercased() {
-                case "up": filter = .some(.up)
-                case "down": filter = .some(.down)
-                default: filter = .some(nil)
-                }
-            default:
-                break
+            case "format" where formatValue == nil: formatValue = parts[1]
+            case "status" where statusValue == nil: statusValue = parts[1]
+            default: break
             }
         }
-        // The first occurrence decides; an unknown value in it leaves the default.
-        return ((chosenFormat ?? nil) ?? format, (filter ?? nil) ?? .all)
+        let filter: Filter
+        switch statusValue?.lowercased() {
+        case "up": filter = .up
+        case "down": filter = .down
+        default: filter = .all
+        }
+        return (formatValue.flatMap { CheckStatusFormat(rawValue: String($0)) } ?? format, filter)
     }
 
     static func contentType(_ format: CheckStatusFormat) -> String {

@@ -23,8 +23,9 @@ final class LoopContext {
     let idleDeadlines: IdleDeadlines
     /// The process's upstream registry (the check_status page reads it); nil in tests that build a loop alone.
     weak var registry: UpstreamRegistry?
-    /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them.
-    weak var requestEndObserver: (any RequestEndObserver)?
+    /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them. Held strongly:
+    /// it is read at every request's end, where a weak load would cost an atomic side-table access.
+    var requestEndObserver: (any RequestEndObserver)?
     /// How upstream connections are opened (sockets; tests inject their own).
     var connector: any UpstreamConnector = SocketConnector()
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no

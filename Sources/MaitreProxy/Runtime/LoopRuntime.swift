@@ -42,9 +42,7 @@ final class LoopRuntime {
                 method: plan.method, peers: plan.peers, counters: row.isEmpty ? nil : row.map { counters($0.record) })
             for (position, settings) in row.enumerated() {
                 let peer = PeerID(index: position)
-                balancer.setAdminState(settings.adminState, for: peer)
-                balancer.setWeight(settings.weight, for: peer)
-                balancer.setCheckDown(settings.checkDown, for: peer)
+                balancer.apply(settings, to: peer)
                 placements[settings.record] = (index, peer)
             }
             balancers.append(balancer)
@@ -87,13 +85,11 @@ final class LoopRuntime {
         }
     }
 
-    /// The registry changed a record's admin state or weight: later selections on this runtime follow it. Older
-    /// runtimes (requests in flight since a reload, and their retries) keep what they had.
+    /// The registry changed a record's admin state, weight or health verdict: later selections on this runtime
+    /// follow it. Older runtimes (requests in flight since a reload, and their retries) keep what they had.
     func apply(_ settings: PeerRuntimeSettings) {
         guard let (upstream, peer) = placements[settings.record] else { return }
-        balancers[upstream].setAdminState(settings.adminState, for: peer)
-        balancers[upstream].setWeight(settings.weight, for: peer)
-        balancers[upstream].setCheckDown(settings.checkDown, for: peer)
+        balancers[upstream].apply(settings, to: peer)
     }
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import NIOCore
 
@@ -22,4 +23,14 @@ private final class ResultBox<T: Sendable>: @unchecked Sendable {
 
 struct FutureWaitTimeout: Error, CustomStringConvertible {
     let description: String
+}
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
+func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = DispatchTime.now() + seconds
+    while DispatchTime.now() < deadline {
+        if try condition() { return true }
+        usleep(10_000)
+    }
+    return try condition()
 }
