@@ -58,6 +58,20 @@ final class UpstreamTests: ConfigTestCase {
         XCTAssertEqual(upstream("server 10.0.0.1;\nkeepalive 8;")?.keepaliveIsLocal, false)
     }
 
+    func testQueue() throws {
+        XCTAssertNil(upstream("server 10.0.0.1;")?.queue, "no queue unless asked for")
+        XCTAssertEqual(upstream("server 10.0.0.1;\nqueue 100;")?.queue, UpstreamQueueSettings(capacity: 100, timeout: .seconds(60)))
+        XCTAssertEqual(upstream("server 10.0.0.1;\nqueue 5 timeout=1500ms;")?.queue, UpstreamQueueSettings(capacity: 5, timeout: TimeSpan(milliseconds: 1500)))
+        XCTAssertEqual(upstream("server 10.0.0.1;\nqueue 5 timeout=30;")?.queue?.timeout, .seconds(30), "a bare number is seconds")
+        assertUpstreamError("server 10.0.0.1;\nqueue 0;", "\"queue\" directive invalid value in @:4")
+        assertUpstreamError("server 10.0.0.1;\nqueue x;", "\"queue\" directive invalid value in @:4")
+        assertUpstreamError("server 10.0.0.1;\nqueue 5 wait=3s;", "invalid parameter \"wait=3s\" in @:4")
+        assertUpstreamError("server 10.0.0.1;\nqueue 5 timeout=soon;", "invalid parameter \"timeout=soon\" in @:4")
+        assertUpstreamError("server 10.0.0.1;\nqueue 5;\nqueue 6;", "\"queue\" directive is duplicate in @:5")
+        assertUpstreamError("server 10.0.0.1;\nqueue;", "invalid number of arguments in \"queue\" directive in @:4")
+        assertHTTPError("queue 5;", "\"queue\" directive is not allowed here in @:2")
+    }
+
     func testMethods() {
         XCTAssertEqual(upstream("least_conn;\nserver 10.0.0.1;")?.method, .leastConn)
         XCTAssertEqual(upstream("server 10.0.0.1 weight=2;\nip_hash;")?.method, .ipHash)

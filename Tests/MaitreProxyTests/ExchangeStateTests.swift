@@ -19,7 +19,7 @@ final class ExchangeStateTests: XCTestCase {
     /// A fresh exchange over `peers` servers (tries = peers, as nginx counts them), started at t = 1 s.
     private func exchange(
         peers: Int = 2, conditions: NextUpstreamConditions = .default, timeoutMilliseconds: Int64 = 0,
-        idempotent: Bool = true
+        idempotent: Bool = true, queues: Bool = false
     ) -> ExchangeState<Connection> {
         var balancer = UpstreamBalancer(
             method: .roundRobin,
@@ -27,7 +27,8 @@ final class ExchangeStateTests: XCTestCase {
         let balancing = balancer.startRequest(client: .other, nextUpstreamTries: 0)
         return ExchangeState(
             balancing: balancing,
-            terms: .init(conditions: conditions, timeoutMilliseconds: timeoutMilliseconds, isIdempotent: idempotent),
+            terms: .init(conditions: conditions, timeoutMilliseconds: timeoutMilliseconds, isIdempotent: idempotent,
+                         queues: queues),
             startedAt: 1_000 * ms)
     }
 
@@ -242,6 +243,76 @@ final class ExchangeStateTests: XCTestCase {
         record.responseNanoseconds = response < 0 ? -1 : response * ms
         return record
     }
+
+    // MARK: - The upstream queue
+
+    func testNoLivePeerQueuesOnlyWhenTheUpstreamHasAQueue() {
+        var plain = exchange()
+        XCTAssertFalse(plain.noLivePeer(now: 1_000 * ms), "no queue: \"no live upstreams\", 502")
+        XCTAssertTrue(plain.isFinished)
+
+        var queued = exchange(queues: true)
+        XCTAssertTrue(queued.noLivePeer(now: 1_500 * ms))
+        XCTAssertTrue(queued.isQueued)
+        XCTAssertEqual(queued.firstQueuedAt, 1_500 * ms)
+        XCTAssertNil(queued.peer)
+        guard case .ignore = queued.peerSelected(peerA, pooled: nil, now: 1_600 * ms) else {
+            return XCTFail("a queued request selects only once the queue lets it out")
+        }
+    }
+
+    func testLeavingTheQueueStartsSelectionAfreshAndAReturnKeepsTheFirstEntryTime() {
+        var state = exchange(peers: 1, queues: true)
+        XCTAssertTrue(state.noLivePeer(now: 1_000 * ms))
+        var fresh = state.balancing
+        fresh.triesLeft = 1
+        state.leftQueue(balancing: fresh)
+        XCTAssertFalse(state.isQueued)
+        guard case .connect(peerA) = state.peerSelected(peerA, pooled: nil, now: 1_200 * ms) else { return XCTFail() }
+        guard case .releaseFailedPeer(peerA, nil) = state.attemptFailed(.error, now: 1_201 * ms) else {
+            return XCTFail()
+        }
+        releaseTry(&state)
+        XCTAssertEqual(state.decideAfterRelease(.error, now: 1_201 * ms), .queue,
+                       "refused before anything was sent: back to the queue instead of 502")
+        XCTAssertEqual(state.firstQueuedAt, 1_000 * ms, "its time there counts from the first entry")
+        state.queueGaveUp()
+        XCTAssertTrue(state.isFinished)
+    }
+
+    func testAFailureAfterSendingDoesNotGoBackToTheQueue() {
+        var state = exchange(peers: 1, queues: true)
+        _ = state.peerSelected(peerA, pooled: nil, now: 1_000 * ms)
+        _ = state.connectionArrived(Connection("c"), peerIndex: 0, reused: false, now: 1_001 * ms)
+        guard case .releaseFailedPeer = state.attemptFailed(.timeout, now: 1_061 * ms) else { return XCTFail() }
+        releaseTry(&state)
+        XCTAssertEqual(state.decideAfterRelease(.timeout, now: 1_061 * ms), .fail(status: 504),
+                       "the server had the request: the error goes to the client as nginx sends it")
+    }
+
+    func testAPostThatReachedAServerIsNotQueuedAgainButOneThatNeverDidIs() {
+        var sent = exchange(idempotent: false, queues: true)
+        _ = sent.peerSelected(peerA, pooled: Connection("pooled"), now: 1_000 * ms)
+        _ = sent.attemptFailed(.error, now: 1_001 * ms)
+        releaseTry(&sent)
+        XCTAssertEqual(sent.decideAfterRelease(.error, now: 1_001 * ms), .fail(status: 502))
+
+        var refused = exchange(peers: 1, idempotent: false, queues: true)
+        _ = refused.peerSelected(peerA, pooled: nil, now: 1_000 * ms)
+        _ = refused.attemptFailed(.error, now: 1_001 * ms)
+        releaseTry(&refused)
+        XCTAssertEqual(refused.decideAfterRelease(.error, now: 1_001 * ms), .queue, "nothing of the POST was sent")
+    }
+
+    func testAbandoningAQueuedRequestReleasesNothing() {
+        var state = exchange(queues: true)
+        XCTAssertTrue(state.noLivePeer(now: 1_000 * ms))
+        let held = state.abandon(now: 1_100 * ms)
+        XCTAssertNil(held.peer)
+        XCTAssertNil(held.connection)
+        XCTAssertTrue(state.isFinished)
+    }
+
 }
 
 extension AttemptRecord {

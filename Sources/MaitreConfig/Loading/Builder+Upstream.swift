@@ -50,6 +50,7 @@ extension ConfigBuilder {
         var keepaliveRequests: Int?
         var keepaliveTime: TimeSpan?
         var health = HealthCheckDraft()
+        var queue: UpstreamQueueSettings?
 
         try walk(directive.block!, in: .upstream) { (directive) throws(ConfigError) in
             switch directive.name {
@@ -99,6 +100,9 @@ extension ConfigBuilder {
                 }
             case "check_keepalive_requests":
                 try HealthCheckDraft.checkKeepaliveRequests(directive)
+            case "queue":
+                if queue != nil { throw Self.duplicate(directive) }
+                queue = try Self.parseQueue(directive)
             default:
                 throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)
             }
@@ -113,7 +117,25 @@ extension ConfigBuilder {
         upstream.keepaliveIsLocal = keepaliveIsLocal
         upstream.keepaliveTime = keepaliveTime ?? .seconds(3600)
         upstream.healthCheck = try health.finish(at: directive.location)
+        upstream.queue = queue
         upstreamEntries[index].upstream = upstream
+    }
+
+    /// nginx Plus's `queue number [timeout=time]`: a positive count, an optional timeout (default 60s).
+    private static func parseQueue(_ directive: Directive) throws(ConfigError) -> UpstreamQueueSettings {
+        guard let capacity = Units.integer(directive.arguments[0]), capacity > 0 else {
+            throw invalidValue(directive)
+        }
+        var settings = UpstreamQueueSettings(capacity: capacity)
+        if directive.arguments.count == 2 {
+            let parameter = directive.arguments[1]
+            guard parameter.hasPrefix("timeout="), let timeout = Units.milliseconds(String(parameter.dropFirst(8)))
+            else {
+                throw ConfigError("invalid parameter \"\(parameter)\"", at: directive.location)
+            }
+            settings.timeout = timeout
+        }
+        return settings
     }
 
     /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".

@@ -66,6 +66,7 @@ enum DirectiveTable {
         "check_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
         "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_http_expect_alive": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
 

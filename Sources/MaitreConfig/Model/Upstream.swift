@@ -19,6 +19,8 @@ public struct Upstream: Sendable {
     public var keepaliveTime: TimeSpan = .seconds(3600)
     /// The upstream's active health check (`check …`), nil without one.
     public var healthCheck: HealthCheck?
+    /// `queue N [timeout=T]` (nginx Plus): requests that find no server wait here; nil without one.
+    public var queue: UpstreamQueueSettings?
 
     public init(
         name: String, servers: [UpstreamServer], method: BalancingMethodSetting, keepalive: Int,
@@ -32,6 +34,17 @@ public struct Upstream: Sendable {
         self.keepaliveRequests = keepaliveRequests
         self.isImplicit = isImplicit
         self.source = source
+    }
+}
+
+/// `queue N [timeout=T]`: at most `capacity` requests wait per event loop, each at most `timeout` (default 60s).
+public struct UpstreamQueueSettings: Sendable, Equatable {
+    public var capacity: Int
+    public var timeout: TimeSpan
+
+    public init(capacity: Int, timeout: TimeSpan = .seconds(60)) {
+        self.capacity = capacity
+        self.timeout = timeout
     }
 }
 

@@ -11,6 +11,8 @@ struct ExchangeState<Connection: AnyObject> {
     enum Phase {
         /// Choosing a peer: the first attempt, or the next after a failed or refused one.
         case selecting
+        /// Waiting in the upstream's `queue` for a server to take it.
+        case queued
         /// Connecting to the peer; a connection released to it meanwhile is taken instead.
         case connecting(PeerID)
         /// The request is going out on the connection; no response head accepted yet.
@@ -27,6 +29,8 @@ struct ExchangeState<Connection: AnyObject> {
         /// `proxy_next_upstream_timeout` (0: none).
         var timeoutMilliseconds: Int64
         var isIdempotent: Bool
+        /// The upstream has a `queue`: a request no server takes waits there instead of failing.
+        var queues = false
     }
 
     private(set) var phase: Phase = .selecting
@@ -41,6 +45,12 @@ struct ExchangeState<Connection: AnyObject> {
     let terms: Terms
     /// When the request started (nanoseconds of the loop's clock), for `proxy_next_upstream_timeout`.
     let startedAt: Int64
+    /// When the request first entered the upstream's queue: its time there counts from it, however often it
+    /// comes back.
+    private(set) var firstQueuedAt: Int64?
+    /// The last attempt failed before a connection was made: nothing reached the server, so the request may go
+    /// back to the queue whatever its method.
+    private var failedConnecting = false
 
     init(balancing: PeerSelectionState, terms: Terms, startedAt: Int64) {
         self.balancing = balancing
@@ -53,15 +63,20 @@ struct ExchangeState<Connection: AnyObject> {
     var connection: Connection? {
         switch phase {
         case .awaitingHead(_, let connection, _), .responding(_, let connection): return connection
-        case .selecting, .connecting, .finished: return nil
+        case .selecting, .queued, .connecting, .finished: return nil
         }
     }
 
     var peer: PeerID? {
         switch phase {
         case .connecting(let peer), .awaitingHead(let peer, _, _), .responding(let peer, _): return peer
-        case .selecting, .finished: return nil
+        case .selecting, .queued, .finished: return nil
         }
+    }
+
+    var isQueued: Bool {
+        if case .queued = phase { return true }
+        return false
     }
 
     var isResponding: Bool {
@@ -146,13 +161,16 @@ struct ExchangeState<Connection: AnyObject> {
             phase = .finished
             attempts.updateLast { $0.finish(at: now) }
             return .cutOff(peer, closing: connection)
-        case .selecting:
+        case .selecting, .queued:
+            failedConnecting = false
             return .releaseFailedPeer(nil, closing: nil)
         case .connecting(let peer):
             attempts.updateLast { $0.fail(failure, at: now) }
             phase = .selecting
+            failedConnecting = true
             return .releaseFailedPeer(peer, closing: nil)
         case .awaitingHead(let peer, let connection, let reused):
+            failedConnecting = false
             attempts.updateLast { $0.fail(failure, at: now) }
             if RetryPolicy.retriesOnFreshConnection(failure, retryAttempt(reused: reused, now: now)) {
                 attempts.append(AttemptRecord(peer: peer, startedAt: now))
@@ -164,13 +182,66 @@ struct ExchangeState<Connection: AnyObject> {
         }
     }
 
-    /// After `releaseFailedPeer` (the balancer has counted the failure and the try): the next peer, or an error
-    /// page of maitred's own.
-    mutating func decideAfterRelease(_ failure: RetryPolicy.Failure, now: Int64) -> RetryPolicy.Decision {
+    enum AfterRelease: Equatable {
+        case nextPeer
+        /// Back to the upstream's queue (the handler enqueues it, or fails it when the queue refuses).
+        case queue
+        case fail(status: Int)
+    }
+
+    /// After `releaseFailedPeer` (the balancer has counted the failure and the try): the next peer, the queue
+    /// (when nginx would give up on an attempt that never connected), or an error page of maitred's own.
+    mutating func decideAfterRelease(_ failure: RetryPolicy.Failure, now: Int64) -> AfterRelease {
         guard case .selecting = phase else { return .fail(status: 502) }
-        let decision = RetryPolicy.afterFailure(failure, retryAttempt(reused: false, now: now))
-        if case .fail = decision { phase = .finished }
-        return decision
+        switch RetryPolicy.afterFailure(failure, retryAttempt(reused: false, now: now)) {
+        case .nextPeer:
+            return .nextPeer
+        case .fail(let status):
+            if failedConnecting, mayQueue {
+                enterQueue(now: now)
+                return .queue
+            }
+            phase = .finished
+            return .fail(status: status)
+        }
+    }
+
+    /// No peer could be selected ("no live upstreams"): true when the request goes to the queue, false when it
+    /// is over.
+    mutating func noLivePeer(now: Int64) -> Bool {
+        guard case .selecting = phase else { return false }
+        if mayQueue {
+            enterQueue(now: now)
+            return true
+        }
+        phase = .finished
+        return false
+    }
+
+    /// The queue let the request out: selection starts afresh (every server may be tried again), with `balancing`
+    /// from the balancer.
+    mutating func leftQueue(balancing: PeerSelectionState) {
+        guard case .queued = phase else { return }
+        self.balancing = balancing
+        phase = .selecting
+    }
+
+    /// The queue refused the request (full, or its time there is over), or it timed out waiting.
+    mutating func queueGaveUp() {
+        guard case .queued = phase else { return }
+        phase = .finished
+    }
+
+    /// The upstream queues and the request may be sent again: nothing of it reached a server, or what did may
+    /// be repeated under `proxy_next_upstream`'s rules (an idempotent method, or `non_idempotent`).
+    private var mayQueue: Bool {
+        guard terms.queues, canReplay else { return false }
+        return !requestSent || terms.isIdempotent || terms.conditions.contains(.nonIdempotent)
+    }
+
+    private mutating func enterQueue(now: Int64) {
+        if firstQueuedAt == nil { firstQueuedAt = now }
+        phase = .queued
     }
 
     enum Head {
@@ -225,11 +296,6 @@ struct ExchangeState<Connection: AnyObject> {
         if held.0 != nil { attempts.updateLast { $0.finish(at: now) } }
         phase = .finished
         return held
-    }
-
-    /// No peer could be selected ("no live upstreams").
-    mutating func noLivePeer() {
-        phase = .finished
     }
 
     private func retryAttempt(reused: Bool, now: Int64) -> RetryPolicy.Attempt {

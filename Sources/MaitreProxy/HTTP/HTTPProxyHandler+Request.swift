@@ -105,7 +105,7 @@ extension HTTPProxyHandler {
                 handler: self, request: request.record, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none, clientWantsKeepAlive: keepAlive,
-                startedAt: requestStartedAt)
+                startedAt: requestStartedAt, queues: runtime.queues[upstreamIndex] != nil)
             self.exchange = exchange
             if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
                 var interim = context.channel.allocator.buffer(capacity: 32)

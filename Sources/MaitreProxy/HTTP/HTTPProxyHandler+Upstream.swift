@@ -13,14 +13,24 @@ extension HTTPProxyHandler {
     var clock: Int64 { Int64(loop.eventLoop.now.uptimeNanoseconds) }
 
     func attemptUpstream(_ exchange: ProxyExchange) {
-        let balancer = exchange.upstreamIndex
-        guard let peer = runtime.balancers[balancer].select(&exchange.state.balancing, now: runtime.nowSeconds) else {
+        guard let peer = runtime.balancers[exchange.upstreamIndex].select(
+            &exchange.state.balancing, now: runtime.nowSeconds)
+        else {
+            if exchange.state.noLivePeer(now: clock) {
+                enqueue(exchange)
+                return
+            }
             log.log(.error, "no live upstreams while connecting to upstream" + describe(exchange),
                     connection: connectionNumber)
-            exchange.state.noLivePeer()
             failExchange(exchange, status: .badGateway)
             return
         }
+        startAttempt(exchange, on: peer)
+    }
+
+    /// The balancer chose `peer`: a pooled connection to it, or a new one.
+    func startAttempt(_ exchange: ProxyExchange, on peer: PeerID) {
+        let balancer = exchange.upstreamIndex
         let pooled = runtime.pools[balancer].take(peerIndex: peer.index, tag: exchange.location.poolTag)
         switch exchange.state.peerSelected(peer, pooled: pooled, now: clock) {
         case .send(let connection):
@@ -29,8 +39,7 @@ extension HTTPProxyHandler {
             connect(to: peer, for: exchange)
         case .ignore:
             // Not selecting (cannot happen from here): undo the selection rather than leak the peer's count.
-            runtime.balancers[balancer].release(peer, &exchange.state.balancing, outcome: .success,
-                                                now: runtime.nowSeconds)
+            runtime.release(peer, upstream: balancer, &exchange.state.balancing, outcome: .success)
             if let pooled { runtime.pools[balancer].release(pooled) }
         }
     }
@@ -65,6 +74,7 @@ extension HTTPProxyHandler {
                     pool.release(connection)
                     return
                 }
+                self.runtime.queues[exchange.upstreamIndex]?.upstreamReached()
                 self.connectionArrived(connection, reused: false, for: exchange)
             case .failure(let error):
                 guard let self, let exchange, self.exchange === exchange,
@@ -159,8 +169,8 @@ extension HTTPProxyHandler {
             closing?.close()
             log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
             if let peer {
-                let disabled = runtime.balancers[exchange.upstreamIndex].release(
-                    peer, &exchange.state.balancing, outcome: .failure, now: runtime.nowSeconds)
+                let disabled = runtime.release(
+                    peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .failure)
                 if disabled {
                     log.log(.warn, "upstream server temporarily disabled while connecting to upstream"
                             + describe(exchange, peer: peer), connection: connectionNumber)
@@ -169,6 +179,10 @@ extension HTTPProxyHandler {
             switch exchange.state.decideAfterRelease(kind, now: clock) {
             case .nextPeer:
                 attemptUpstream(exchange)
+            case .queue:
+                // The server could not even be connected to (restarting, say): wait for it in the queue.
+                runtime.queues[exchange.upstreamIndex]?.upstreamUnreachable()
+                enqueue(exchange)
             case .fail(let status):
                 failExchange(exchange, status: HTTPResponseStatus(statusCode: status))
             }
@@ -176,8 +190,7 @@ extension HTTPProxyHandler {
             // The response is under way: the client cannot be told, only cut off.
             log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
             closing.close()
-            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: .success,
-                                                              now: runtime.nowSeconds)
+            runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success)
             self.exchange = nil
             requestEnded(status: exchange.state.attempts.last?.status ?? 502, exchange: exchange, completed: false)
             state.close()
@@ -195,11 +208,11 @@ extension HTTPProxyHandler {
 
     /// Drops the upstream side of an exchange that will not complete normally.
     func abandonUpstream(_ exchange: ProxyExchange, outcome: PeerOutcome) {
+        if exchange.state.isQueued { runtime.queues[exchange.upstreamIndex]?.remove(exchange) }
         let (peer, connection) = exchange.state.abandon(now: clock)
         connection?.close()
         if let peer {
-            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: outcome,
-                                                              now: runtime.nowSeconds)
+            runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: outcome)
         }
     }
 
@@ -213,8 +226,7 @@ extension HTTPProxyHandler {
         case .refuse(let peer, let closing, let outcome):
             // A status proxy_next_upstream lists: the response is dropped and the next peer tried.
             closing.close()
-            runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: outcome,
-                                                              now: runtime.nowSeconds)
+            runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: outcome)
             attemptUpstream(exchange)
             return
         case .forward:
@@ -305,8 +317,7 @@ extension HTTPProxyHandler {
         self.exchange = nil
         bodyTimer?.cancel()
         bodyTimer = nil
-        runtime.balancers[exchange.upstreamIndex].release(peer, &exchange.state.balancing, outcome: .success,
-                                                          now: runtime.nowSeconds)
+        runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success)
         if exchange.response.upstreamKeepAlive && exchange.bodyComplete {
             runtime.pools[exchange.upstreamIndex].release(connection)
         } else {

@@ -40,7 +40,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
     init(
         handler: HTTPProxyHandler, request: RequestRecord, location: Location,
         serverName: String, upstreamIndex: Int, upstreamRequest: UpstreamRequest, balancing: PeerSelectionState,
-        bodyExpected: Bool, clientWantsKeepAlive: Bool, startedAt: Int64
+        bodyExpected: Bool, clientWantsKeepAlive: Bool, startedAt: Int64, queues: Bool = false
     ) {
         self.handler = handler
         self.request = request
@@ -56,7 +56,7 @@ final class ProxyExchange: UpstreamResponseReceiver {
             balancing: balancing,
             terms: .init(conditions: settings.proxyNextUpstream,
                          timeoutMilliseconds: settings.proxyNextUpstreamTimeout.milliseconds,
-                         isIdempotent: request.isIdempotent),
+                         isIdempotent: request.isIdempotent, queues: queues),
             startedAt: startedAt)
         LiveObjects.created(.exchange)
     }

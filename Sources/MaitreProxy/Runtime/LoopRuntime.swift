@@ -18,6 +18,8 @@ final class LoopRuntime {
     let snapshot: ProxySnapshot
     var balancers: [UpstreamBalancer]
     let pools: [UpstreamConnectionPool]
+    /// Each upstream's `queue`, nil where it has none.
+    let queues: [UpstreamQueue?]
     /// Where each registry record's peer is in `balancers`, for the registry's run-time changes.
     private let placements: [PeerRecordID: (upstream: Int, peer: PeerID)]
     private let eventLoop: any EventLoop
@@ -57,6 +59,9 @@ final class LoopRuntime {
                 maxLifetime: .milliseconds($0.upstream.keepaliveTime.milliseconds),
                 eventLoop: eventLoop)
         }
+        self.queues = snapshot.upstreams.map { plan in
+            plan.upstream.queue.map { UpstreamQueue(settings: $0, eventLoop: eventLoop) }
+        }
         if let previous {
             for (index, plan) in snapshot.upstreams.enumerated() {
                 guard let old = previous.snapshot.upstreamIndex(named: plan.upstream.name) else { continue }
@@ -90,6 +95,21 @@ final class LoopRuntime {
     func apply(_ settings: PeerRuntimeSettings) {
         guard let (upstream, peer) = placements[settings.record] else { return }
         balancers[upstream].apply(settings, to: peer)
+        queues[upstream]?.wake()
+    }
+
+    /// The request is done with `peer` (see `UpstreamBalancer.release`); a request waiting in the upstream's
+    /// queue may take the place it frees. Returns true when the failure disabled the peer.
+    @discardableResult
+    func release(
+        _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, outcome: PeerOutcome
+    ) -> Bool {
+        let disabled = balancers[upstream].release(peer, &selection, outcome: outcome, now: nowSeconds)
+        if let queue = queues[upstream] {
+            if outcome == .success { queue.upstreamReached() }
+            queue.wake()
+        }
+        return disabled
     }
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it
