@@ -47,6 +47,8 @@ extension PeerState {
             // "mark peer live if check passed": only a pick that moved `checked` past the last failure clears the count, so
             // failures accumulate across interleaved successes until fail_timeout passes.
             if accessed < checked {
+                // A peer that max_fails had disabled is back: a slow_start ramp begins.
+                if maxFails != 0 && fails >= maxFails { startSlowStart() }
                 fails = 0
             }
         }

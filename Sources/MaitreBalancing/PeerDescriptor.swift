@@ -12,6 +12,9 @@ public struct PeerDescriptor: Sendable, Equatable {
     public var down: Bool
     /// `max_conns=N`: requests the peer may hold at once on one event loop (0: no limit).
     public var maxConns: Int = 0
+    /// `slow_start=TIME` (nginx Plus): a peer that comes back ramps its weight from nothing to `weight` over
+    /// this many milliseconds (0: at once).
+    public var slowStartMilliseconds: Int64 = 0
 
     /// Defaults are nginx's `server` defaults: weight=1 max_fails=1 fail_timeout=10s.
     public init(

@@ -7,9 +7,13 @@ struct PeerList: Sendable {
     private(set) var totalWeight: Int
     /// Peers that are `up` (neither `down` nor draining): this list's share of the per-request `tries`.
     private(set) var tries: Int
+    /// 1, or 1000 where a peer has `slow_start` (`PeerList.weightScale(for:)`).
+    let weightScale: Int
 
     init(_ members: [(id: PeerID, descriptor: PeerDescriptor)]) {
-        peers = members.map { PeerState($0.descriptor) }
+        let peers = members.map { PeerState($0.descriptor) }
+        self.peers = peers
+        weightScale = Self.weightScale(for: peers)
         ids = members.map(\.id)
         totalWeight = 0
         tries = 0

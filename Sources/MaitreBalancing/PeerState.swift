@@ -32,6 +32,9 @@ struct PeerState: Sendable {
     var admin: PeerAdminState
     /// The active health check has the peer down (the upstream check module's `ngx_http_upstream_check_peer_down`).
     var checkDown = false
+    /// `slow_start` in milliseconds (0: none), and where the peer is in its ramp.
+    let slowStart: Int64
+    var ramp = SlowStartRamp.none
 
     var conns = 0
     var fails = 0
@@ -49,6 +52,7 @@ struct PeerState: Sendable {
         maxConns = max(0, descriptor.maxConns)
         admin = descriptor.down ? .down : .up
         effectiveWeight = weight
+        slowStart = max(0, descriptor.slowStartMilliseconds)
     }
 
     /// Offered to new requests by the operator and the health check (passive health aside): the module skips a
@@ -68,8 +72,10 @@ struct PeerState: Sendable {
     /// One step of nginx's smooth weighted round robin for this peer (the body shared by ngx_http_upstream_get_peer and the
     /// tie-breaking loop of ngx_http_upstream_get_least_conn_peer): accumulate, and let a reduced effective weight recover by one.
     /// Returns the effective weight that was added, which the caller sums into `total`.
-    mutating func accumulateSmoothWeight() -> Int {
-        let added = effectiveWeight
+    /// `scale` is the list's weight scale (1 without slow_start: nginx's arithmetic exactly); `milliseconds` the
+    /// loop's clock, for a peer ramping up after `slow_start`.
+    mutating func accumulateSmoothWeight(scale: Int, milliseconds: Int64) -> Int {
+        let added = rampedWeight(effectiveWeight, scale: scale, milliseconds: milliseconds)
         currentWeight += added
         if effectiveWeight < weight {
             effectiveWeight += 1

@@ -22,7 +22,10 @@ extension UpstreamBalancer {
     /// non-`down` ones. When every primary is out, requests move to the backups as they do for `down` primaries.
     public mutating func setAdminState(_ state: PeerAdminState, for peer: PeerID) {
         guard peer.index >= 0, peer.index < peers.count, peerState(peer).admin != state else { return }
-        modifyPeerState(peer) { $0.admin = state }
+        modifyPeerState(peer) { peerState in
+            peerState.admin = state
+            if state == .up { peerState.startSlowStart() }
+        }
         recountList(of: peer)
     }
 
@@ -57,7 +60,10 @@ extension UpstreamBalancer {
     /// finish), whatever its admin state; it still counts in `tries`, as the check module leaves nginx's count alone.
     public mutating func setCheckDown(_ down: Bool, for peer: PeerID) {
         guard peer.index >= 0, peer.index < peers.count else { return }
-        modifyPeerState(peer) { $0.checkDown = down }
+        modifyPeerState(peer) { state in
+            if state.checkDown && !down { state.startSlowStart() }
+            state.checkDown = down
+        }
     }
 
     public func isCheckDown(_ peer: PeerID) -> Bool {

@@ -40,12 +40,15 @@ extension UpstreamBalancer {
         for (index, old) in carryOver.previousIndex.enumerated() {
             guard let old, index < peers.count, old < previous.peers.count else { continue }
             let source = previous.peerState(PeerID(index: old))
+            // Current weights are in the list's weight scale, which slow_start elsewhere in it may change.
+            let (scaleBefore, scaleNow) = (previous.weightScale(of: PeerID(index: old)), weightScale(of: PeerID(index: index)))
             modifyPeerState(PeerID(index: index)) { state in
                 state.fails = source.fails
                 state.accessed = source.accessed
                 state.checked = source.checked
                 state.effectiveWeight = source.effectiveWeight
-                state.currentWeight = source.currentWeight
+                state.currentWeight = source.currentWeight / scaleBefore * scaleNow
+                state.ramp = source.ramp
             }
         }
     }

@@ -34,7 +34,12 @@ public struct UpstreamBalancer {
             self.counters = peers.map { _ in PeerCounters() }
         }
         // ngx_http_upstream_init_round_robin: primaries and backups become two lists, each in config order.
-        let members = peers.enumerated().map { (id: PeerID(index: $0.offset), descriptor: $0.element) }
+        // slow_start is ignored under ip_hash, as nginx Plus refuses it there (a server written before `ip_hash`).
+        let members = peers.enumerated().map { offset, descriptor in
+            var used = descriptor
+            if method == .ipHash { used.slowStartMilliseconds = 0 }
+            return (id: PeerID(index: offset), descriptor: used)
+        }
         let primaries = members.filter { !$0.descriptor.backup }
         let backups = members.filter { $0.descriptor.backup }
         var locations = [PeerLocation](repeating: PeerLocation(isBackup: false, position: 0), count: peers.count)
@@ -52,6 +57,11 @@ public struct UpstreamBalancer {
     /// Live counters of one peer.
     public func state(of peer: PeerID) -> PeerLiveState {
         peerState(peer).live
+    }
+
+    /// The weight scale of the list holding `peer`.
+    func weightScale(of peer: PeerID) -> Int {
+        locations[peer.index].isBackup ? lists.backup.weightScale : lists.primary.weightScale
     }
 
     func peerState(_ peer: PeerID) -> PeerState {
@@ -85,16 +95,19 @@ public struct UpstreamBalancer {
     }
 
     /// Picks the next peer for this request (first attempt or a retry), or nil when none is available ("no live upstreams").
-    /// `now` is whole seconds (nginx's ngx_time()). Counts the connection, marks the peer tried and applies the `checked` update.
-    public mutating func select(_ request: inout PeerSelectionState, now: Int64) -> PeerID? {
+    /// `now` is whole seconds (nginx's ngx_time()), `nowMilliseconds` the same clock in milliseconds for
+    /// `slow_start` ramps (nil: `now` × 1000). Counts the connection, marks the peer tried and applies the
+    /// `checked` update.
+    public mutating func select(_ request: inout PeerSelectionState, now: Int64, nowMilliseconds: Int64? = nil) -> PeerID? {
+        let milliseconds = nowMilliseconds ?? now &* 1000
         let selected: PeerID?
         switch method {
         case .roundRobin:
-            selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now)
+            selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .leastConn:
-            selected = LeastConnections.select(&request, from: &lists, now: now)
+            selected = LeastConnections.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .ipHash:
-            selected = IPHash.select(&request, from: &lists, now: now)
+            selected = IPHash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         }
         if let selected {
             counters[selected.index].selected += 1

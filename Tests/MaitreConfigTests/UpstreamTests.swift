@@ -58,6 +58,12 @@ final class UpstreamTests: ConfigTestCase {
         XCTAssertEqual(upstream("server 10.0.0.1;\nkeepalive 8;")?.keepaliveIsLocal, false)
     }
 
+    func testSlowStart() {
+        XCTAssertEqual(upstream("server 10.0.0.1;")?.servers.first?.slowStart, .zero)
+        XCTAssertEqual(upstream("server 10.0.0.1 slow_start=30s;")?.servers.first?.slowStart, .seconds(30))
+        XCTAssertEqual(upstream("server 10.0.0.1 slow_start=1m;")?.servers.first?.slowStart, .seconds(60))
+    }
+
     func testQueue() throws {
         XCTAssertNil(upstream("server 10.0.0.1;")?.queue, "no queue unless asked for")
         XCTAssertEqual(upstream("server 10.0.0.1;\nqueue 100;")?.queue, UpstreamQueueSettings(capacity: 100, timeout: .seconds(60)))
@@ -93,7 +99,8 @@ final class UpstreamTests: ConfigTestCase {
         assertUpstreamError("server 10.0.0.1 max_fails=-1;", "invalid parameter \"max_fails=-1\" in @:3")
         assertUpstreamError("server 10.0.0.1 fail_timeout=500ms;", "invalid parameter \"fail_timeout=500ms\" in @:3")
         assertUpstreamError("server 10.0.0.1 heavy;", "invalid parameter \"heavy\" in @:3")
-        assertUpstreamError("server 10.0.0.1 slow_start=10s;", "parameter \"slow_start=10s\" is not supported in @:3")
+        assertUpstreamError("server 10.0.0.1 slow_start=10ms;", "invalid parameter \"slow_start=10ms\" in @:3")
+        assertUpstreamError("ip_hash;\nserver 10.0.0.1 slow_start=10s;", "balancing method does not support parameter \"slow_start=10s\" in @:4")
         assertUpstreamError("server 10.0.0.1 max_conns=-1;", "invalid parameter \"max_conns=-1\" in @:3")
         assertUpstreamError("server unix:/tmp/app.sock;", "unix domain sockets are not supported in upstream \"unix:/tmp/app.sock\" in @:3")
         assertUpstreamError("server 10.0.0.1:0;", "invalid port in upstream \"10.0.0.1:0\" in @:3")

@@ -5,9 +5,11 @@ enum IPHash: PeerSelector {
     static let initialHash = 89
     static let maximumFailedProbes = 20
 
-    static func select(_ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, now: Int64) -> PeerID? {
+    static func select(
+        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, now: Int64, milliseconds: Int64
+    ) -> PeerID? {
         if request.ipHashFailedProbes > maximumFailedProbes || upstream.primary.count < 2 {
-            return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now)
+            return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now, milliseconds: milliseconds)
         }
         var hash = request.ipHashValue
         while true {
@@ -20,7 +22,7 @@ enum IPHash: PeerSelector {
             }
             request.ipHashFailedProbes += 1
             if request.ipHashFailedProbes > maximumFailedProbes {
-                return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now)
+                return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now, milliseconds: milliseconds)
             }
         }
     }

@@ -3,14 +3,14 @@
 enum SmoothWeightedRoundRobin: PeerListSelector {
     /// ngx_http_upstream_get_peer: every available peer gains its effective weight; the first with the strictly largest
     /// current weight wins and pays back the total of what was added.
-    static func choose(in list: inout PeerList, excluding tried: TriedPeers, now: Int64) -> Int? {
+    static func choose(in list: inout PeerList, excluding tried: TriedPeers, now: Int64, milliseconds: Int64) -> Int? {
         var best: Int?
         var total = 0
         for position in list.peers.indices {
             if tried.contains(position) || !list.peers[position].isSelectable(now: now) {
                 continue
             }
-            total += list.peers[position].accumulateSmoothWeight()
+            total += list.peers[position].accumulateSmoothWeight(scale: list.weightScale, milliseconds: milliseconds)
             if let leader = best, list.peers[position].currentWeight <= list.peers[leader].currentWeight {
                 continue
             }

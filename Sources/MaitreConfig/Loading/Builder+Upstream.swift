@@ -139,7 +139,7 @@ extension ConfigBuilder {
     }
 
     /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".
-    private static let unsupportedServerParameters = ["resolve", "service=", "slow_start=", "route=", "drain"]
+    private static let unsupportedServerParameters = ["resolve", "service=", "route=", "drain"]
 
     /// ngx_http_upstream_server: parameters first, then the address, resolved now.
     private func parseUpstreamServer(_ directive: Directive, acceptsBackup: Bool) throws(ConfigError) -> UpstreamServer {
@@ -158,6 +158,14 @@ extension ConfigBuilder {
             } else if parameter.hasPrefix("fail_timeout=") {
                 guard let timeout = Units.seconds(String(parameter.dropFirst(13))) else { throw invalid }
                 server.failTimeout = timeout
+            } else if parameter.hasPrefix("slow_start=") {
+                // nginx Plus: not with ip_hash (nor hash and random, which maitred does not have yet).
+                guard acceptsBackup else {
+                    throw ConfigError(
+                        "balancing method does not support parameter \"\(parameter)\"", at: directive.location)
+                }
+                guard let time = Units.seconds(String(parameter.dropFirst(11))) else { throw invalid }
+                server.slowStart = time
             } else if parameter == "backup" {
                 guard acceptsBackup else {
                     throw ConfigError(

@@ -67,6 +67,8 @@ public struct UpstreamServer: Sendable, Equatable {
     public var down: Bool
     /// `max_conns=N` (0: no limit).
     public var maxConns = 0
+    /// `slow_start=TIME` (nginx Plus; zero: none).
+    public var slowStart: TimeSpan = .zero
     public var source: SourceLocation
 
     public init(

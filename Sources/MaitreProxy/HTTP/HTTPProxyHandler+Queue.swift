@@ -33,8 +33,7 @@ extension HTTPProxyHandler {
         var selection = runtime.startRequest(
             upstream: exchange.upstreamIndex, client: addresses.clientKey,
             nextUpstreamTries: exchange.location.settings.proxyNextUpstreamTries)
-        guard let peer = runtime.balancers[exchange.upstreamIndex].select(&selection, now: runtime.nowSeconds)
-        else { return false }
+        guard let peer = runtime.select(upstream: exchange.upstreamIndex, &selection) else { return false }
         exchange.state.leftQueue(balancing: selection)
         startAttempt(exchange, on: peer)
         return true

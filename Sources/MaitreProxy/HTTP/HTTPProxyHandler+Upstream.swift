@@ -13,9 +13,7 @@ extension HTTPProxyHandler {
     var clock: Int64 { Int64(loop.eventLoop.now.uptimeNanoseconds) }
 
     func attemptUpstream(_ exchange: ProxyExchange) {
-        guard let peer = runtime.balancers[exchange.upstreamIndex].select(
-            &exchange.state.balancing, now: runtime.nowSeconds)
-        else {
+        guard let peer = runtime.select(upstream: exchange.upstreamIndex, &exchange.state.balancing) else {
             if exchange.state.noLivePeer(now: clock) {
                 enqueue(exchange)
                 return

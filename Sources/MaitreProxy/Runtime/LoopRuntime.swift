@@ -98,6 +98,14 @@ final class LoopRuntime {
         queues[upstream]?.wake()
     }
 
+    /// Picks the next peer for a request on the upstream's balancer (nil: "no live upstreams"), on the loop's
+    /// clock: whole seconds for `fail_timeout`, milliseconds for `slow_start` ramps.
+    func select(upstream: Int, _ selection: inout PeerSelectionState) -> PeerID? {
+        let now = eventLoop.now.uptimeNanoseconds
+        return balancers[upstream].select(
+            &selection, now: Int64(now / 1_000_000_000), nowMilliseconds: Int64(now / 1_000_000))
+    }
+
     /// The request is done with `peer` (see `UpstreamBalancer.release`); a request waiting in the upstream's
     /// queue may take the place it frees. Returns true when the failure disabled the peer.
     @discardableResult

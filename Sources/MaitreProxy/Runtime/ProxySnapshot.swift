@@ -134,6 +134,7 @@ struct UpstreamPlan: Sendable {
                     maxFails: server.maxFails, failTimeoutSeconds: server.failTimeout.wholeSeconds,
                     backup: server.backup, down: server.down)
                 peer.maxConns = server.maxConns
+                peer.slowStartMilliseconds = server.slowStart.milliseconds
                 peers.append(peer)
                 addresses.append(try SocketAddress(ipAddress: address.ip, port: address.port))
             }
