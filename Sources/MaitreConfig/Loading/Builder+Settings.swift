@@ -49,6 +49,11 @@ extension ConfigBuilder {
             layer.keepaliveRequests = try Self.number(directive, current: layer.keepaliveRequests)
         case "proxy_next_upstream":
             try applyNextUpstream(directive, to: &layer)
+        case "resolver":
+            if layer.resolver != nil { throw Self.duplicate(directive) }
+            layer.resolver = try parseResolver(directive)
+        case "resolver_timeout":
+            layer.resolverTimeout = try Self.milliseconds(directive, current: layer.resolverTimeout)
         case "keepalive_timeout":
             if layer.keepaliveTimeout != nil { throw Self.duplicate(directive) }
             guard let timeout = Units.milliseconds(arguments[0]) else { throw Self.invalidValue(directive) }

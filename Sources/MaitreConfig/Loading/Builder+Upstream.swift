@@ -51,6 +51,9 @@ extension ConfigBuilder {
         var keepaliveTime: TimeSpan?
         var health = HealthCheckDraft()
         var queue: UpstreamQueueSettings?
+        var zone: String?
+        var resolver: ResolverSetting?
+        var resolverTimeout: TimeSpan?
 
         try walk(directive.block!, in: .upstream) { (directive) throws(ConfigError) in
             switch directive.name {
@@ -87,8 +90,15 @@ extension ConfigBuilder {
                 try health.applyHTTPSend(directive)
             case "check_http_expect_alive":
                 try health.applyExpectAlive(directive)
+            case "resolver":
+                if resolver != nil { throw Self.duplicate(directive) }
+                resolver = try parseResolver(directive)
+            case "resolver_timeout":
+                resolverTimeout = try Self.milliseconds(directive, current: resolverTimeout)
             case "zone":
-                // Accepted: maitred's peer registry is process-wide already. The size is checked as nginx does.
+                // maitred's peer registry is process-wide already: the name only satisfies `resolve`'s
+                // requirement. The size is checked as nginx does.
+                zone = directive.arguments[0]
                 if directive.arguments.count == 2 {
                     guard let size = Units.size(directive.arguments[1]) else {
                         throw ConfigError(
@@ -118,6 +128,9 @@ extension ConfigBuilder {
         upstream.keepaliveTime = keepaliveTime ?? .seconds(3600)
         upstream.healthCheck = try health.finish(at: directive.location)
         upstream.queue = queue
+        upstream.zone = zone
+        upstream.resolver = resolver
+        if let resolverTimeout { upstreamResolverTimeouts[name] = resolverTimeout }
         upstreamEntries[index].upstream = upstream
     }
 
@@ -139,11 +152,13 @@ extension ConfigBuilder {
     }
 
     /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".
-    private static let unsupportedServerParameters = ["resolve", "service=", "route=", "drain"]
+    private static let unsupportedServerParameters = ["route=", "drain"]
 
     /// ngx_http_upstream_server: parameters first, then the address, resolved now.
     private func parseUpstreamServer(_ directive: Directive, acceptsBackup: Bool) throws(ConfigError) -> UpstreamServer {
         var server = UpstreamServer(name: directive.arguments[0], addresses: [], source: directive.location)
+        var resolvesAtRunTime = false
+        var service: String?
         for parameter in directive.arguments.dropFirst() {
             let invalid = ConfigError("invalid parameter \"\(parameter)\"", at: directive.location)
             if parameter.hasPrefix("weight=") {
@@ -174,6 +189,11 @@ extension ConfigBuilder {
                 server.backup = true
             } else if parameter == "down" {
                 server.down = true
+            } else if parameter == "resolve" {
+                resolvesAtRunTime = true
+            } else if parameter.hasPrefix("service=") {
+                service = String(parameter.dropFirst(8))
+                if service == "" { throw ConfigError("service is empty", at: directive.location) }
             } else if Self.unsupportedServerParameters.contains(where: {
                 $0.hasSuffix("=") ? parameter.hasPrefix($0) : parameter == $0
             }) {
@@ -184,6 +204,9 @@ extension ConfigBuilder {
         }
 
         let written = directive.arguments[0]
+        if service != nil && !resolvesAtRunTime {
+            throw ConfigError("service upstream \"\(written)\" requires \"resolve\" parameter", at: directive.location)
+        }
         if written.lowercased().hasPrefix("unix:") {
             throw ConfigError("unix domain sockets are not supported in upstream \"\(written)\"", at: directive.location)
         }
@@ -192,6 +215,19 @@ extension ConfigBuilder {
         case .success(let parsed): address = parsed
         case .failure(let error):
             throw ConfigError("\(error.text) in upstream \"\(written)\"", at: directive.location)
+        }
+        let literal = IPAddress.canonical(address.bareHost)
+        if service != nil && address.ports != nil {
+            throw ConfigError("service upstream \"\(written)\" may not have port", at: directive.location)
+        }
+        if service != nil && literal != nil {
+            throw ConfigError("service upstream \"\(written)\" requires domain name", at: directive.location)
+        }
+        if resolvesAtRunTime && literal == nil {
+            // Looked up at run time only (nginx's `no_resolve`): no peers until the resolver answers.
+            server.resolution = ServerResolution(
+                host: address.bareHost.lowercased(), port: address.ports?.lowerBound ?? 80, service: service)
+            return server
         }
         server.addresses = resolve(address.bareHost, port: address.ports?.lowerBound ?? 80)
         if server.addresses.isEmpty {
@@ -215,6 +251,10 @@ extension ConfigBuilder {
                 method: .roundRobin, keepalive: Self.implicitUpstreamKeepalive, keepaliveTimeout: .seconds(60),
                 keepaliveRequests: 1000, isImplicit: true, source: entry.source)
         }
-        return upstreamEntries.map { $0.upstream! }
+        var upstreams = upstreamEntries.map { $0.upstream! }
+        for index in upstreams.indices where !upstreams[index].isImplicit {
+            try finishResolution(of: &upstreams[index])
+        }
+        return upstreams
     }
 }

@@ -67,6 +67,8 @@ enum DirectiveTable {
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
         "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "resolver": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .oneOrMore)],
+        "resolver_timeout": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .counts([1]))],
         "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_http_expect_alive": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
 

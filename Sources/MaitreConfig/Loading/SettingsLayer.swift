@@ -25,6 +25,10 @@ struct SettingsLayer {
     var largeClientHeaderBuffers: BufferCount?
     var underscoresInHeaders: Bool?
     var ignoreInvalidHeaders: Bool?
+    /// `resolver` and `resolver_timeout`: only the http level's reach upstreams (nginx uses the others for
+    /// run-time `proxy_pass` names, which maitred does not have).
+    var resolver: ResolverSetting?
+    var resolverTimeout: TimeSpan?
 
     func merged(over parent: SettingsLayer) -> SettingsLayer {
         var result = self

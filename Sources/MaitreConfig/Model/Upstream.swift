@@ -21,6 +21,15 @@ public struct Upstream: Sendable {
     public var healthCheck: HealthCheck?
     /// `queue N [timeout=T]` (nginx Plus): requests that find no server wait here; nil without one.
     public var queue: UpstreamQueueSettings?
+    /// `zone NAME [SIZE]`: the name (nginx requires one for `resolve`).
+    public var zone: String?
+    /// The resolver `resolve` servers are looked up with: the upstream's own `resolver`, else http's.
+    public var resolver: ResolverSetting?
+    /// `resolver_timeout` (the upstream's, else http's; default 30s).
+    public var resolverTimeout: TimeSpan = .seconds(30)
+
+    /// True when some server is re-resolved at run time.
+    public var resolvesAtRunTime: Bool { servers.contains { $0.resolution != nil } }
 
     public init(
         name: String, servers: [UpstreamServer], method: BalancingMethodSetting, keepalive: Int,
@@ -69,6 +78,9 @@ public struct UpstreamServer: Sendable, Equatable {
     public var maxConns = 0
     /// `slow_start=TIME` (nginx Plus; zero: none).
     public var slowStart: TimeSpan = .zero
+    /// `resolve` (with `service=`): looked up at run time rather than at load; `addresses` starts empty then
+    /// (the name has no peers until the resolver answers).
+    public var resolution: ServerResolution?
     public var source: SourceLocation
 
     public init(

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import MaitreConfig
 import NIOConcurrencyHelpers
 import NIOCore
@@ -19,9 +20,18 @@ public final class ProxyServer: Sendable {
     private let log: ErrorLog
     private let state: NIOLockedValueBox<State>
     private let openConnections = ManagedCounter()
+    /// Run-time lookups of `resolve` servers; their changes are installed like a reload of the same text.
+    private let resolution: ResolutionService
+    /// Building a snapshot and installing it happen under this lock, so a reload and a DNS change never install
+    /// out of order. Never held while waiting for an event loop.
+    private let installLock = NIOLock()
+    /// Where DNS changes are installed: off the event loops, which must not wait for `installLock`.
+    private let installQueue = DispatchQueue(label: "maitre.resolution-install")
 
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
+        /// The configuration being served (a DNS change rebuilds it with new answers).
+        var configuration: Configuration?
         var listeners: [ListenEndpoint: BoundListener] = [:]
         /// A stop began: reloads are ignored from then on, as nginx's master ignores them once quitting.
         var stopping = false
@@ -37,6 +47,24 @@ public final class ProxyServer: Sendable {
         self.registry = UpstreamRegistry(group: group, log: log)
         self.log = log
         self.state = NIOLockedValueBox(State())
+        self.resolution = ResolutionService(loop: group.next(), log: log)
+        resolution.onChange { [weak self] in
+            guard let self else { return }
+            self.installQueue.async { self.installResolvedAnswers() }
+        }
+    }
+
+    /// A lookup changed some `resolve` server's addresses: the same configuration with the new answers goes to
+    /// every loop through the registry's reconcile.
+    private func installResolvedAnswers() {
+        installLock.withLock {
+            guard let configuration = state.withLockedValue({ $0.stopping ? nil : $0.configuration }) else { return }
+            do {
+                _ = registry.install(try ProxySnapshot(configuration: configuration, resolved: resolution.current))
+            } catch {
+                log.log(.error, "could not apply resolved addresses: \(error)")
+            }
+        }
     }
 
     /// The addresses actually bound (useful when a config asks for port 0).
@@ -67,6 +95,7 @@ public final class ProxyServer: Sendable {
         }
         state.withLockedValue { state in
             for bound in loops { state.loops[ObjectIdentifier(bound.eventLoop)] = bound }
+            state.configuration = snapshot.configuration
         }
         do {
             try openListeners(for: snapshot)
@@ -74,6 +103,7 @@ public final class ProxyServer: Sendable {
             registry.stopHealthChecks()  // the probes started with the registry; nothing will serve
             throw error
         }
+        resolution.sync(snapshot.configuration)
     }
 
     /// Serves `snapshot` from now on: binds new endpoints first (a failure leaves everything as it was), installs
@@ -81,10 +111,23 @@ public final class ProxyServer: Sendable {
     public func reload(_ snapshot: ProxySnapshot) throws {
         guard !state.withLockedValue({ $0.stopping }) else { return }
         let opened = try bindNew(for: snapshot)
-        for installed in registry.install(snapshot) {
+        let installs: [EventLoopFuture<Void>]
+        do {
+            installs = try installLock.withLock {
+                // `resolve` servers the new text keeps are served with the answers they have.
+                let served = try ProxySnapshot(configuration: snapshot.configuration, resolved: resolution.current)
+                state.withLockedValue { $0.configuration = snapshot.configuration }
+                return registry.install(served)
+            }
+        } catch {
+            for listener in opened.values { listener.channel.close(promise: nil) }
+            throw error
+        }
+        for installed in installs {
             try installed.wait()
         }
         adoptListeners(opened, for: snapshot)
+        resolution.sync(snapshot.configuration)
     }
 
     private func openListeners(for snapshot: ProxySnapshot) throws {
@@ -182,6 +225,7 @@ public final class ProxyServer: Sendable {
     /// and return once every connection is closed or `timeout` passed, in which case the rest are cut.
     public func shutdownGracefully(timeout: TimeAmount) {
         registry.stopHealthChecks()
+        resolution.stop()
         let (listeners, loops) = takeEverything()
         for channel in listeners { try? channel.close().wait() }
         let deadline = NIODeadline.now() + timeout
@@ -195,6 +239,7 @@ public final class ProxyServer: Sendable {
     /// SIGTERM / SIGINT: close everything now.
     public func shutdownNow() {
         registry.stopHealthChecks()
+        resolution.stop()
         let (listeners, loops) = takeEverything()
         for channel in listeners { channel.close(promise: nil) }
         for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }

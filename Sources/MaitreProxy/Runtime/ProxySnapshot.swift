@@ -10,15 +10,24 @@ public final class ProxySnapshot: Sendable {
     let upstreams: [UpstreamPlan]
     private let upstreamIndexByName: [String: Int]
 
+    /// The run-time answers this snapshot's `resolve` servers were built with.
+    let resolved: ResolvedServers
+
     /// Builds routing tables and upstream plans; throws when an upstream address cannot become a socket address.
-    public init(configuration: Configuration) throws {
+    public convenience init(configuration: Configuration) throws {
+        try self.init(configuration: configuration, resolved: [:])
+    }
+
+    /// The same, with `resolved` giving the peers of `resolve` servers (those without an answer have none).
+    init(configuration: Configuration, resolved: ResolvedServers) throws {
+        self.resolved = resolved
         self.configuration = configuration
         let http = configuration.http
         var plans: [UpstreamPlan] = []
         var indexByName: [String: Int] = [:]
         for upstream in http?.upstreams ?? [] {
             indexByName[upstream.name] = plans.count
-            plans.append(try UpstreamPlan(upstream: upstream))
+            plans.append(try UpstreamPlan(upstream: upstream, resolved: resolved))
         }
         self.upstreams = plans
         self.upstreamIndexByName = indexByName
@@ -123,20 +132,27 @@ struct UpstreamPlan: Sendable {
     let socketAddresses: [SocketAddress]
     let method: BalancingMethod
 
-    init(upstream: Upstream) throws {
+    init(upstream: Upstream, resolved: ResolvedServers = [:]) throws {
         self.upstream = upstream
         var peers: [PeerDescriptor] = []
         var addresses: [SocketAddress] = []
         for server in upstream.servers {
-            for address in server.addresses {
+            let found: [ResolvedPeer]
+            if server.resolution != nil {
+                found = resolved[ResolutionKey(upstream: upstream.name, server: server)] ?? []
+            } else {
+                found = server.addresses.map { ResolvedPeer(address: $0) }
+            }
+            for answer in found {
                 var peer = PeerDescriptor(
-                    name: server.name, address: address.description, weight: server.weight,
+                    name: answer.name ?? server.name, address: answer.address.description,
+                    weight: server.weight == 1 ? (answer.weight ?? 1) : server.weight,
                     maxFails: server.maxFails, failTimeoutSeconds: server.failTimeout.wholeSeconds,
-                    backup: server.backup, down: server.down)
+                    backup: server.backup || answer.backup, down: server.down)
                 peer.maxConns = server.maxConns
                 peer.slowStartMilliseconds = server.slowStart.milliseconds
                 peers.append(peer)
-                addresses.append(try SocketAddress(ipAddress: address.ip, port: address.port))
+                addresses.append(try SocketAddress(ipAddress: answer.address.ip, port: answer.address.port))
             }
         }
         self.peers = peers

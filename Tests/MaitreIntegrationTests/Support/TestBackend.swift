@@ -26,7 +26,9 @@ final class TestBackend: Sendable {
     }
 
     var port: Int { channel.localAddress!.port! }
-    var address: String { "127.0.0.1:\(port)" }
+    /// The loopback address it listens on (127.0.0.1 unless another 127/8 address was asked for).
+    let host: String
+    var address: String { "\(host):\(port)" }
     var acceptedConnections: Int { stats.withLockedValue { $0.acceptedConnections } }
     var requests: Int { stats.withLockedValue { $0.requests } }
     var openConnections: Int { stats.withLockedValue { $0.openConnections } }
@@ -34,8 +36,10 @@ final class TestBackend: Sendable {
     var heads: [HTTPRequestHead] { stats.withLockedValue { $0.heads } }
 
     /// `delay` postpones every answer; `http10` answers with HTTP/1.0 and no length (close-delimited).
-    init(name: String, group: any EventLoopGroup, port: Int = 0, delay: TimeAmount = .zero, http10: Bool = false) throws {
+    init(name: String, group: any EventLoopGroup, host: String = "127.0.0.1", port: Int = 0, delay: TimeAmount = .zero,
+         http10: Bool = false) throws {
         self.name = name
+        self.host = host
         let stats = self.stats
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -57,7 +61,7 @@ final class TestBackend: Sendable {
                         BackendHandler(name: name, stats: stats, delay: delay, http10: http10))
                 }
             }
-            .bind(host: "127.0.0.1", port: port).wait()  // a bind always completes: bound or failed
+            .bind(host: host, port: port).wait()  // a bind always completes: bound or failed
     }
 
     /// Stops listening and closes every open connection, as a crashed server would.
