@@ -13,42 +13,64 @@ enum DNSName {
     /// bounds the work; this bounds it far below the message size too.
     static let maxPointerJumps = 127
 
-    // MARK: Text to labels
+    // MARK: Text to wire form and labels
 
-    /// The labels of a text name, escapes resolved; nil when the name has an empty label (".", "a..b", ".a"), a
-    /// label over 63 bytes, a wire form over 255 bytes or a malformed escape. One trailing dot is allowed.
-    static func labels(fromText text: String) -> [[UInt8]]? {
+    /// The uncompressed wire form of a text name, escapes resolved; nil when the name has an empty label (".",
+    /// "a..b", ".a"), a label over 63 bytes, a wire form over 255 bytes (text over 253) or a malformed escape.
+    /// One trailing dot is allowed. Case is kept.
+    static func wire(fromText text: String) -> [UInt8]? {
         let utf8 = Array(text.utf8)
-        var labels: [[UInt8]] = []
-        var label: [UInt8] = []
-        var wireLength = 1
+        var out: [UInt8] = [0]
+        out.reserveCapacity(utf8.count + 2)
+        var lengthAt = 0  // where the current label's length byte goes
         var i = 0
         while i < utf8.count {
-            let byte = utf8[i]
+            var byte = utf8[i]
             if byte == UInt8(ascii: ".") {
-                guard !label.isEmpty else { return nil }
-                wireLength += label.count + 1
-                labels.append(label)
-                label = []
+                guard out.count - lengthAt > 1 else { return nil }
+                out[lengthAt] = UInt8(truncatingIfNeeded: out.count - lengthAt - 1)
+                lengthAt = out.count
+                out.append(0)
                 i += 1
                 continue
             }
             if byte == UInt8(ascii: "\\") {
                 guard let (escaped, length) = unescape(utf8, at: i) else { return nil }
-                label.append(escaped)
+                byte = escaped
                 i += length
             } else {
-                label.append(byte)
                 i += 1
             }
-            guard label.count <= maxLabelLength else { return nil }
+            out.append(byte)
+            guard out.count - lengthAt - 1 <= maxLabelLength else { return nil }
         }
-        if !label.isEmpty {
-            wireLength += label.count + 1
-            labels.append(label)
+        let lastLength = out.count - lengthAt - 1
+        if lastLength > 0 {
+            out[lengthAt] = UInt8(truncatingIfNeeded: lastLength)
+            out.append(0)
         }
-        guard !labels.isEmpty, wireLength <= maxWireLength else { return nil }
+        // (Without a trailing dot the last length byte became the root byte.)
+        guard out.count > 1, out.count <= maxWireLength else { return nil }
+        return out
+    }
+
+    /// The labels of a text name, as `wire(fromText:)` reads it.
+    static func labels(fromText text: String) -> [[UInt8]]? {
+        guard let wire = wire(fromText: text) else { return nil }
+        var labels: [[UInt8]] = []
+        var i = 0
+        while i < wire.count && wire[i] != 0 {
+            let end = i + 1 + Int(wire[i])
+            labels.append(Array(wire[(i + 1)..<end]))
+            i = end
+        }
         return labels
+    }
+
+    /// The normalized presentation form of a text name (see `decode`), nil when it is not a valid name.
+    static func normalizedText(_ text: String) -> String? {
+        guard let wire = wire(fromText: text) else { return nil }
+        return try? decode(wire, at: 0).name
     }
 
     /// The byte an escape at `i` (a backslash) stands for and the escape's length: `\DDD` (three decimal digits,
@@ -66,18 +88,7 @@ enum DNSName {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
-    // MARK: Labels to text
-
-    /// The presentation form of labels, ASCII letters lowercased (DNS compares names case-insensitively, and only
-    /// ASCII letters: RFC 4343), no trailing dot; "" for the root.
-    static func text(_ labels: [[UInt8]]) -> String {
-        var out: [UInt8] = []
-        for label in labels {
-            if !out.isEmpty { out.append(UInt8(ascii: ".")) }
-            appendEscaped(label, 0..<label.count, to: &out)
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    // MARK: Wire form
 
     /// Appends the label at `range` of `bytes` in presentation form, lowercased. The output is printable ASCII
     /// only. (Plain comparisons, not range patterns: this runs for every byte of every name, in debug builds too.)
@@ -101,8 +112,6 @@ enum DNSName {
             }
         }
     }
-
-    // MARK: Wire form
 
     /// Appends the uncompressed wire form of `labels` (root byte included).
     static func appendWire(_ labels: [[UInt8]], to out: inout [UInt8]) {

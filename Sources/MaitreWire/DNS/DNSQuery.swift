@@ -22,16 +22,16 @@ public struct DNSQuery: Sendable {
     /// are read as in the presentation form the response parser produces, so a decoded name encodes back to the
     /// same bytes. The name's case is kept as written.
     public static func encode(id: UInt16, name: String, type: DNSRecordType) -> [UInt8]? {
-        guard let labels = DNSName.labels(fromText: name) else { return nil }
+        guard let wireName = DNSName.wire(fromText: name) else { return nil }
         var out: [UInt8] = []
-        out.reserveCapacity(18 + name.utf8.count)
+        out.reserveCapacity(16 + wireName.count)
         out.appendUInt16(id)
         out.appendUInt16(0x0100)  // QR 0 (query), opcode 0, RD 1
         out.appendUInt16(1)  // QDCOUNT
         out.appendUInt16(0)  // ANCOUNT
         out.appendUInt16(0)  // NSCOUNT
         out.appendUInt16(0)  // ARCOUNT
-        DNSName.appendWire(labels, to: &out)
+        out.append(contentsOf: wireName)
         out.appendUInt16(type.rawValue)
         out.appendUInt16(dnsClassIN)
         return out
@@ -58,7 +58,7 @@ public struct DNSQuery: Sendable {
         {
             return name
         }
-        if let labels = DNSName.labels(fromText: name) { return DNSName.text(labels) }
+        if let text = DNSName.normalizedText(name) { return text }
         var bytes = Array(name.utf8).map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
         if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
