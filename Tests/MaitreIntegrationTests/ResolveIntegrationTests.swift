@@ -22,8 +22,12 @@ final class ResolveIntegrationTests: ProxyTestCase {
     }
 
     private func start(upstream: String, resolverExtra: String = "valid=1s") throws {
+        harness = try ProxyHarness(try config(upstream: upstream, resolverExtra: resolverExtra))
+    }
+
+    private func config(upstream: String, resolverExtra: String = "valid=1s") throws -> String {
         let dnsPort = try XCTUnwrap(dns).port
-        harness = try ProxyHarness("""
+        return """
             http {
                 resolver 127.0.0.1:\(dnsPort) \(resolverExtra);
                 resolver_timeout 500ms;
@@ -33,7 +37,7 @@ final class ResolveIntegrationTests: ProxyTestCase {
                     location / { proxy_pass http://app; }
                 }
             }
-            """)
+            """
     }
 
     /// The backend that answered a GET, or the status when none did.
@@ -79,6 +83,20 @@ final class ResolveIntegrationTests: ProxyTestCase {
         XCTAssertEqual(whoAnswers(), "status 502", "no address yet: no live upstream")
         dns.set("late.test", [a("late.test", (127, 0, 0, 1))])
         XCTAssertTrue(eventually(8) { whoAnswers() == "late" }, "served once the name resolves")
+    }
+
+    /// A reload that keeps the `resolve` line keeps its answers: no window without peers, even while the name
+    /// server is silent.
+    func testAReloadKeepsTheAnswers() throws {
+        let backend = try TestBackend(name: "answered", group: group)
+        backends = [backend]
+        dns.set("r.test", [a("r.test", (127, 0, 0, 1), ttl: 30)])
+        let text = try config(upstream: "server r.test:\(backend.port) resolve;", resolverExtra: "")
+        harness = try ProxyHarness(text)
+        XCTAssertTrue(eventually(5) { whoAnswers() == "answered" })
+        dns.setSilent(true)
+        try XCTUnwrap(harness).reload(text + "\n# reloaded\n")
+        XCTAssertEqual(whoAnswers(), "answered", "served at once after the reload, with the answer it had")
     }
 
     func testAFailedLookupKeepsTheLastGoodAddresses() throws {
