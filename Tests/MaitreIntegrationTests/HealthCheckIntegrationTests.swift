@@ -94,6 +94,27 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         XCTAssertEqual(Set(result.backends), ["good"])
     }
 
+    /// Every failed probe is logged as the check module logs it, with the peer's address: a refused connect, a
+    /// status outside `check_http_expect_alive`, and a timeout.
+    func testFailedProbesAreLoggedAsTheModuleLogsThem() throws {
+        let failing = try answeringFiveHundred()
+        defer { failing.stop() }
+        let closedPort = try freeLoopbackPort()
+        let silent = try StalledListener()
+        defer { silent.stop() }
+        harness = try ProxyHarness(config(
+            [failing.address, "127.0.0.1:\(closedPort)", "127.0.0.1:\(silent.port)"],
+            check: "check interval=100 rise=1 fall=1 timeout=300 type=http;"), logFileLevel: .error)
+        let path = try XCTUnwrap(harness).errorLogPath
+        func logged(_ text: String) -> Bool { (readFile(path) ?? "").contains(text) }
+        XCTAssertTrue(eventually(5) { logged("check protocol http error with peer: \(failing.address) ") },
+                      readFile(path) ?? "no log")
+        XCTAssertTrue(eventually(5) { logged("connect() failed (111: Connection refused) with peer: 127.0.0.1:\(closedPort) ") },
+                      readFile(path) ?? "no log")
+        XCTAssertTrue(eventually(5) { logged("check time out with peer: 127.0.0.1:\(silent.port) ") },
+                      readFile(path) ?? "no log")
+    }
+
     /// The same 500-answering server under `type=tcp`: it accepts connections, so the check keeps it up and
     /// requests reach it (the difference the issue asks to show).
     func testTCPCheckKeepsAServerAnsweringFiveHundred() throws {
@@ -141,10 +162,10 @@ final class HealthCheckIntegrationTests: ProxyTestCase {
         let stale = HealthChecker.Target(
             record: try XCTUnwrap(registry.currentTargets.first?.record),
             address: try SocketAddress(ipAddress: "127.0.0.1", port: a.port), check: HealthCheck())
-        registry.recordProbe(stale, alive: true)
+        registry.recordProbe(stale, .alive)
         XCTAssertEqual(registry.checkStatus().rows.map(\.isDown), [true], "a verdict for other rules is dropped")
         let current = try XCTUnwrap(registry.currentTargets.first)
-        registry.recordProbe(current, alive: true)
+        registry.recordProbe(current, .alive)
         XCTAssertEqual(registry.checkStatus().rows.map(\.isDown), [false], "the current target's verdict counts")
     }
 

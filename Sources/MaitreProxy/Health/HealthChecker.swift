@@ -15,11 +15,17 @@ final class HealthChecker: Sendable {
         /// Where probes go: the peer's address, or its `port=` override.
         let address: SocketAddress
         let check: HealthCheck
+
+        /// `ip:port` as the module logs it.
+        var addressText: String {
+            guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+            return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        }
     }
 
     /// A probe's verdict, with the target it was made for (the registry drops verdicts for a target a reload
     /// replaced meanwhile).
-    typealias Report = @Sendable (Target, Bool) -> Void
+    typealias Report = @Sendable (Target, ProbeResult) -> Void
 
     private let group: any EventLoopGroup
     private let report: Report
@@ -129,10 +135,10 @@ final class ProbeSchedule {
 
     private func runProbe() {
         guard !stopped, probe == nil else { return }
-        let attempt = ProbeAttempt(target: target, eventLoop: eventLoop) { [self] alive in
+        let attempt = ProbeAttempt(target: target, eventLoop: eventLoop) { [self] result in
             probe = nil
             guard !stopped else { return }
-            report(target, alive)
+            report(target, result)
             schedule(after: target.check.intervalMilliseconds)
         }
         probe = attempt
@@ -148,11 +154,11 @@ extension ProbeSchedule: Sendable {}
 final class ProbeAttempt {
     private let target: HealthChecker.Target
     private let eventLoop: any EventLoop
-    private var done: ((Bool) -> Void)?
+    private var done: ((ProbeResult) -> Void)?
     private var deadline: Scheduled<Void>?
     private var channel: (any Channel)?
 
-    init(target: HealthChecker.Target, eventLoop: any EventLoop, done: @escaping (Bool) -> Void) {
+    init(target: HealthChecker.Target, eventLoop: any EventLoop, done: @escaping (ProbeResult) -> Void) {
         self.target = target
         self.eventLoop = eventLoop
         self.done = done
@@ -161,7 +167,7 @@ final class ProbeAttempt {
     func run() {
         let timeout = TimeAmount.milliseconds(target.check.timeoutMilliseconds)
         deadline = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            finish(false)
+            finish(.timedOut)
         }
         let check = target.check
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -170,7 +176,7 @@ final class ProbeAttempt {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        HealthProbeHandler(check: check) { alive in bound.value.finish(alive) })
+                        HealthProbeHandler(check: check) { result in bound.value.finish(result) })
                 }
             }
             .connect(to: target.address)
@@ -183,8 +189,8 @@ final class ProbeAttempt {
                     } else {
                         self.channel = channel
                     }
-                case .failure:
-                    finish(false)
+                case .failure(let error):
+                    finish(Self.connectFailure(error))
                 }
             }
     }
@@ -196,14 +202,23 @@ final class ProbeAttempt {
         channel = nil
     }
 
-    private func finish(_ alive: Bool) {
+    private func finish(_ result: ProbeResult) {
         guard let done else { return }
         self.done = nil
         deadline?.cancel()
         deadline = nil
         channel?.close(promise: nil)
         channel = nil
-        done(alive)
+        done(result)
+    }
+
+    /// nginx's `(errno: text)` for a failed connect; a connect timeout is the probe's timeout.
+    private static func connectFailure(_ error: any Error) -> ProbeResult {
+        if let error = error as? IOError {
+            return .connectFailed(errno: error.errnoCode)
+        }
+        if error is ChannelError { return .timedOut }
+        return .connectFailed(reason: "\(error)")
     }
 }
 

@@ -15,9 +15,9 @@ final class HealthProbeHandler: ChannelInboundHandler {
 
     private let check: HealthCheck
     private var received: [UInt8] = []
-    private var report: ((Bool) -> Void)?
+    private var report: ((ProbeResult) -> Void)?
 
-    init(check: HealthCheck, report: @escaping (Bool) -> Void) {
+    init(check: HealthCheck, report: @escaping (ProbeResult) -> Void) {
         self.check = check
         self.report = report
     }
@@ -25,7 +25,7 @@ final class HealthProbeHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         switch check.kind {
         case .tcp:
-            finish(true, context: context)
+            finish(.alive, context: context)
         case .http:
             var request = context.channel.allocator.buffer(capacity: check.httpSend.count)
             request.writeBytes(check.httpSend)
@@ -39,26 +39,31 @@ final class HealthProbeHandler: ChannelInboundHandler {
         guard report != nil else { return }
         received.append(contentsOf: bytes.readableBytesView.prefix(Self.responseLimit - received.count))
         if let verdict = HTTPProbeVerdict.evaluate(received, ended: false, check: check) {
-            finish(verdict, context: context)
+            finish(verdict ? .alive : .protocolError, context: context)
         } else if received.count >= Self.responseLimit {
-            finish(false, context: context)
+            finish(.protocolError, context: context)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // Closed before a complete status line: the module's "incomplete response" failure.
-        finish(HTTPProbeVerdict.evaluate(received, ended: true, check: check) ?? false, context: context)
+        let verdict = HTTPProbeVerdict.evaluate(received, ended: true, check: check) ?? false
+        finish(verdict ? .alive : .protocolError, context: context)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(false, context: context)
+        if let error = error as? IOError {
+            finish(.connectFailed(errno: error.errnoCode), context: context)
+        } else {
+            finish(.protocolError, context: context)
+        }
     }
 
-    private func finish(_ alive: Bool, context: ChannelHandlerContext) {
+    private func finish(_ result: ProbeResult, context: ChannelHandlerContext) {
         guard let report else { return }
         self.report = nil
-        report(alive)
+        report(result)
         context.close(promise: nil)
     }
 }

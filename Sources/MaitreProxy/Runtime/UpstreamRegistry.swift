@@ -44,8 +44,8 @@ public final class UpstreamRegistry: Sendable {
         self.log = log
         // The checker reports through a weak reference: the registry owns it, not the other way round.
         let registry = NIOLockedValueBox(WeakRegistry())
-        self.checker = HealthChecker(group: group) { target, alive in
-            registry.withLockedValue { $0.value }?.recordProbe(target, alive: alive)
+        self.checker = HealthChecker(group: group) { target, result in
+            registry.withLockedValue { $0.value }?.recordProbe(target, result)
         }
         registry.withLockedValue { $0.value = self }
     }
@@ -96,11 +96,14 @@ public final class UpstreamRegistry: Sendable {
 
     /// One probe's result. A changed verdict is posted to every loop (under the lock, so in order with reloads and
     /// run-time changes) and logged as the module logs it.
-    func recordProbe(_ target: HealthChecker.Target, alive: Bool) {
+    func recordProbe(_ target: HealthChecker.Target, _ result: ProbeResult) {
         let record = target.record
         state.withLockedValue { state in
-            guard state.targets[record] == target,
-                let changed = state.records.recordProbe(record, success: alive),
+            guard state.targets[record] == target else { return }
+            if let line = result.logLine(address: target.addressText, kind: target.check.kind.rawValue) {
+                log.log(.error, line)
+            }
+            guard let changed = state.records.recordProbe(record, success: result.isAlive),
                 let identity = state.records.identity(of: record)
             else { return }
             let settings = changed.settings

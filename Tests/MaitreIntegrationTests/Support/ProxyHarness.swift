@@ -21,7 +21,11 @@ final class ProxyHarness {
     let directory: String
     let configuration: Configuration
 
-    init(_ text: String, workers: Int? = nil, logLevel: LogLevel = .crit) throws {
+    /// The error log's file when `logFileLevel` was given (`errorLogText` reads it).
+    var errorLogPath: String { directory + "/error.log" }
+
+    /// `logFileLevel`: the error log goes to `errorLogPath` at that level instead of stderr at `logLevel`.
+    init(_ text: String, workers: Int? = nil, logLevel: LogLevel = .crit, logFileLevel: LogLevel? = nil) throws {
         directory = try makeTemporaryDirectory()
         port = try freeLoopbackPort()
         let resolved = text.replacingOccurrences(of: "PROXY_PORT", with: String(port))
@@ -31,7 +35,13 @@ final class ProxyHarness {
         configuration = try ConfigLoader.load(file: file, prefix: directory + "/")
         group = MultiThreadedEventLoopGroup(
             numberOfThreads: workers ?? configuration.workerProcesses.resolved(cores: System.coreCount))
-        server = ProxyServer(group: group, log: ErrorLog(stderrAt: logLevel))
+        let log: ErrorLog
+        if let logFileLevel {
+            log = try ErrorLog(setting: ErrorLogSetting(path: directory + "/error.log", level: logFileLevel))
+        } else {
+            log = ErrorLog(stderrAt: logLevel)
+        }
+        server = ProxyServer(group: group, log: log)
         try server.start(try ProxySnapshot(configuration: configuration))
     }
 
