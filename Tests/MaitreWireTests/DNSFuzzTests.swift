@@ -54,6 +54,9 @@ final class DNSFuzzTests: XCTestCase {
     /// What the seeds say (a seed that does not parse is a bug in the builder or the parser: stop here).
     private static let expected: [DNSResponse] = seeds.map { try! DNSResponse.parse($0).get() }
 
+    /// Names `check` has seen well formed: most inputs repeat the seeds' names, and checking one costs more than a parse.
+    private var verifiedNames: Set<String> = []
+
     /// Parses one input and checks what came out; returns whether it parsed. (Faults are collected and asserted
     /// once: an XCTAssert per name would cost more than the parse, in a debug build.)
     @discardableResult
@@ -72,8 +75,9 @@ final class DNSFuzzTests: XCTestCase {
             default: break
             }
         }
-        for name in names where !name.isEmpty {
+        for name in names where !name.isEmpty && !verifiedNames.contains(name) {
             // Printable ASCII, and the presentation form encodes back to the same name: it was normalized.
+            verifiedNames.insert(name)
             let printable = name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
             let again = DNSQuery.encode(id: 0, name: name, type: .a).flatMap(DNSQuery.parse)?.name
             if !printable || again != name { faults.append("name \(name) came back as \(again ?? "nil")") }
@@ -100,13 +104,13 @@ final class DNSFuzzTests: XCTestCase {
         }
     }
 
-    /// 12,000 mutations of valid responses: bit flips, random bytes, inserts, deletes, counts set to 0 or 0xFFFF,
+    /// 10,000 mutations of valid responses: bit flips, random bytes, inserts, deletes, counts set to 0 or 0xFFFF,
     /// and compression pointers written anywhere, to anywhere.
     func testMutatedResponses() {
         var rng = Generator(state: 0xD45_F022)
         var parsed = 0
         var refused = 0
-        for round in 0..<12_000 {
+        for round in 0..<10_000 {
             var bytes = Self.seeds[round % Self.seeds.count]
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 let position = Int.random(in: 0..<bytes.count, using: &rng)
@@ -190,7 +194,8 @@ final class DNSFuzzTests: XCTestCase {
         let seed = Self.seeds[2]
         var parsed = 0
         for position in 12..<(seed.count - 1) {
-            let targets = Array(0..<40) + Array(stride(from: 40, to: seed.count + 4, by: 5)) + [position - 1, position, position + 1]
+            let targets = [0, 6, 11] + Array(12..<40) + Array(stride(from: 40, to: seed.count + 4, by: 9))
+                + [position - 1, position, position + 1]
             for target in targets {
                 var bytes = seed
                 bytes[position] = 0xC0 | UInt8(truncatingIfNeeded: target >> 8)
@@ -284,29 +289,5 @@ final class DNSFuzzTests: XCTestCase {
             XCTAssertEqual(parsed, bytes, text)
             XCTAssertFalse(text.contains(":::"), text)
         }
-    }
-
-    func testZZTiming() {
-        let seed = Self.seeds[2]
-        var cases: [[UInt8]] = []
-        for position in 12..<(seed.count - 1) {
-            let targets = Array(0..<40) + Array(stride(from: 40, to: seed.count + 4, by: 5)) + [position - 1, position, position + 1]
-            for target in targets {
-                var bytes = seed
-                bytes[position] = 0xC0 | UInt8(truncatingIfNeeded: target >> 8)
-                bytes[position + 1] = UInt8(truncatingIfNeeded: target)
-                cases.append(bytes)
-            }
-        }
-        let clock = ContinuousClock()
-        var ok = 0
-        let t1 = clock.measure { for c in cases { if case .success = DNSResponse.parse(c) { ok += 1 } } }
-        let t2 = clock.measure { for c in cases { check(c) } }
-        let responses = cases.compactMap { try? DNSResponse.parse($0).get() }
-        let tNames = clock.measure { for r in responses { for rec in r.answers + r.additionals { _ = DNSQuery.encode(id: 0, name: rec.name, type: .a).flatMap(DNSQuery.parse) } } }
-        let tEnc = clock.measure { for r in responses { for rec in r.answers + r.additionals { _ = DNSQuery.encode(id: 0, name: rec.name, type: .a) } } }
-        let tLook = clock.measure { for r in responses { _ = r.addresses(for: r.questionName, type: .a); _ = r.services(for: r.questionName) } }
-        print("TIMING names \(tNames) enc \(tEnc) look \(tLook)")
-        print("TIMING cases \(cases.count) ok \(ok) parse \(t1) check \(t2) seedlen \(seed.count)")
     }
 }

@@ -29,6 +29,7 @@ final class HealthChecker: Sendable {
 
     private let group: any EventLoopGroup
     private let report: Report
+    private let connector: any ProbeConnector
     private let schedules = NIOLockedValueBox(Schedules())
 
     private struct Schedules {
@@ -42,7 +43,9 @@ final class HealthChecker: Sendable {
         let schedule: NIOLoopBoundBox<ProbeSchedule?>
     }
 
-    init(group: any EventLoopGroup, report: @escaping Report) {
+    /// `connector` opens the probes' connections (sockets unless a test injects its own).
+    init(group: any EventLoopGroup, connector: any ProbeConnector = SocketConnector(), report: @escaping Report) {
+        self.connector = connector
         self.group = group
         self.report = report
     }
@@ -55,6 +58,7 @@ final class HealthChecker: Sendable {
         let loops = Array(group.makeIterator())
         guard !loops.isEmpty else { return }
         let report = self.report
+        let connector = self.connector
         schedules.withLockedValue { schedules in
             guard !schedules.stopped else { return }
             var wanted: [PeerRecordID: Target] = [:]
@@ -68,7 +72,8 @@ final class HealthChecker: Sendable {
                 let box = NIOLoopBoundBox.makeEmptyBox(valueType: ProbeSchedule.self, eventLoop: loop)
                 schedules.running[target.record] = Running(target: target, schedule: box)
                 box.eventLoop.execute {
-                    let schedule = ProbeSchedule(target: target, eventLoop: box.eventLoop, report: report)
+                    let schedule = ProbeSchedule(
+                        target: target, eventLoop: box.eventLoop, connector: connector, report: report)
                     box.value = schedule
                     schedule.start()
                 }
@@ -100,13 +105,15 @@ final class ProbeSchedule {
     private let target: Target
     private let eventLoop: any EventLoop
     private let report: HealthChecker.Report
+    private let connector: any ProbeConnector
     private var timer: Scheduled<Void>?
     private var probe: ProbeAttempt?
     private var stopped = false
 
     typealias Target = HealthChecker.Target
 
-    init(target: Target, eventLoop: any EventLoop, report: @escaping HealthChecker.Report) {
+    init(target: Target, eventLoop: any EventLoop, connector: any ProbeConnector, report: @escaping HealthChecker.Report) {
+        self.connector = connector
         self.target = target
         self.eventLoop = eventLoop
         self.report = report
@@ -135,7 +142,7 @@ final class ProbeSchedule {
 
     private func runProbe() {
         guard !stopped, probe == nil else { return }
-        let attempt = ProbeAttempt(target: target, eventLoop: eventLoop) { [self] result in
+        let attempt = ProbeAttempt(target: target, eventLoop: eventLoop, connector: connector) { [self] result in
             probe = nil
             guard !stopped else { return }
             report(target, result)
@@ -158,7 +165,13 @@ final class ProbeAttempt {
     private var deadline: Scheduled<Void>?
     private var channel: (any Channel)?
 
-    init(target: HealthChecker.Target, eventLoop: any EventLoop, done: @escaping (ProbeResult) -> Void) {
+    private let connector: any ProbeConnector
+
+    init(
+        target: HealthChecker.Target, eventLoop: any EventLoop, connector: any ProbeConnector,
+        done: @escaping (ProbeResult) -> Void
+    ) {
+        self.connector = connector
         self.target = target
         self.eventLoop = eventLoop
         self.done = done
@@ -171,15 +184,10 @@ final class ProbeAttempt {
         }
         let check = target.check
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        HealthProbeHandler(check: check) { result in bound.value.finish(result) })
-                }
-            }
-            .connect(to: target.address)
+        connector.connectProbe(to: target.address, timeout: timeout, on: eventLoop) { channel in
+            try channel.pipeline.syncOperations.addHandler(
+                HealthProbeHandler(check: check) { result in bound.value.finish(result) })
+        }
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {

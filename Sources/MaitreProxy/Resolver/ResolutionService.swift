@@ -44,10 +44,12 @@ final class ResolutionService: Sendable {
                     (resolution, resolver, upstream.resolverTimeout)
             }
         }
+        let kept = wanted
         answers.withLockedValue { answers in
-            answers = answers.filter { wanted[$0.key] != nil }
+            answers = answers.filter { kept[$0.key] != nil }
         }
         loop.execute { [self] in
+            let wanted = kept
             let table = watchers
             guard !table.stopped else { return }
             for (key, watcher) in table.byKey where wanted[key] == nil {

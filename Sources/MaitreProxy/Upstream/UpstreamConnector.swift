@@ -61,3 +61,25 @@ struct SocketConnector: UpstreamConnector {
             }
     }
 }
+
+/// How health probes open their connections: the same connector as the request path's, without the proxy's
+/// handler (a probe's channel carries `HealthProbeHandler`). Tests can inject their own.
+protocol ProbeConnector: Sendable {
+    /// Connects to `address` on `eventLoop` within `timeout`, `setUp` adding the probe's handlers to the channel.
+    func connectProbe(
+        to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop,
+        setUp: @escaping @Sendable (any Channel) throws -> Void
+    ) -> EventLoopFuture<any Channel>
+}
+
+extension SocketConnector: ProbeConnector {
+    func connectProbe(
+        to address: SocketAddress, timeout: TimeAmount, on eventLoop: any EventLoop,
+        setUp: @escaping @Sendable (any Channel) throws -> Void
+    ) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try setUp(channel) } }
+            .connect(to: address)
+    }
+}

@@ -42,14 +42,15 @@ enum DNSName {
                 i += 1
             }
             out.append(byte)
-            guard out.count - lengthAt - 1 <= maxLabelLength else { return nil }
+            // Stop at the first label or name too long: a huge string costs no more than a long name.
+            guard out.count - lengthAt - 1 <= maxLabelLength, out.count <= maxWireLength else { return nil }
         }
         let lastLength = out.count - lengthAt - 1
         if lastLength > 0 {
             out[lengthAt] = UInt8(truncatingIfNeeded: lastLength)
             out.append(0)
         }
-        // (Without a trailing dot the last length byte became the root byte.)
+        // With a trailing dot, the length byte opened after it stays 0 and is the root byte.
         guard out.count > 1, out.count <= maxWireLength else { return nil }
         return out
     }

@@ -17,10 +17,10 @@ let dnsClassIN: UInt16 = 1
 /// question of a query a test server received.
 public struct DNSQuery: Sendable {
     /// The wire form of a query for `name`: ID `id`, RD set, one question of class IN; nil when the name cannot be
-    /// a domain name (an empty label, a label over 63 bytes, more than 253 bytes of text or a malformed `\`
-    /// escape). One trailing dot is allowed; "." (the root) is refused, it names no host. `\DDD` and `\X` escapes
-    /// are read as in the presentation form the response parser produces, so a decoded name encodes back to the
-    /// same bytes. The name's case is kept as written.
+    /// a domain name (an empty label, a label over 63 bytes, more than 253 bytes of text, an escape counting as
+    /// the byte it stands for, or a malformed `\` escape). One trailing dot is allowed; "." (the root) is refused,
+    /// it names no host. `\DDD` and `\X` escapes are read as in the presentation form the response parser
+    /// produces, so a decoded name encodes back to the same bytes. The name's case is kept as written.
     public static func encode(id: UInt16, name: String, type: DNSRecordType) -> [UInt8]? {
         guard let wireName = DNSName.wire(fromText: name) else { return nil }
         var out: [UInt8] = []
@@ -50,8 +50,8 @@ public struct DNSQuery: Sendable {
     /// canonical form the response parser produces ("WWW.Example.com." and "www.example.com" are equal). A name
     /// that is not a valid domain name is only lowercased (ASCII) and loses one trailing dot.
     public static func normalized(_ name: String) -> String {
-        // Most names (all those the parser returns) are normalized already: printable, lowercase, no escapes, no
-        // trailing dot. Those come back unchanged from either path below, so skip the work.
+        // Most names (those the parser returns, unless escaped) are normalized already: printable, lowercase, no
+        // escapes, no trailing dot. Such a name comes back unchanged from either path below, so skip the work.
         let utf8 = name.utf8
         if utf8.last != UInt8(ascii: "."),
             utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") && ($0 < 0x41 || $0 > 0x5A) })

@@ -48,7 +48,8 @@ public enum DNSRecordData: Hashable, Sendable {
 
 /// One resource record of a response.
 public struct DNSRecord: Hashable, Sendable {
-    /// The owner name, normalized (lowercased, no trailing dot) when parsed.
+    /// The owner name; when parsed, normalized (lowercased, no trailing dot) with label bytes that are not
+    /// printable ASCII, dots and backslashes escaped (`\DDD`, `\.`, `\\`) rather than refused.
     public var name: String
     /// The raw record type (see `DNSRecordType`).
     public var type: UInt16
@@ -92,7 +93,7 @@ public struct DNSResponse: Hashable, Sendable {
     public var isTruncated: Bool
     /// The response code: 0 NOERROR, 1 FORMERR, 2 SERVFAIL, 3 NXDOMAIN, 4 NOTIMP, 5 REFUSED (`ResponseCode`).
     public var rcode: UInt8
-    /// The question's name, normalized.
+    /// The question's name, normalized and escaped as record names are.
     public var questionName: String
     /// The question's raw type.
     public var questionType: UInt16
