@@ -215,8 +215,8 @@ def wait_http(port, timeout=15):
 def proxy_conf(kind, workers, name):
     """The configuration of an nginx or maitred row. Both servers get the same text: maitred reads nginx's
     syntax, so only the directives maitred does not have are left out of its copy (user, worker_rlimit_nofile,
-    access_log off, the temp paths, proxy_max_temp_file_size, proxy_request_buffering: maitred has no access log,
-    never writes to disk and always streams request bodies, which is what those lines ask of nginx).
+    the temp paths, proxy_max_temp_file_size, proxy_request_buffering: maitred never writes bodies to disk and
+    always streams request bodies, which is what those lines ask of nginx). Both get `access_log off`.
 
     '*-article': the README/article's upstream block (keepalive 32) with nginx's defaults otherwise (1000
     requests per client and per upstream connection, 60 s idle upstream timeout);
@@ -237,10 +237,10 @@ def proxy_conf(kind, workers, name):
     lines += [f"pid {d}/{server}.pid;",
               f"error_log {d}/logs/error.log warn;",
               "events { worker_connections 19000; }",
-              "http {"]
+              "http {",
+              "    access_log off;"]
     if nginx:
-        lines += ["    access_log off;",
-                  f"    client_body_temp_path {d}/client_body;",
+        lines += [f"    client_body_temp_path {d}/client_body;",
                   f"    proxy_temp_path {d}/proxy;",
                   "    proxy_max_temp_file_size 0;",
                   "    proxy_request_buffering off;"]

@@ -25,6 +25,7 @@ printf '%s\n' \
     "error_log $W/e.log warn;" \
     "events { worker_connections 2000; }" \
     "http {" \
+    "    access_log off;" \
     "    upstream app { server 127.0.0.1:18101; keepalive 32; }" \
     "    server { listen 127.0.0.1:18190; location / { proxy_pass http://app; } }" \
     "}" > "$W/m.conf"

@@ -51,7 +51,7 @@ def config(d, system, check):
     head = f"worker_processes 1;\npid {d}/{system}.pid;\nerror_log {d}/{system}.log error;\n"
     if system == "nginx":
         head += "daemon off;\n"
-    access = "access_log off;" if system == "nginx" else ""  # maitred has no access log yet (issue 10)
+    access = "access_log off;"
     return head + f"""events {{ worker_connections 4096; }}
 http {{
     {access}

@@ -48,7 +48,7 @@ def config(d, system, extra):
     head = f"worker_processes 1;\npid {d}/{system}.pid;\nerror_log {d}/{system}.log error;\n"
     if system == "nginx":
         head += "daemon off;\n"
-    access = "access_log off; proxy_http_version 1.1; proxy_set_header Connection \"\";" if system == "nginx" else ""
+    access = "access_log off;" + (" proxy_http_version 1.1; proxy_set_header Connection \"\";" if system == "nginx" else "")
     return head + f"""events {{ worker_connections 4096; }}
 http {{
     {access}

@@ -62,6 +62,7 @@ pid {d}/maitred.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 20000; }}
 http {{
+    access_log off;
     upstream app {{
 {UPSTREAM}        keepalive 32;
     }}

@@ -80,6 +80,15 @@ enum Demo {
         error_log stderr notice;
 
         http {
+            # The article's format, to the terminal: where each request went and how long it took.
+            log_format upstreamlog '$remote_addr - $remote_user [$time_local] '
+                                   '"$request" $status $body_bytes_sent '
+                                   '"$http_referer" "$http_user_agent" '
+                                   'upstream: $upstream_addr '
+                                   'upstream_response_time: $upstream_response_time '
+                                   'request_time: $request_time';
+            access_log /dev/stdout upstreamlog;
+
             upstream demo {
         \(backendPorts.map { "        server 127.0.0.1:\($0);" }.joined(separator: "\n"))
             }

@@ -279,7 +279,23 @@ final class ArticleSnippetTests: ConfigTestCase {
         XCTAssertEqual(check.port, 0)
     }
 
-    func testLoggingSnippetIsNotSupportedYet() {
-        assertHTTPError("access_log /var/log/nginx/access.log upstreamlog;", "unknown directive \"access_log\" in @:2")
+    /// The article's logging block, as written.
+    func testLoggingSnippet() throws {
+        let http = try XCTUnwrap(loadHTTP("""
+            log_format upstreamlog '$remote_addr - $remote_user [$time_local] '
+            '"$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent" '
+            'upstream: $upstream_addr '
+            'upstream_response_time: $upstream_response_time '
+            'request_time: $request_time';
+            access_log /var/log/nginx/access.log upstreamlog;
+            server { listen 8080; location / { return 200; } }
+            """))
+        let log = try XCTUnwrap(http.servers.first?.settings.accessLogs.first)
+        XCTAssertEqual(log.path, "/var/log/nginx/access.log")
+        XCTAssertEqual(log.format.name, "upstreamlog")
+        XCTAssertEqual(log.format.template.parts.filter {
+            if case .variable = $0 { return true } else { return false }
+        }.count, 11)
     }
 }

@@ -36,6 +36,7 @@ final class ProcessTests: XCTestCase {
         error_log \(directory)/error.log info;
         events { worker_connections 128; }
         http {
+            access_log \(directory)/access.log;
             upstream app { server \(backend.address); }
             server {
                 listen 127.0.0.1:\(proxyPort);

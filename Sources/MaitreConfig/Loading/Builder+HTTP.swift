@@ -7,6 +7,8 @@ extension ConfigBuilder {
             switch directive.name {
             case "upstream": try applyUpstream(directive)
             case "server": try applyServer(directive)
+            case "log_format":
+                try applyLogFormat(directive)
             case "check_shm_size":
                 // The check module's shared zone; maitred keeps verdicts in its process-wide registry. The size
                 // is checked as the module checks it (ngx_parse_size).
@@ -17,6 +19,10 @@ extension ConfigBuilder {
             }
         }
 
+        if httpLayer.accessLogs == nil {
+            // nginx's default: `access_log logs/access.log combined;` at the http level.
+            httpLayer.accessLogs = [AccessLog(path: FileSystem.absolute("logs/access.log", against: prefix), format: .combined)]
+        }
         let upstreams = try finishUpstreams()
         var virtualServers: [VirtualServer] = []
         for server in servers {

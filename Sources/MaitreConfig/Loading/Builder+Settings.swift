@@ -49,6 +49,8 @@ extension ConfigBuilder {
             layer.keepaliveRequests = try Self.number(directive, current: layer.keepaliveRequests)
         case "proxy_next_upstream":
             try applyNextUpstream(directive, to: &layer)
+        case "access_log":
+            try applyAccessLog(directive, to: &layer)
         case "resolver":
             if layer.resolver != nil { throw Self.duplicate(directive) }
             layer.resolver = try parseResolver(directive)

@@ -20,6 +20,8 @@ final class ConfigBuilder {
     // http context, filled while the http block is read
     var httpLayer = SettingsLayer()
     var upstreamEntries: [UpstreamEntry] = []
+    /// `log_format`s defined so far (an `access_log` may only name one defined before it, as in nginx).
+    var logFormats: [String: LogFormat] = ["combined": .combined]
     /// `resolver_timeout` written inside an upstream block, by upstream name (merged with http's at the end).
     var upstreamResolverTimeouts: [String: TimeSpan] = [:]
     var servers: [ServerDraft] = []

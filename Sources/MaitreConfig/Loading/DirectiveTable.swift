@@ -67,6 +67,8 @@ enum DirectiveTable {
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
         "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "log_format": [DirectiveRule(contexts: [.http], arity: .twoOrMore)],
+        "access_log": [DirectiveRule(contexts: [.http, .server, .location], arity: .oneOrMore)],
         "resolver": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .oneOrMore)],
         "resolver_timeout": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .counts([1]))],
         "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],

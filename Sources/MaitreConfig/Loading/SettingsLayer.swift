@@ -29,6 +29,8 @@ struct SettingsLayer {
     /// run-time `proxy_pass` names, which maitred does not have).
     var resolver: ResolverSetting?
     var resolverTimeout: TimeSpan?
+    /// `access_log` lines of this level (`[]` after `access_log off`); nil inherits the parent's.
+    var accessLogs: [AccessLog]?
 
     func merged(over parent: SettingsLayer) -> SettingsLayer {
         var result = self
@@ -55,6 +57,7 @@ struct SettingsLayer {
         result.largeClientHeaderBuffers = largeClientHeaderBuffers ?? parent.largeClientHeaderBuffers
         result.underscoresInHeaders = underscoresInHeaders ?? parent.underscoresInHeaders
         result.ignoreInvalidHeaders = ignoreInvalidHeaders ?? parent.ignoreInvalidHeaders
+        result.accessLogs = accessLogs ?? parent.accessLogs
         return result
     }
 
@@ -63,6 +66,7 @@ struct SettingsLayer {
     func resolved(checkLocation: SourceLocation) throws(ConfigError) -> ProxySettings {
         var settings = ProxySettings()
         if let value = proxyHTTPVersion { settings.proxyHTTPVersion = value }
+        settings.accessLogs = accessLogs ?? []
         settings.proxySetHeaders = Self.headersWithDefaults(proxySetHeaders ?? [])
         if let value = proxyConnectTimeout { settings.proxyConnectTimeout = value }
         if let value = proxySendTimeout { settings.proxySendTimeout = value }

@@ -2,6 +2,8 @@
 /// sets a directive overrides the outer value; `proxy_set_header` lists are inherited only by a level that
 /// has none of its own.
 public struct ProxySettings: Sendable {
+    /// `access_log` lines in force (empty: `off`). Default `logs/access.log combined`, from the http level.
+    public var accessLogs: [AccessLog] = []
     /// `proxy_http_version 1.0|1.1`. Default 1.1 (nginx ≥ 1.29.7; 1.0 before).
     public var proxyHTTPVersion: HTTPVersionSetting = .http1_1
     /// `proxy_set_header` list after merging, nginx's defaults included (`Host $proxy_host`, `Connection ""`

@@ -48,6 +48,36 @@ public enum Variable: Sendable, Equatable, Hashable {
     case proxyAddXForwardedFor
     /// `$http_NAME`: NAME lowercased with `_` standing for `-`, as nginx matches it.
     case httpHeader(String)
+    // What the access log reads once the request is over (nginx's log-phase values); see `isLogPhase`.
+    case remoteUser
+    case timeLocal
+    case timeISO8601
+    case msec
+    case request
+    case status
+    case bodyBytesSent
+    case requestTime
+    case connection
+    case connectionRequests
+    case upstreamAddr
+    case upstreamStatus
+    case upstreamResponseTime
+    case upstreamConnectTime
+    case upstreamHeaderTime
+
+    /// Variables whose value only exists once the request is over: in `proxy_set_header` and `return` maitred
+    /// gives them empty (nginx gives some a value mid-request, such as `$request_time` so far).
+    public var isLogPhase: Bool {
+        switch self {
+        case .host, .remoteAddr, .remotePort, .serverAddr, .serverPort, .serverName, .scheme, .requestMethod,
+            .requestURI, .uri, .args, .proxyHost, .proxyAddXForwardedFor, .httpHeader:
+            return false
+        case .remoteUser, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
+            .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
+            .upstreamConnectTime, .upstreamHeaderTime:
+            return true
+        }
+    }
 
     public var name: String {
         switch self {
@@ -65,6 +95,21 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .proxyHost: return "proxy_host"
         case .proxyAddXForwardedFor: return "proxy_add_x_forwarded_for"
         case .httpHeader(let h): return "http_" + h
+        case .remoteUser: return "remote_user"
+        case .timeLocal: return "time_local"
+        case .timeISO8601: return "time_iso8601"
+        case .msec: return "msec"
+        case .request: return "request"
+        case .status: return "status"
+        case .bodyBytesSent: return "body_bytes_sent"
+        case .requestTime: return "request_time"
+        case .connection: return "connection"
+        case .connectionRequests: return "connection_requests"
+        case .upstreamAddr: return "upstream_addr"
+        case .upstreamStatus: return "upstream_status"
+        case .upstreamResponseTime: return "upstream_response_time"
+        case .upstreamConnectTime: return "upstream_connect_time"
+        case .upstreamHeaderTime: return "upstream_header_time"
         }
     }
 
@@ -84,6 +129,21 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "args", "query_string": self = .args
         case "proxy_host": self = .proxyHost
         case "proxy_add_x_forwarded_for": self = .proxyAddXForwardedFor
+        case "remote_user": self = .remoteUser
+        case "time_local": self = .timeLocal
+        case "time_iso8601": self = .timeISO8601
+        case "msec": self = .msec
+        case "request": self = .request
+        case "status": self = .status
+        case "body_bytes_sent": self = .bodyBytesSent
+        case "request_time": self = .requestTime
+        case "connection": self = .connection
+        case "connection_requests": self = .connectionRequests
+        case "upstream_addr": self = .upstreamAddr
+        case "upstream_status": self = .upstreamStatus
+        case "upstream_response_time": self = .upstreamResponseTime
+        case "upstream_connect_time": self = .upstreamConnectTime
+        case "upstream_header_time": self = .upstreamHeaderTime
         default:
             if name.hasPrefix("http_"), name.count > 5 {
                 self = .httpHeader(String(name.dropFirst(5)).lowercased())

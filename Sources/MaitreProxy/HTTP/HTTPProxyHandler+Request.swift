@@ -14,6 +14,7 @@ extension HTTPProxyHandler {
         let version = request.version
         let server = routes.route(host: requestHost)
         let keepAlive = wantsKeepAlive(request, server: server)
+        if loop.requestEndObserver != nil { logServer = server }
 
         let uri = request.uri
         let (rawPath, args) = RequestTarget.split(uri)
@@ -35,6 +36,7 @@ extension HTTPProxyHandler {
         switch server.locations.lookup(path: normalized) {
         case .location(let found):
             location = found
+            if loop.requestEndObserver != nil { logLocation = found }
         case .redirectAddingSlash:
             // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
             let localPort = addresses.localPort

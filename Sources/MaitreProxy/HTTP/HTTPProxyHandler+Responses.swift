@@ -81,7 +81,10 @@ extension HTTPProxyHandler {
     /// loop's observer, if any, while the head's bytes are still valid.
     func requestEnded(status: Int, exchange: ProxyExchange?, completed: Bool) {
         guard let observer = loop.requestEndObserver else { return }
+        let server = logServer ?? defaultServer
         observer.requestEnded(RequestEnd(
+            serverName: server.primaryName,
+            accessLogs: logLocation?.settings.accessLogs ?? server.server.settings.accessLogs,
             connectionNumber: connectionNumber, requestNumber: requestsServed,
             request: exchange?.request ?? currentRequest, status: status, completed: completed,
             startedAt: requestStartedAt, endedAt: clock, bodyBytesSent: responseBodyBytes,

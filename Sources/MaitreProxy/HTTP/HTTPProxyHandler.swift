@@ -69,6 +69,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var currentRequest: RequestRecord?
     var responseStatus = 0
     var responseBodyBytes = 0
+    /// Where the request was routed, for its access log (set only while a loop observes request ends).
+    var logServer: ServerRoute?
+    var logLocation: Location?
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
 
     init(loop: LoopContext, endpoint: ListenEndpoint, routes: EndpointRoutes, connectionNumber: UInt64) {
@@ -244,6 +247,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 requestStartedAt = clock
                 responseStatus = 0
                 responseBodyBytes = 0
+                logServer = nil
+                logLocation = nil
                 // Only an observer reads it (a local answer's end record): otherwise no retain per request.
                 if loop.requestEndObserver != nil { currentRequest = record }
                 startRequest(ClientRequest(record: record, head: head))

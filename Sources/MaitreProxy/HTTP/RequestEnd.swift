@@ -1,10 +1,15 @@
 import MaitreBalancing
+import MaitreConfig
 
 /// Everything known about a request once it is over, handed to the loop's observer from the one place where
 /// every request ends (`HTTPProxyHandler.requestEnded`): answered by the upstream, answered by maitred, cut off,
 /// or abandoned by the client. The access log, metrics and the status page read requests here. Only valid during
 /// the observer's call: the head's bytes go back to the loop's pool right after.
 struct RequestEnd {
+    /// `$server_name` of the server block that took the request (the default server's when none did).
+    let serverName: String
+    /// The `access_log` lines in force where the request was routed (empty: `off`).
+    let accessLogs: [AccessLog]
     /// `*N` in the error log, nginx's `$connection`.
     let connectionNumber: UInt64
     /// This request's number on its connection, nginx's `$connection_requests`.

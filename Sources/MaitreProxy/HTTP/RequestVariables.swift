@@ -36,6 +36,12 @@ struct RequestVariables {
             // headers are joined with ", " (cookies with "; ").
             let values = request.values(named: name, dashAsUnderscore: true)
             return values.joined(separator: name == "cookie" ? "; " : ", ")
+        case .request:
+            return request.record.requestLine
+        case .remoteUser, .timeLocal, .timeISO8601, .msec, .status, .bodyBytesSent, .requestTime, .connection,
+            .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime,
+            .upstreamHeaderTime:
+            return ""  // known once the request is over: the access log's (`AccessLogLine`)
         }
     }
 

@@ -23,6 +23,11 @@ final class LogWriter: Sendable {
 
     private let path: String
     private let limit: Int
+    /// What the loss report calls the lines: "error log", "access log".
+    private let label: String
+    /// Where an access log's troubles are told (the error log); nil for the error log itself, whose losses go
+    /// into its own file and whose failures to standard error.
+    private let problems: (@Sendable (String) -> Void)?
     private let state: ConditionLock<Int>
     private let pending = NIOLockedValueBox(Pending())
 
@@ -30,9 +35,14 @@ final class LogWriter: Sendable {
     private static let hasWork = 1
 
     /// `descriptor` is already open on `path` ("stderr" for 2); the writer owns it from now on.
-    init(path: String, descriptor: Int32, limit: Int = 1 << 20) {
+    init(
+        path: String, descriptor: Int32, limit: Int = 1 << 20, label: String = "error log",
+        problems: (@Sendable (String) -> Void)? = nil
+    ) {
         self.path = path
         self.limit = limit
+        self.label = label
+        self.problems = problems
         self.state = ConditionLock(value: Self.idle)
         let box = Unmanaged.passRetained(WriterContext(writer: self, descriptor: descriptor))
         // The writer lives as long as the process (the log is process-wide); it holds itself through its context.
@@ -63,6 +73,20 @@ final class LogWriter: Sendable {
                 pending.bytes.append(contentsOf: utf8)
                 return true
             }
+        }
+        if accepted { wake() }
+    }
+
+    /// Queues bytes that end in a line end (a batch of access-log lines); never blocks on I/O.
+    func append(bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        let accepted = pending.withLockedValue { pending -> Bool in
+            guard pending.bytes.count + bytes.count <= limit else {
+                pending.dropped += 1
+                return false
+            }
+            pending.bytes.append(contentsOf: bytes)
+            return true
         }
         if accepted { wake() }
     }
@@ -111,21 +135,24 @@ final class LogWriter: Sendable {
                     if descriptor > 2 { close(descriptor) }
                     descriptor = fresh
                 } else {
-                    Self.reportToStandardError("reopen() \"\(path)\" failed (\(errno): \(String(cString: strerror(errno))))")
+                    report("reopen() \"\(path)\" failed (\(errno): \(String(cString: strerror(errno))))")
                 }
             }
             if dropped > 0 {
-                let note = "\(ErrorLog.timestamp()) [alert] \(getpid())#0: \(dropped) error log lines dropped "
-                    + "(the log could not keep up)\n"
-                batch.insert(contentsOf: Array(note.utf8), at: 0)
+                if problems != nil {
+                    report("\(dropped) \(label) writes to \"\(path)\" dropped (the log could not keep up)")
+                } else {
+                    let note = "\(ErrorLog.timestamp()) [alert] \(getpid())#0: \(dropped) \(label) writes dropped "
+                        + "(the log could not keep up)\n"
+                    batch.insert(contentsOf: Array(note.utf8), at: 0)
+                }
             }
             if !batch.isEmpty {
                 if Self.writeAll(batch, to: descriptor) {
                     failureReported = false
                 } else if !failureReported {
                     failureReported = true
-                    Self.reportToStandardError(
-                        "write() to \"\(path)\" failed (\(errno): \(String(cString: strerror(errno)))), log lines lost")
+                    report("write() to \"\(path)\" failed (\(errno): \(String(cString: strerror(errno)))), log lines lost")
                 }
                 batch.removeAll(keepingCapacity: batch.capacity <= 64 * 1024)
             }
@@ -146,6 +173,10 @@ final class LogWriter: Sendable {
             }
             return true
         }
+    }
+
+    private func report(_ message: String) {
+        if let problems { problems(message) } else { Self.reportToStandardError(message) }
     }
 
     private static func reportToStandardError(_ message: String) {

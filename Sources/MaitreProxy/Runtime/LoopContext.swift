@@ -26,6 +26,8 @@ final class LoopContext {
     /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them. Held strongly:
     /// it is read at every request's end, where a weak load would cost an atomic side-table access.
     var requestEndObserver: (any RequestEndObserver)?
+    /// This loop's access logging; it observes request ends while the configuration has an access log.
+    private(set) lazy var accessLogger = AccessLogger(eventLoop: eventLoop)
     /// How upstream connections are opened (sockets; tests inject their own).
     var connector: any UpstreamConnector = SocketConnector()
     /// The parse target for every request head on this loop (parsing is synchronous), so connections hold no
@@ -125,6 +127,17 @@ final class LoopContext {
         runtime = next
         for (channel, endpoint) in connections.values where snapshot.endpoints[endpoint] == nil {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    /// Before a configuration is installed: its access-log files, and whether it logs at all (with every log
+    /// `off` no request end is built).
+    func prepareAccessLogs(_ writers: [String: LogWriter]) {
+        accessLogger.add(writers)
+        if !writers.isEmpty {
+            requestEndObserver = accessLogger
+        } else if requestEndObserver === accessLogger {
+            requestEndObserver = nil
         }
     }
 

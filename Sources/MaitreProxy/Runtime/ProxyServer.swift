@@ -27,6 +27,8 @@ public final class ProxyServer: Sendable {
     private let installLock = NIOLock()
     /// Where DNS changes are installed: off the event loops, which must not wait for `installLock`.
     private let installQueue = DispatchQueue(label: "maitre.resolution-install")
+    /// Every access-log file, opened before the configuration that names it is served.
+    private let accessLogs: AccessLogFiles
 
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
@@ -48,6 +50,7 @@ public final class ProxyServer: Sendable {
         self.log = log
         self.state = NIOLockedValueBox(State())
         self.resolution = ResolutionService(loop: group.next(), log: log)
+        self.accessLogs = AccessLogFiles(errorLog: log)
         resolution.onChange { [weak self] in
             guard let self else { return }
             self.installQueue.async { self.installResolvedAnswers() }
@@ -82,6 +85,7 @@ public final class ProxyServer: Sendable {
     /// Opens every listener of `snapshot` and starts serving it. Throws with nginx's bind() message.
     public func start(_ snapshot: ProxySnapshot) throws {
         let all = Array(group.makeIterator())
+        let writers = try accessLogs.open(for: snapshot.configuration)
         let loops = try registry.start(snapshot) { peers in
             try all.enumerated().map { index, loop in
                 try loop.submit { [log, registry] in
@@ -89,6 +93,7 @@ public final class ProxyServer: Sendable {
                         snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
                         peers: peers)
                     context.registry = registry
+                    context.prepareAccessLogs(writers)
                     return NIOLoopBound(context, eventLoop: loop)
                 }.wait()
             }
@@ -113,6 +118,11 @@ public final class ProxyServer: Sendable {
         let opened = try bindNew(for: snapshot)
         let installs: [EventLoopFuture<Void>]
         do {
+            let writers = try accessLogs.open(for: snapshot.configuration)
+            for bound in state.withLockedValue({ Array($0.loops.values) }) {
+                // Posted before the install below, so the loop has the files when the new configuration arrives.
+                bound.eventLoop.execute { bound.value.prepareAccessLogs(writers) }
+            }
             installs = try installLock.withLock {
                 // `resolve` servers the new text keeps are served with the answers they have.
                 let served = try ProxySnapshot(configuration: snapshot.configuration, resolved: resolution.current)
@@ -234,6 +244,14 @@ public final class ProxyServer: Sendable {
             usleep(20_000)
         }
         for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }
+        flushAccessLogs(loops)
+    }
+
+    /// Buffered access-log lines go to their writers, and the writers to disk (bounded): at stop.
+    private func flushAccessLogs(_ loops: [NIOLoopBound<LoopContext>]) {
+        let flushed = loops.map { bound in bound.eventLoop.submit { bound.value.accessLogger.flushAll() } }
+        for future in flushed { _ = try? future.wait() }
+        accessLogs.flushAll()
     }
 
     /// SIGTERM / SIGINT: close everything now.
@@ -243,6 +261,7 @@ public final class ProxyServer: Sendable {
         let (listeners, loops) = takeEverything()
         for channel in listeners { channel.close(promise: nil) }
         for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }
+        flushAccessLogs(loops)
     }
 
     private func takeEverything() -> ([any Channel], [NIOLoopBound<LoopContext>]) {
@@ -254,7 +273,13 @@ public final class ProxyServer: Sendable {
         }
     }
 
-    public func reopenLogs() { log.reopen() }
+    /// `-s reopen` (SIGUSR1): buffered access-log lines are handed over first, then every log reopens its file.
+    public func reopenLogs() {
+        log.reopen()
+        let loops = state.withLockedValue { Array($0.loops.values) }
+        for bound in loops { bound.eventLoop.execute { bound.value.accessLogger.flushAll() } }
+        accessLogs.reopenAll()
+    }
 }
 
 public struct ServerStartError: Error, CustomStringConvertible {

@@ -27,6 +27,7 @@ final class ProxyHarness {
     /// `logFileLevel`: the error log goes to `errorLogPath` at that level instead of stderr at `logLevel`.
     init(_ text: String, workers: Int? = nil, logLevel: LogLevel = .crit, logFileLevel: LogLevel? = nil) throws {
         directory = try makeTemporaryDirectory()
+        mkdir(directory + "/logs", 0o755)  // nginx's default access log is <prefix>logs/access.log
         port = try freeLoopbackPort()
         let resolved = text.replacingOccurrences(of: "PROXY_PORT", with: String(port))
             .replacingOccurrences(of: "TMP", with: directory)

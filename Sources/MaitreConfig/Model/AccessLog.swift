@@ -1,0 +1,53 @@
+/// `log_format NAME [escape=default|json|none] STRING ...`: a line template and how variable values are escaped.
+public struct LogFormat: Sendable, Equatable {
+    public enum Escape: Sendable, Equatable {
+        /// `"`, `\` and bytes below 32 or above 126 as `\xXX` (nginx's default).
+        case `default`
+        /// JSON string escapes (`\"`, `\\`, `\n`, `\u00XX`).
+        case json
+        case none
+    }
+
+    public var name: String
+    public var escape: Escape
+    public var template: VariableTemplate
+
+    public init(name: String, escape: Escape, template: VariableTemplate) {
+        self.name = name
+        self.escape = escape
+        self.template = template
+    }
+
+    /// nginx's predefined format.
+    public static let combined = LogFormat(
+        name: "combined", escape: .default,
+        template: VariableTemplate(parts: [
+            .variable(.remoteAddr), .literal(" - "), .variable(.remoteUser), .literal(" ["), .variable(.timeLocal),
+            .literal("] \""), .variable(.request), .literal("\" "), .variable(.status), .literal(" "),
+            .variable(.bodyBytesSent), .literal(" \""), .variable(.httpHeader("referer")), .literal("\" \""),
+            .variable(.httpHeader("user_agent")), .literal("\""),
+        ]))
+}
+
+/// One `access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]]` line.
+public struct AccessLog: Sendable, Equatable {
+    /// Absolute path (relative ones are taken from the prefix, as nginx does).
+    public var path: String
+    public var format: LogFormat
+    /// `buffer=`: lines are gathered up to this many bytes per event loop before they are written (nil: each
+    /// line goes to the writer at once).
+    public var bufferSize: Int?
+    /// `flush=`: the longest a buffered line waits.
+    public var flush: TimeSpan?
+    /// `if=`: the line is written unless this evaluates to "" or "0".
+    public var condition: VariableTemplate?
+
+    public init(path: String, format: LogFormat, bufferSize: Int? = nil, flush: TimeSpan? = nil,
+                condition: VariableTemplate? = nil) {
+        self.path = path
+        self.format = format
+        self.bufferSize = bufferSize
+        self.flush = flush
+        self.condition = condition
+    }
+}

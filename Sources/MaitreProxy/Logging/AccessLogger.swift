@@ -1,0 +1,83 @@
+import MaitreConfig
+import NIOCore
+
+/// One event loop's access logging: every request end is formatted on the loop into a reused buffer and handed to
+/// its file's writer thread, at once, or for `buffer=` logs gathered per loop until the buffer is full or `flush=`
+/// runs out. The loop never waits for a disk. Only ever touched on `eventLoop`.
+final class AccessLogger: RequestEndObserver {
+    private let eventLoop: any EventLoop
+    private var writers: [String: LogWriter] = [:]
+    private var buffers: [String: PendingLines] = [:]
+    private let clock = LogClock()
+    private var line: [UInt8] = []
+
+    private struct PendingLines {
+        var bytes: [UInt8] = []
+        var flushTimer: Scheduled<Void>?
+    }
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    /// The files a configuration about to be served names (kept with those of earlier ones: requests in flight
+    /// still log where their configuration said).
+    func add(_ writers: [String: LogWriter]) {
+        self.writers.merge(writers) { _, new in new }
+    }
+
+    func requestEnded(_ end: RequestEnd) {
+        guard !end.accessLogs.isEmpty else { return }
+        clock.update()
+        let formatter = AccessLogLine(end: end, clock: clock)
+        for log in end.accessLogs {
+            if let condition = log.condition, !formatter.allows(condition) { continue }
+            guard let writer = writers[log.path] else { continue }
+            line.removeAll(keepingCapacity: true)
+            formatter.write(log.format, into: &line)
+            if let size = log.bufferSize {
+                gather(line, for: log, size: size, writer: writer)
+            } else {
+                writer.append(bytes: line)
+            }
+        }
+    }
+
+    /// Hands every gathered line to its writer (reopen, stop).
+    func flushAll() {
+        for path in Array(buffers.keys) { flush(path) }
+    }
+
+    private func gather(_ line: [UInt8], for log: AccessLog, size: Int, writer: LogWriter) {
+        var pending = buffers[log.path] ?? PendingLines()
+        if !pending.bytes.isEmpty, pending.bytes.count + line.count > size {
+            writer.append(bytes: pending.bytes)
+            pending.bytes.removeAll(keepingCapacity: true)
+        }
+        pending.bytes.append(contentsOf: line)
+        if pending.bytes.count >= size {
+            writer.append(bytes: pending.bytes)
+            pending.bytes.removeAll(keepingCapacity: true)
+        } else if pending.flushTimer == nil, let flush = log.flush {
+            let path = log.path
+            pending.flushTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(flush.milliseconds)) {
+                [weak self] in self?.flush(path)
+            }
+        }
+        buffers[log.path] = pending
+    }
+
+    private func flush(_ path: String) {
+        guard var pending = buffers[path] else { return }
+        pending.flushTimer?.cancel()
+        pending.flushTimer = nil
+        if !pending.bytes.isEmpty, let writer = writers[path] {
+            writer.append(bytes: pending.bytes)
+        }
+        pending.bytes.removeAll(keepingCapacity: true)
+        buffers[path] = pending
+    }
+}
+
+@available(*, unavailable)
+extension AccessLogger: Sendable {}

@@ -1,0 +1,156 @@
+import Foundation
+import XCTest
+
+/// The access log on real requests, field by field: the article's `upstreamlog` format for a normal request, a
+/// retried one (two upstream addresses), a 502 and a 504; JSON escaping; `off`, `if=`, `buffer=`/`flush=`; and
+/// `-s reopen` after the file was moved away.
+final class AccessLogIntegrationTests: ProxyTestCase {
+    private static let articleFormat = """
+        log_format upstreamlog '$remote_addr - $remote_user [$time_local] '
+                               '"$request" $status $body_bytes_sent '
+                               '"$http_referer" "$http_user_agent" '
+                               'upstream: $upstream_addr '
+                               'upstream_response_time: $upstream_response_time '
+                               'request_time: $request_time';
+        """
+
+    private var logPath: String { harness!.directory + "/access.log" }
+
+    private func lines(_ path: String? = nil) -> [String] {
+        (readFile(path ?? logPath) ?? "").split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    /// Waits for the log to hold `count` lines.
+    private func waitForLines(_ count: Int, _ path: String? = nil) -> [String] {
+        _ = eventually(5) { lines(path).count >= count }
+        return lines(path)
+    }
+
+    /// `127.0.0.1 - - [29/Nov/2026:11:50:00 +0000] "GET /a HTTP/1.1" 200 2 "-" "ua" upstream: A
+    /// upstream_response_time: T request_time: R`, with the parts checked one by one.
+    private func assertArticleLine(
+        _ line: String, request: String, status: Int, upstream: String, times: Int,
+        file: StaticString = #filePath, lineNumber: UInt = #line
+    ) {
+        let pattern = #"^127\.0\.0\.1 - - \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+) "([^"]*)" "([^"]*)" upstream: (.*) upstream_response_time: (.*) request_time: (\d+\.\d{3})$"#
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+            let match = regex.firstMatch(in: line, range: NSRange(line.startIndex..., in: line))
+        else { return XCTFail("not the article's format: \(line)", file: file, line: lineNumber) }
+        func group(_ index: Int) -> String {
+            Range(match.range(at: index), in: line).map { String(line[$0]) } ?? ""
+        }
+        XCTAssertEqual(group(2), request, file: file, line: lineNumber)
+        XCTAssertEqual(group(3), String(status), file: file, line: lineNumber)
+        XCTAssertEqual(group(5), "-", "no Referer: nginx's dash", file: file, line: lineNumber)
+        XCTAssertEqual(group(6), "test-agent/1.0", file: file, line: lineNumber)
+        XCTAssertEqual(group(7), upstream, file: file, line: lineNumber)
+        let responseTimes = group(8).components(separatedBy: ", ")
+        XCTAssertEqual(responseTimes.count, times, "one time per attempt: \(group(8))", file: file, line: lineNumber)
+        for time in responseTimes {
+            XCTAssertNotNil(time.range(of: #"^\d+\.\d{3}$"#, options: .regularExpression), time, file: file, line: lineNumber)
+        }
+    }
+
+    func testTheArticlesFormatFieldByField() throws {
+        let good = try TestBackend(name: "good", group: group)
+        let deadPort = try freeLoopbackPort()
+        let slow = try TestBackend(name: "slow", group: group, delay: .milliseconds(600))
+        backends = [good, slow]
+        harness = try ProxyHarness("""
+            http {
+            \(Self.articleFormat)
+                access_log TMP/access.log upstreamlog;
+                upstream pool { server 127.0.0.1:\(deadPort); server \(good.address); }
+                upstream dead { server 127.0.0.1:\(deadPort); }
+                upstream slow { server \(slow.address); }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://pool; }
+                    location /dead { proxy_pass http://dead; }
+                    location /slow { proxy_pass http://slow; proxy_read_timeout 200ms; }
+                }
+            }
+            """)
+        let agent = [("User-Agent", "test-agent/1.0")]
+        // The first request meets the dead server first (round robin), fails over, and is answered by `good`.
+        XCTAssertEqual(try harness!.get("/first", headers: agent).status, 200)
+        XCTAssertEqual(try harness!.get("/second", headers: agent).status, 200)
+        XCTAssertEqual(try harness!.get("/dead", headers: agent).status, 502)
+        XCTAssertEqual(try harness!.get("/slow", headers: agent).status, 504)
+        let logged = waitForLines(4)
+        XCTAssertEqual(logged.count, 4, logged.joined(separator: "\n"))
+        guard logged.count == 4 else { return }
+        assertArticleLine(logged[0], request: "GET /first HTTP/1.1", status: 200,
+                          upstream: "127.0.0.1:\(deadPort), \(good.address)", times: 2)
+        assertArticleLine(logged[1], request: "GET /second HTTP/1.1", status: 200, upstream: good.address, times: 1)
+        assertArticleLine(logged[2], request: "GET /dead HTTP/1.1", status: 502,
+                          upstream: "127.0.0.1:\(deadPort)", times: 1)
+        assertArticleLine(logged[3], request: "GET /slow HTTP/1.1", status: 504, upstream: slow.address, times: 1)
+        XCTAssertTrue(logged[3].hasSuffix("request_time: 0.2") || logged[3].contains("request_time: 0.2")
+                      || logged[3].contains("request_time: 0.3"), "the 504 took proxy_read_timeout: \(logged[3])")
+    }
+
+    func testJSONEscapingOffIfAndStatusLists() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                log_format json escape=json '{"ua":"$http_user_agent","status":$status,"up":"$upstream_status"}';
+                log_format plain '$request_uri $http_x_note';
+                access_log TMP/access.log json;
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://\(backend.address); }
+                    location /quiet { access_log off; return 204; }
+                    location /picked { access_log TMP/picked.log plain if=$http_x_log; return 200; }
+                }
+            }
+            """)
+        XCTAssertEqual(try harness!.get("/", headers: [("User-Agent", "say \"hi\"\\\tx")]).status, 200)
+        XCTAssertEqual(try harness!.get("/quiet").status, 204)
+        XCTAssertEqual(try harness!.get("/picked?a=1", headers: [("X-Log", "1"), ("X-Note", "\"q\"")]).status, 200)
+        XCTAssertEqual(try harness!.get("/picked?b=2", headers: [("X-Log", "0")]).status, 200)
+        XCTAssertEqual(try harness!.get("/picked?c=3").status, 200)
+        let json = waitForLines(1)
+        XCTAssertEqual(json, [#"{"ua":"say \"hi\"\\\tx","status":200,"up":"200"}"#])
+        let picked = waitForLines(1, harness!.directory + "/picked.log")
+        XCTAssertEqual(picked, [#"/picked?a=1 \x22q\x22"#], "default escaping; if= dropped \"0\" and absent")
+    }
+
+    func testBufferedLinesWaitForFlush() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                access_log TMP/access.log combined buffer=64k flush=700ms;
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://\(backend.address); } }
+            }
+            """)
+        for _ in 0..<3 { XCTAssertEqual(try harness!.get("/").status, 200) }
+        usleep(200_000)
+        XCTAssertEqual(lines().count, 0, "held in the loop's buffer")
+        XCTAssertEqual(waitForLines(3).count, 3, "written once flush= ran out")
+    }
+
+    func testReopenStartsANewFile() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                access_log TMP/access.log;
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://\(backend.address); } }
+            }
+            """)
+        XCTAssertEqual(try harness!.get("/before").status, 200)
+        XCTAssertEqual(waitForLines(1).count, 1)
+        let rotated = harness!.directory + "/access.log.1"
+        XCTAssertEqual(rename(logPath, rotated), 0)
+        harness!.server.reopenLogs()
+        XCTAssertTrue(eventually(5) { FileManager.default.fileExists(atPath: self.logPath) }, "reopened")
+        XCTAssertEqual(try harness!.get("/after").status, 200)
+        let fresh = waitForLines(1)
+        XCTAssertEqual(fresh.count, 1)
+        XCTAssertTrue(fresh.first?.contains("GET /after ") ?? false, fresh.joined())
+        XCTAssertTrue(lines(rotated).first?.contains("GET /before ") ?? false)
+    }
+}
