@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Instructions per keep-alive request, as docs/performance.md measures them:
-#   bench/callgrind.sh MAITRED_BINARY
+#   bench/callgrind.sh MAITRED_BINARY [LOGGING]
+# LOGGING replaces the default `access_log off;` in the http block (e.g. the article's log_format and an
+# access_log line) to measure what logging costs.
 # maitred (symbols stripped: valgrind 3.19 cannot read Swift's DWARF 5) with the article's keepalive 32 in front of
 # one bench/backend.c; 500 warm-up GETs, then instrumentation on for exactly 2,000 keep-alive GETs over 10
 # connections; prints total Ir / 2,000. Needs valgrind (apt-get install valgrind). Stops what it starts by PID.
 set -euo pipefail
 BIN=$1
+LOGGING=${2:-access_log off;}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 W=$(mktemp -d /tmp/maitre-callgrind-XXXXXX)
 VP=""
@@ -25,7 +28,7 @@ printf '%s\n' \
     "error_log $W/e.log warn;" \
     "events { worker_connections 2000; }" \
     "http {" \
-    "    access_log off;" \
+    "    ${LOGGING//\$W/$W}" \
     "    upstream app { server 127.0.0.1:18101; keepalive 32; }" \
     "    server { listen 127.0.0.1:18190; location / { proxy_pass http://app; } }" \
     "}" > "$W/m.conf"

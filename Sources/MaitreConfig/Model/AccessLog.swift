@@ -10,12 +10,31 @@ public struct LogFormat: Sendable, Equatable {
 
     public var name: String
     public var escape: Escape
-    public var template: VariableTemplate
+    public var template: VariableTemplate {
+        didSet { segments = Self.segments(of: template) }
+    }
+    /// The template ready to write: literals as bytes, so a line copies them without going through `String`.
+    public private(set) var segments: [Segment]
+
+    public enum Segment: Sendable, Equatable {
+        case bytes([UInt8])
+        case variable(Variable)
+    }
 
     public init(name: String, escape: Escape, template: VariableTemplate) {
         self.name = name
         self.escape = escape
         self.template = template
+        self.segments = Self.segments(of: template)
+    }
+
+    private static func segments(of template: VariableTemplate) -> [Segment] {
+        template.parts.map { part in
+            switch part {
+            case .literal(let text): return .bytes(Array(text.utf8))
+            case .variable(let variable): return .variable(variable)
+            }
+        }
     }
 
     /// nginx's predefined format.

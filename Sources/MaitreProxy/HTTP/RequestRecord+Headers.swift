@@ -5,33 +5,75 @@ extension RequestRecord {
     /// may hold another request by the time the access log asks). `name` is as `$http_NAME` writes it:
     /// lowercase, `_` standing for `-` (or `_`). Values are trimmed of surrounding spaces and tabs.
     func headerValues(named name: String) -> [String] {
-        let wanted = Array(name.utf8)
         var values: [String] = []
-        bytes.withUnsafeReadableBytes { raw in
-            var lineStart = 0
-            // Skip the request line.
-            while lineStart < raw.count, raw[lineStart] != UInt8(ascii: "\n") { lineStart += 1 }
-            lineStart += 1
-            while lineStart < raw.count {
-                var lineEnd = lineStart
-                while lineEnd < raw.count, raw[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
-                var colon = lineStart
-                while colon < lineEnd, raw[colon] != UInt8(ascii: ":") { colon += 1 }
-                if colon < lineEnd, colon - lineStart == wanted.count, Self.matches(raw, lineStart, wanted) {
-                    var start = colon + 1
-                    var end = lineEnd
-                    if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                    while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
-                    while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
-                    values.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self))
-                }
-                lineStart = lineEnd + 1
-            }
-        }
+        forEachHeaderValue(named: name) { values.append(String(decoding: $0, as: UTF8.self)) }
         return values
     }
 
-    private static func matches(_ raw: UnsafeRawBufferPointer, _ start: Int, _ wanted: [UInt8]) -> Bool {
+    /// Appends the values `name` matches, joined by `separator`, each through `write`; false when there is none.
+    func appendHeaderValues(
+        named name: String, separator: StaticString, to out: inout [UInt8],
+        _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void
+    ) -> Bool {
+        var found = false
+        forEachHeaderValue(named: name) { value in
+            if found {
+                separator.withUTF8Buffer { out.append(contentsOf: $0) }
+            }
+            found = true
+            write(value, &out)
+        }
+        return found
+    }
+
+    /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`.
+    func appendRequestLine(to out: inout [UInt8], _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void) {
+        bytes.withUnsafeReadableBytes { raw in
+            let line = raw.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
+            // The method and the target are the first two words of the request line.
+            guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")) else { return }
+            let afterMethod = line.index(after: firstSpace)
+            let targetEnd = line[afterMethod...].firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
+            write(UnsafeRawBufferPointer(rebasing: raw[line.startIndex..<firstSpace]), &out)
+            out.append(UInt8(ascii: " "))
+            write(UnsafeRawBufferPointer(rebasing: raw[afterMethod..<targetEnd]), &out)
+        }
+        out.append(contentsOf: " HTTP/1.".utf8)
+        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: max(0, min(9, versionMinor))))
+    }
+
+    private func forEachHeaderValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var wanted = name
+        wanted.withUTF8 { wanted in
+            bytes.withUnsafeReadableBytes { raw in
+                var lineStart = 0
+                // Skip the request line.
+                while lineStart < raw.count, raw[lineStart] != UInt8(ascii: "\n") { lineStart += 1 }
+                lineStart += 1
+                while lineStart < raw.count {
+                    var lineEnd = lineStart
+                    while lineEnd < raw.count, raw[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                    if lineEnd - lineStart > wanted.count, raw[lineStart + wanted.count] == UInt8(ascii: ":"),
+                        Self.matches(raw, lineStart, wanted)
+                    {
+                        var start = lineStart + wanted.count + 1
+                        var end = lineEnd
+                        if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                        while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") {
+                            start += 1
+                        }
+                        while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") {
+                            end -= 1
+                        }
+                        body(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                    }
+                    lineStart = lineEnd + 1
+                }
+            }
+        }
+    }
+
+    private static func matches(_ raw: UnsafeRawBufferPointer, _ start: Int, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
         for index in 0..<wanted.count {
             var byte = raw[start + index]
             if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }

@@ -15,16 +15,12 @@ struct AccessLogLine {
     let clock: LogClock
 
     func write(_ format: LogFormat, into out: inout [UInt8]) {
-        for part in format.template.parts {
-            switch part {
-            case .literal(let text):
-                out.append(contentsOf: text.utf8)
+        for segment in format.segments {
+            switch segment {
+            case .bytes(let bytes):
+                out.append(contentsOf: bytes)
             case .variable(let variable):
-                guard let value = value(of: variable) else {
-                    out.append(UInt8(ascii: "-"))
-                    continue
-                }
-                Self.append(value, escape: format.escape, to: &out)
+                if !append(variable, escape: format.escape, to: &out) { out.append(UInt8(ascii: "-")) }
             }
         }
         out.append(UInt8(ascii: "\n"))
@@ -32,80 +28,136 @@ struct AccessLogLine {
 
     /// True when an `if=` condition lets the line through: not empty and not "0".
     func allows(_ condition: VariableTemplate) -> Bool {
-        var value = ""
+        var value: [UInt8] = []
         for part in condition.parts {
             switch part {
-            case .literal(let text): value += text
-            case .variable(let variable): value += self.value(of: variable) ?? ""
+            case .literal(let text): value.append(contentsOf: text.utf8)
+            case .variable(let variable): _ = append(variable, escape: .none, to: &value)
             }
         }
-        return !value.isEmpty && value != "0"
+        return !value.isEmpty && value != [UInt8(ascii: "0")]
     }
 
-    /// The variable's value at the end of the request; nil when nginx's is "not found" (logged as `-`).
-    func value(of variable: Variable) -> String? {
-        let request = end.request
+    /// Appends the variable's value at the end of the request, escaped; false when nginx's is "not found"
+    /// (the caller writes `-`). Numbers and times are written as digits, with no string in between.
+    func append(_ variable: Variable, escape: LogFormat.Escape, to out: inout [UInt8]) -> Bool {
+        // The request is read through `end` (borrowed), never copied out: a copy retains its bytes.
+        guard end.request != nil || !Self.readsRequest(variable) else { return false }
         switch variable {
-        case .remoteAddr: return end.addresses.remoteIP
-        case .remotePort: return end.addresses.remotePort
-        case .serverAddr: return end.addresses.localIP
-        case .serverPort: return end.addresses.localPort
-        case .serverName: return end.serverName
-        case .scheme: return "http"
+        case .remoteAddr: Self.append(end.addresses.remoteIP, escape: escape, to: &out)
+        case .remotePort: Self.append(end.addresses.remotePort, escape: escape, to: &out)
+        case .serverAddr: Self.append(end.addresses.localIP, escape: escape, to: &out)
+        case .serverPort: Self.append(end.addresses.localPort, escape: escape, to: &out)
+        case .serverName: Self.append(end.serverName, escape: escape, to: &out)
+        case .scheme: out.append(contentsOf: "http".utf8)
         case .host:
-            if case .name(let name)? = request?.checkHost() { return name }
-            return end.serverName
-        case .requestMethod: return request?.methodName
-        case .requestURI: return request?.uri
-        case .uri: return request.map { Self.path(of: $0.uri) }
-        case .args: return request.map { Self.query(of: $0.uri) }
-        case .request: return request?.requestLine
+            if case .name(let name)? = end.request?.checkHost() {
+                Self.append(name, escape: escape, to: &out)
+            } else {
+                Self.append(end.serverName, escape: escape, to: &out)
+            }
+        case .requestMethod:
+            Self.append(end.request?.methodName ?? "", escape: escape, to: &out)
+        case .requestURI:
+            Self.append(end.request?.uri ?? "", escape: escape, to: &out)
+        case .uri:
+            Self.append(Self.path(of: end.request?.uri ?? ""), escape: escape, to: &out)
+        case .args:
+            Self.append(Self.query(of: end.request?.uri ?? ""), escape: escape, to: &out)
+        case .request:
+            end.request?.appendRequestLine(to: &out) { bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out) }
         case .httpHeader(let name):
-            guard let request else { return nil }
-            let values = request.headerValues(named: name)
-            return values.isEmpty ? nil : values.joined(separator: name == "cookie" ? "; " : ", ")
-        case .proxyHost, .proxyAddXForwardedFor:
-            return nil
-        case .remoteUser: return nil  // no Basic credentials are decoded yet
-        case .timeLocal: return clock.timeLocal
-        case .timeISO8601: return clock.timeISO8601
-        case .msec: return clock.msec
-        case .status: return Self.threeDigits(end.status)
-        case .bodyBytesSent: return String(end.bodyBytesSent)
-        case .requestTime: return Self.seconds(nanoseconds: max(0, end.endedAt - end.startedAt))
-        case .connection: return String(end.connectionNumber)
-        case .connectionRequests: return String(end.requestNumber)
-        case .upstreamAddr: return attempts { end.address(of: $0) }
-        case .upstreamStatus: return attempts { $0.status == 0 ? "-" : String($0.status) }
-        case .upstreamResponseTime: return attempts { Self.seconds(nanoseconds: $0.responseNanoseconds) }
-        case .upstreamConnectTime: return attempts { Self.seconds(nanoseconds: $0.connectNanoseconds) }
-        case .upstreamHeaderTime: return attempts { Self.seconds(nanoseconds: $0.headerNanoseconds) }
+            return end.request?.appendHeaderValues(named: name, separator: name == "cookie" ? "; " : ", ", to: &out) {
+                bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out)
+            } ?? false
+        case .proxyHost, .proxyAddXForwardedFor, .remoteUser:
+            return false  // no Basic credentials are decoded yet; the proxy values are the request's, not the log's
+        case .timeLocal: out.append(contentsOf: clock.timeLocal.utf8)
+        case .timeISO8601: out.append(contentsOf: clock.timeISO8601.utf8)
+        case .msec:
+            Self.appendDecimal(clock.seconds, to: &out)
+            out.append(UInt8(ascii: "."))
+            Self.appendThreeDigits(clock.milliseconds, to: &out)
+        case .status: Self.appendThreeDigits(end.status, to: &out)
+        case .bodyBytesSent: Self.appendDecimal(end.bodyBytesSent, to: &out)
+        case .requestTime: Self.appendSeconds(nanoseconds: max(0, end.endedAt - end.startedAt), to: &out)
+        case .connection: Self.appendDecimal(Int(truncatingIfNeeded: end.connectionNumber), to: &out)
+        case .connectionRequests: Self.appendDecimal(end.requestNumber, to: &out)
+        case .upstreamAddr:
+            return appendAttempts(to: &out) { attempt, out in Self.append(end.address(of: attempt), escape: escape, to: &out) }
+        case .upstreamStatus:
+            return appendAttempts(to: &out) { attempt, out in
+                if attempt.status == 0 { out.append(UInt8(ascii: "-")) } else { Self.appendDecimal(attempt.status, to: &out) }
+            }
+        case .upstreamResponseTime:
+            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.responseNanoseconds, to: &$1) }
+        case .upstreamConnectTime:
+            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.connectNanoseconds, to: &$1) }
+        case .upstreamHeaderTime:
+            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.headerNanoseconds, to: &$1) }
+        }
+        return true
+    }
+
+    private static func readsRequest(_ variable: Variable) -> Bool {
+        switch variable {
+        case .requestMethod, .requestURI, .uri, .args, .request, .httpHeader: return true
+        default: return false
         }
     }
 
-    /// One entry per attempt, joined with ", " as nginx joins them; nil without an upstream attempt.
-    private func attempts(_ entry: (AttemptRecord) -> String) -> String? {
-        guard let upstream = end.upstream, !upstream.attempts.isEmpty else { return nil }
-        var text = ""
+    /// One entry per attempt, joined with ", " as nginx joins them; false without an upstream attempt.
+    private func appendAttempts(to out: inout [UInt8], _ entry: (AttemptRecord, inout [UInt8]) -> Void) -> Bool {
+        guard let upstream = end.upstream, !upstream.attempts.isEmpty else { return false }
+        var first = true
         upstream.attempts.forEach { attempt in
-            if !text.isEmpty { text += ", " }
-            text += entry(attempt)
+            if !first { out.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
+            first = false
+            entry(attempt, &out)
         }
-        return text
+        return true
     }
 
     /// `0.004`: seconds with milliseconds, as nginx prints its `ngx_msec_t` times; `-` for a step not reached.
-    static func seconds(nanoseconds: Int64) -> String {
-        guard nanoseconds >= 0 else { return "-" }
-        let milliseconds = nanoseconds / 1_000_000
+    static func appendSeconds(nanoseconds: Int64, to out: inout [UInt8]) {
+        guard nanoseconds >= 0 else {
+            out.append(UInt8(ascii: "-"))
+            return
+        }
+        let milliseconds = Int(nanoseconds / 1_000_000)
+        appendDecimal(milliseconds / 1000, to: &out)
+        out.append(UInt8(ascii: "."))
         let fraction = milliseconds % 1000
-        let padding = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
-        return "\(milliseconds / 1000).\(padding)\(fraction)"
+        out.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        out.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
-    static func threeDigits(_ status: Int) -> String {
-        guard status >= 0 && status < 1000 else { return "000" }
-        return status < 10 ? "00\(status)" : status < 100 ? "0\(status)" : String(status)
+    static func appendThreeDigits(_ status: Int, to out: inout [UInt8]) {
+        let value = status >= 0 && status < 1000 ? status : 0
+        out.append(UInt8(ascii: "0") + UInt8(value / 100))
+        out.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            if value == 0 { out.append(UInt8(ascii: "0")) } else { out.append(contentsOf: String(value).utf8) }
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0, count < buffer.count {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+        }
     }
 
     static func path(of uri: String) -> String {
@@ -118,20 +170,43 @@ struct AccessLogLine {
         return String(uri[uri.index(after: question)...])
     }
 
-    /// nginx's escapes for a variable's value (ngx_http_log_escape, ngx_escape_json).
     static func append(_ value: String, escape: LogFormat.Escape, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
-        for byte in value.utf8 {
-            switch escape {
-            case .none:
-                out.append(byte)
-            case .default:
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte > 0x7E {
+        let done: Void? = value.utf8.withContiguousStorageIfAvailable {
+            appendEscaped(UnsafeRawBufferPointer($0), escape: escape, to: &out)
+        }
+        if done == nil {
+            var value = value
+            value.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0), escape: escape, to: &out) }
+        }
+    }
+
+    /// A byte `escape=default` writes as `\xXX`; JSON escapes the same set, with other spellings.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte > 0x7E
+    }
+
+    private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// nginx's escapes for a variable's value (ngx_http_log_escape, ngx_escape_json).
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, escape: LogFormat.Escape, to out: inout [UInt8]) {
+        // The usual value has nothing to escape: one copy.
+        if escape == .none || !bytes.contains(where: { $0 < 0x20 || $0 > 0x7E || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: bytes)
+            return
+        }
+        switch escape {
+        case .none:
+            out.append(contentsOf: bytes)
+        case .default:
+            for byte in bytes {
+                if needsEscape(byte) {
                     out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
                 } else {
                     out.append(byte)
                 }
-            case .json:
+            }
+        case .json:
+            for byte in bytes {
                 switch byte {
                 case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
                 case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
@@ -141,7 +216,7 @@ struct AccessLogLine {
                 case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
                 case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
                 case 0..<0x20:
-                    out.append(contentsOf: Array("\\u00".utf8))
+                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
                     out.append(contentsOf: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
                 default: out.append(byte)
                 }
@@ -155,14 +230,16 @@ final class LogClock {
     private var second: time_t = -1
     private(set) var timeLocal = ""
     private(set) var timeISO8601 = ""
-    private(set) var msec = ""
+    /// `$msec`'s parts.
+    private(set) var seconds = 0
+    private(set) var milliseconds = 0
 
     /// Brings the texts to now.
     func update() {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let milliseconds = now.tv_nsec / 1_000_000
-        msec = "\(now.tv_sec).\(milliseconds < 10 ? "00" : milliseconds < 100 ? "0" : "")\(milliseconds)"
+        seconds = Int(now.tv_sec)
+        milliseconds = Int(now.tv_nsec / 1_000_000)
         guard now.tv_sec != second else { return }
         second = now.tv_sec
         var t = now.tv_sec

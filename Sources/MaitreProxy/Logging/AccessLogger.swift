@@ -8,10 +8,16 @@ final class AccessLogger: RequestEndObserver {
     private let eventLoop: any EventLoop
     private var writers: [String: LogWriter] = [:]
     private var buffers: [String: PendingLines] = [:]
+    /// The last file a line went to: most configurations have one, so the lookup by path is made once.
+    private var lastPath = ""
+    private var lastWriter: LogWriter?
+    private var lastPendingPath = ""
+    private var lastPending: PendingLines?
     private let clock = LogClock()
     private var line: [UInt8] = []
 
-    private struct PendingLines {
+    /// A class, so appending to its bytes never copies them (a struct taken out of the dictionary would).
+    private final class PendingLines {
         var bytes: [UInt8] = []
         var flushTimer: Scheduled<Void>?
     }
@@ -24,6 +30,8 @@ final class AccessLogger: RequestEndObserver {
     /// still log where their configuration said).
     func add(_ writers: [String: LogWriter]) {
         self.writers.merge(writers) { _, new in new }
+        lastPath = ""
+        lastWriter = nil
     }
 
     func requestEnded(_ end: RequestEnd) {
@@ -32,7 +40,7 @@ final class AccessLogger: RequestEndObserver {
         let formatter = AccessLogLine(end: end, clock: clock)
         for log in end.accessLogs {
             if let condition = log.condition, !formatter.allows(condition) { continue }
-            guard let writer = writers[log.path] else { continue }
+            guard let writer = writer(for: log.path) else { continue }
             line.removeAll(keepingCapacity: true)
             formatter.write(log.format, into: &line)
             if let size = log.bufferSize {
@@ -43,13 +51,31 @@ final class AccessLogger: RequestEndObserver {
         }
     }
 
+    private func writer(for path: String) -> LogWriter? {
+        if let lastWriter, path == lastPath { return lastWriter }
+        lastWriter = writers[path]
+        lastPath = path
+        return lastWriter
+    }
+
     /// Hands every gathered line to its writer (reopen, stop).
     func flushAll() {
         for path in Array(buffers.keys) { flush(path) }
     }
 
     private func gather(_ line: [UInt8], for log: AccessLog, size: Int, writer: LogWriter) {
-        var pending = buffers[log.path] ?? PendingLines()
+        let pending: PendingLines
+        if let lastPending, log.path == lastPendingPath {
+            pending = lastPending
+        } else if let existing = buffers[log.path] {
+            pending = existing
+        } else {
+            pending = PendingLines()
+            pending.bytes.reserveCapacity(size)
+            buffers[log.path] = pending
+        }
+        lastPending = pending
+        lastPendingPath = log.path
         if !pending.bytes.isEmpty, pending.bytes.count + line.count > size {
             writer.append(bytes: pending.bytes)
             pending.bytes.removeAll(keepingCapacity: true)
@@ -64,18 +90,16 @@ final class AccessLogger: RequestEndObserver {
                 [weak self] in self?.flush(path)
             }
         }
-        buffers[log.path] = pending
     }
 
     private func flush(_ path: String) {
-        guard var pending = buffers[path] else { return }
+        guard let pending = buffers[path] else { return }
         pending.flushTimer?.cancel()
         pending.flushTimer = nil
         if !pending.bytes.isEmpty, let writer = writers[path] {
             writer.append(bytes: pending.bytes)
         }
         pending.bytes.removeAll(keepingCapacity: true)
-        buffers[path] = pending
     }
 }
 

@@ -19,6 +19,9 @@ final class LogWriter: Sendable {
         var reopenRequested = false
         /// Batches handed to the writer and not written yet, for `flush`.
         var inFlight = false
+        /// The writer was woken and has not taken the pending bytes yet: later lines ride along without waking
+        /// it again (one wake per batch under load, not one per line).
+        var wakeRequested = false
     }
 
     private let path: String
@@ -80,15 +83,17 @@ final class LogWriter: Sendable {
     /// Queues bytes that end in a line end (a batch of access-log lines); never blocks on I/O.
     func append(bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        let accepted = pending.withLockedValue { pending -> Bool in
+        let wakeNeeded = pending.withLockedValue { pending -> Bool in
             guard pending.bytes.count + bytes.count <= limit else {
                 pending.dropped += 1
                 return false
             }
             pending.bytes.append(contentsOf: bytes)
-            return true
+            let needsWake = !pending.wakeRequested
+            pending.wakeRequested = true
+            return needsWake
         }
-        if accepted { wake() }
+        if wakeNeeded { wake() }
     }
 
     /// The writer reopens the file before its next batch (SIGUSR1 / `-s reopen`).
@@ -123,6 +128,7 @@ final class LogWriter: Sendable {
             var reopen = false
             pending.withLockedValue { pending in
                 swap(&batch, &pending.bytes)
+                pending.wakeRequested = false
                 dropped = pending.dropped
                 pending.dropped = 0
                 reopen = pending.reopenRequested
