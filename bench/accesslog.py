@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""What the access log costs: requests/s with logging off and with the article's `upstreamlog` format, for
+maitred and nginx with the same configuration, in one run.
+
+    python3 bench/accesslog.py MAITRED_BINARY [ROUNDS]
+
+Three bench/backend.c backends pinned to CPU 1, the balancer (1 worker / event loop) pinned to CPU 0, the
+article's upstream block (`keepalive 32`), `wrk -t2 -c50 -d6s` pinned to CPU 1 after a 1 s warm-up. Rows per
+system: `access_log off`, the article's format unbuffered, and the same with `buffer=64k flush=1s`. Every
+configuration of a round runs before the next round starts (systems interleaved); the table gives the median
+req/s over rounds and the ratio to the same system with logging off. Log files go to a temporary directory
+(a tmpfs on most machines: the cost measured is the balancer's, not a disk's). Every process started is stopped
+by its PID; every load run ends on its own (`wrk -d`).
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import slowloris as S  # noqa: E402  (its process and port helpers)
+
+BACKENDS = [18401, 18402, 18403]
+LISTEN = 18490
+FORMAT = ("log_format upstreamlog '$remote_addr - $remote_user [$time_local] ' "
+          "'\"$request\" $status $body_bytes_sent ' '\"$http_referer\" \"$http_user_agent\" ' "
+          "'upstream: $upstream_addr ' 'upstream_response_time: $upstream_response_time ' "
+          "'request_time: $request_time';")
+ROWS = [("off", "access_log off;"),
+        ("article format", FORMAT + " access_log {d}/access.log upstreamlog;"),
+        ("article format, buffer=64k flush=1s", FORMAT + " access_log {d}/access.log upstreamlog buffer=64k flush=1s;")]
+
+
+def config(d, system, logging):
+    head = f"worker_processes 1;\npid {d}/{system}.pid;\nerror_log {d}/{system}-error.log error;\n"
+    extra = ""
+    if system == "nginx":
+        head += "daemon off;\n"
+        extra = "proxy_http_version 1.1; proxy_set_header Connection \"\";"
+    servers = " ".join(f"server 127.0.0.1:{p};" for p in BACKENDS)
+    return head + f"""events {{ worker_connections 4096; }}
+http {{
+    {logging.format(d=d)}
+    keepalive_timeout 300s;
+    upstream app {{ {servers} keepalive 32; }}
+    server {{ listen 127.0.0.1:{LISTEN}; location / {{ proxy_pass http://app; {extra} }} }}
+}}
+"""
+
+
+def measure(system, binary, logging, d):
+    conf = f"{d}/{system}.conf"
+    open(conf, "w").write(config(d, system, logging))
+    if os.path.exists(f"{d}/access.log"):
+        os.remove(f"{d}/access.log")
+    cmd = [binary, "-c", conf] if system == "maitred" else ["nginx", "-c", conf, "-p", d]
+    balancer = S.start(cmd, "0")
+    try:
+        S.wait_port(LISTEN)
+        subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c50", "-d1s", f"http://127.0.0.1:{LISTEN}/"],
+                       capture_output=True, check=True)
+        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c50", "-d6s", f"http://127.0.0.1:{LISTEN}/"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        S.stop(balancer)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{system}: {errors.group(1)} non-2xx responses")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        raise SystemExit(__doc__)
+    maitred = os.path.abspath(sys.argv[1])
+    rounds = int(sys.argv[2]) if len(sys.argv) == 3 else 3
+    d = tempfile.mkdtemp(prefix="maitre-accesslog-")
+    backend = f"{d}/backend"
+    subprocess.run(["gcc", "-O2", "-o", backend, f"{HERE}/backend.c"], check=True)
+    backends = [S.start([backend, str(p)], "1") for p in BACKENDS]
+    results = {}
+    try:
+        for p in BACKENDS:
+            S.wait_port(p)
+        for _ in range(rounds):
+            for system, binary in (("maitred", maitred), ("nginx", "nginx")):
+                for label, logging in ROWS:
+                    results.setdefault((system, label), []).append(measure(system, binary, logging, d))
+                    time.sleep(0.5)
+    finally:
+        for p in backends:
+            S.stop(p)
+    print(f"Median req/s over {rounds} rounds, `wrk -t2 -c50 -d6s`, 1 worker, the article's `keepalive 32`.\n")
+    print("| system | access log | req/s | vs logging off | range |")
+    print("|---|---|---:|---:|---|")
+    for system in ("maitred", "nginx"):
+        base = statistics.median(results[(system, "off")])
+        for label, _ in ROWS:
+            values = results[(system, label)]
+            median = statistics.median(values)
+            print(f"| {system} | {label} | {median:,.0f} | {median / base:.3f} | "
+                  f"{min(values):,.0f}–{max(values):,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
