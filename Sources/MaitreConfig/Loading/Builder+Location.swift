@@ -21,6 +21,9 @@ extension ConfigBuilder {
                 if location.proxyPass != nil { throw Self.duplicate(directive) }
                 location.proxyPass = try parseProxyPass(directive, in: location)
                 location.checkStatus = nil
+            case "stub_status":
+                // nginx ≥ 1.7.5 takes no argument; an old `stub_status on;` is accepted, as nginx accepts it.
+                location.stubStatus = true
             case "check_status":
                 let written = directive.arguments.first ?? "html"
                 guard let format = CheckStatusFormat(rawValue: written) else {
@@ -141,6 +144,8 @@ extension ConfigBuilder {
                 handler = .return(action)
             } else if let format = draft.checkStatus {
                 handler = .checkStatus(format)
+            } else if draft.stubStatus {
+                handler = .stubStatus
             } else if let proxyPass = draft.proxyPass {
                 handler = .proxyPass(
                     ProxyPass(

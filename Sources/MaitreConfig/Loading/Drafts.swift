@@ -33,6 +33,7 @@ final class LocationDraft {
     /// `check_status`: set, the status page is the content handler (the later of it and `proxy_pass` wins, as
     /// both set nginx's one content handler).
     var checkStatus: CheckStatusFormat?
+    var stubStatus = false
     var children: [LocationDraft] = []
 
     init(name: String, kind: Kind, match: LocationMatch, source: SourceLocation) {

@@ -156,6 +156,8 @@ public enum LocationHandler: Sendable {
     case `return`(ReturnAction)
     /// The upstream check module's status page.
     case checkStatus(CheckStatusFormat)
+    /// nginx's `stub_status`: connection and request counts in its plain-text format.
+    case stubStatus
 }
 
 /// `check_status [html|csv|json]`.

@@ -67,6 +67,9 @@ extension HTTPProxyHandler {
             uri: normalized, args: args)
 
         switch location.handler {
+        case .stubStatus?:
+            respondStubStatus(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(expected: bodyFraming != .none)
         case .checkStatus(let format)?:
             respondCheckStatus(format, query: args, method: request.record.method, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)

@@ -46,6 +46,17 @@ extension HTTPProxyHandler {
             contentType: CheckStatusPage.contentType(format))
     }
 
+    /// nginx's stub_status page: every loop's counters summed, in nginx's exact text.
+    func respondStubStatus(method: RequestRecord.Method, keepAlive: Bool, isHead: Bool) {
+        guard method == .get || method == .head else {
+            respondLocally(status: .methodNotAllowed, keepAlive: keepAlive, isHead: isHead)
+            return
+        }
+        respondLocally(
+            status: .ok, keepAlive: keepAlive, isHead: isHead,
+            body: ConnectionStatsTable.stubStatusBody(loop.statsTable.totals), contentType: "text/plain")
+    }
+
     /// Writes a complete response of maitred's own: an error page unless `body` is given.
     func respondLocally(
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
@@ -80,6 +91,7 @@ extension HTTPProxyHandler {
     /// The one place where every request ends (answered, failed, cut off or abandoned): its record goes to the
     /// loop's observer, if any, while the head's bytes are still valid.
     func requestEnded(status: Int, exchange: ProxyExchange?, completed: Bool) {
+        moveStat(to: .waiting)
         guard let observer = loop.requestEndObserver else { return }
         let server = logServer ?? defaultServer
         observer.requestEnded(RequestEnd(

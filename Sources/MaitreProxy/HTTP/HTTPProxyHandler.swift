@@ -1,3 +1,4 @@
+import Atomics
 import MaitreBalancing
 import MaitreConfig
 import MaitreWire
@@ -72,6 +73,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// Where the request was routed, for its access log (set only while a loop observes request ends).
     var logServer: ServerRoute?
     var logLocation: Location?
+    /// Reading a head, writing a response, or waiting: what stub_status counts this connection as.
+    var statPhase = ConnectionStats.Phase.waiting
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
 
     init(loop: LoopContext, endpoint: ListenEndpoint, routes: EndpointRoutes, connectionNumber: UInt64) {
@@ -130,6 +133,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     func channelInactive(context: ChannelHandlerContext) {
         loop.idleDeadlines.disarm(self)
+        moveStat(to: .waiting)
         bodyTimer?.cancel()
         if let exchange {
             log.log(.info, "client prematurely closed connection\(describe(exchange))", connection: connectionNumber)
@@ -234,6 +238,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             }
             switch result {
             case .incomplete:
+                if bytes.readableBytes > 0 { moveStat(to: .reading) }
                 return false
             case .invalid(let error):
                 rejectHead(error)
@@ -247,6 +252,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 requestStartedAt = clock
                 responseStatus = 0
                 responseBodyBytes = 0
+                moveStat(to: .writing)
+                loop.stats.requests.wrappingIncrement(ordering: .relaxed)
                 logServer = nil
                 logLocation = nil
                 // Only an observer reads it (a local answer's end record): otherwise no retain per request.
@@ -315,6 +322,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
 
     /// A head the parser refused: answered with nginx's status, then the connection closes.
     func rejectHead(_ error: RequestHeadError) {
+        moveStat(to: .writing)  // answering the bad head
         log.log(.info, "\(error.message) while reading client request headers, client: \(remoteIP)",
                 connection: connectionNumber)
         state.headRefused()
@@ -352,6 +360,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     func channelReadComplete(context: ChannelHandlerContext) {
         exchange?.connection?.handler?.flush()
         context.fireChannelReadComplete()
+    }
+}
+
+extension HTTPProxyHandler {
+    /// The connection starts reading a head, starts answering, or goes back to waiting (stub_status).
+    func moveStat(to phase: ConnectionStats.Phase) {
+        guard phase != statPhase else { return }
+        loop.stats.move(from: statPhase, to: phase)
+        statPhase = phase
     }
 }
 

@@ -1,3 +1,4 @@
+import Atomics
 import MaitreConfig
 import NIOCore
 
@@ -8,10 +9,12 @@ enum HTTPListener {
             // The listener is closing (a reload removed it): nothing here serves this endpoint any more.
             throw ChannelError.ioOnClosedChannel
         }
+        loop.stats.accepted.wrappingIncrement(ordering: .relaxed)
         guard loop.admitConnection() else {
             // nginx closes an accepted connection it has no slot for.
             throw ChannelError.ioOnClosedChannel
         }
+        loop.stats.handled.wrappingIncrement(ordering: .relaxed)
         let settings = routes.route(host: nil).server.settings
         try channel.pipeline.syncOperations.addHandler(
             HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))

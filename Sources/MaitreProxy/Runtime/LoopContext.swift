@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Atomics
 import MaitreBalancing
 import MaitreConfig
 import MaitreWire
@@ -26,6 +27,9 @@ final class LoopContext {
     /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them. Held strongly:
     /// it is read at every request's end, where a weak load would cost an atomic side-table access.
     var requestEndObserver: (any RequestEndObserver)?
+    /// nginx's stub_status counters: this loop's cells, and every loop's for the page.
+    let stats: ConnectionStats
+    let statsTable: ConnectionStatsTable
     /// This loop's access logging; it observes request ends while the configuration has an access log.
     private(set) lazy var accessLogger = AccessLogger(eventLoop: eventLoop)
     /// How upstream connections are opened (sockets; tests inject their own).
@@ -91,9 +95,12 @@ final class LoopContext {
     /// reconciles it against a registry of its own.
     init(
         snapshot: ProxySnapshot, eventLoop: any EventLoop, log: ErrorLog, index: Int, loopCount: Int,
-        peers: ReconciledPeers? = nil
+        peers: ReconciledPeers? = nil, statsTable: ConnectionStatsTable? = nil
     ) {
         self.eventLoop = eventLoop
+        let table = statsTable ?? ConnectionStatsTable(loopCount: 1)
+        self.statsTable = table
+        self.stats = table.loops[statsTable == nil ? 0 : min(max(0, index), table.loops.count - 1)]
         self.log = log
         var counters: [PeerRecordID: PeerCounters] = [:]
         var ownRegistry = PeerRegistryState()
@@ -161,13 +168,16 @@ final class LoopContext {
 
     func connectionOpened(_ channel: any Channel, endpoint: ListenEndpoint) {
         connections[ObjectIdentifier(channel)] = (channel, endpoint)
+        stats.active.wrappingIncrement(ordering: .relaxed)
         if quiescing {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
     }
 
     func connectionClosed(_ channel: any Channel) {
-        connections[ObjectIdentifier(channel)] = nil
+        if connections.removeValue(forKey: ObjectIdentifier(channel)) != nil {
+            stats.active.wrappingDecrement(ordering: .relaxed)
+        }
     }
 
     /// Graceful stop: idle upstream connections close, every client connection finishes its request and closes.

@@ -86,12 +86,13 @@ public final class ProxyServer: Sendable {
     public func start(_ snapshot: ProxySnapshot) throws {
         let all = Array(group.makeIterator())
         let writers = try accessLogs.open(for: snapshot.configuration)
+        let statsTable = ConnectionStatsTable(loopCount: all.count)
         let loops = try registry.start(snapshot) { peers in
             try all.enumerated().map { index, loop in
                 try loop.submit { [log, registry] in
                     let context = LoopContext(
                         snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
-                        peers: peers)
+                        peers: peers, statsTable: statsTable)
                     context.registry = registry
                     context.prepareAccessLogs(writers)
                     return NIOLoopBound(context, eventLoop: loop)
