@@ -96,7 +96,7 @@ final class AccessLogIntegrationTests: ProxyTestCase {
         harness = try ProxyHarness("""
             http {
                 log_format json escape=json '{"ua":"$http_user_agent","status":$status,"up":"$upstream_status"}';
-                log_format plain '$request_uri $http_x_note';
+                log_format plain '$request_uri $http_x_note $arg_a $cookie_session $remote_user $request_length';
                 access_log TMP/access.log json;
                 server {
                     listen 127.0.0.1:PROXY_PORT;
@@ -108,13 +108,51 @@ final class AccessLogIntegrationTests: ProxyTestCase {
             """)
         XCTAssertEqual(try harness!.get("/", headers: [("User-Agent", "say \"hi\"\\\tx")]).status, 200)
         XCTAssertEqual(try harness!.get("/quiet").status, 204)
-        XCTAssertEqual(try harness!.get("/picked?a=1", headers: [("X-Log", "1"), ("X-Note", "\"q\"")]).status, 200)
+        XCTAssertEqual(try harness!.get("/picked?a=1", headers: [
+            ("X-Log", "1"), ("X-Note", "\"q\""), ("Cookie", "theme=dark; session=s3"),
+            ("Authorization", "Basic YWxpY2U6c2VjcmV0"),
+        ]).status, 200)
         XCTAssertEqual(try harness!.get("/picked?b=2", headers: [("X-Log", "0")]).status, 200)
         XCTAssertEqual(try harness!.get("/picked?c=3").status, 200)
         let json = waitForLines(1)
         XCTAssertEqual(json, [#"{"ua":"say \"hi\"\\\tx","status":200,"up":"200"}"#])
         let picked = waitForLines(1, harness!.directory + "/picked.log")
-        XCTAssertEqual(picked, [#"/picked?a=1 \x22q\x22"#], "default escaping; if= dropped \"0\" and absent")
+        XCTAssertEqual(picked.count, 1, "if= dropped \"0\" and absent")
+        let fields = picked.first?.split(separator: " ").map(String.init) ?? []
+        XCTAssertEqual(Array(fields.prefix(5)), ["/picked?a=1", #"\x22q\x22"#, "1", "s3", "alice"], "default escaping")
+        let length = Int(fields.last ?? "") ?? 0
+        XCTAssertGreaterThan(length, 100, "the head's bytes: \(picked)")
+        XCTAssertLessThan(length, 400)
+    }
+
+    /// `$request_id`: 32 hex digits, the same in the header sent upstream and in the log line, new per request.
+    func testRequestIDIsOnePerRequestAndShared() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        harness = try ProxyHarness("""
+            http {
+                log_format ids '$request_id $status';
+                access_log TMP/access.log ids;
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://\(backend.address); proxy_set_header X-Request-ID $request_id; }
+                }
+            }
+            """)
+        let client = try harness!.client()
+        var sent: [String] = []
+        for _ in 0..<2 {
+            let response = try client.request("GET", "/headers")
+            XCTAssertEqual(response.status, 200)
+            let line = response.text.split(separator: "\n").first { $0.lowercased().hasPrefix("x-request-id: ") }
+            sent.append(line.map { String($0.dropFirst("x-request-id: ".count)) } ?? "")
+        }
+        let logged = waitForLines(2).map { String($0.split(separator: " ").first ?? "") }
+        XCTAssertEqual(logged, sent, "the log shows the id the upstream got")
+        XCTAssertNotEqual(sent[0], sent[1], "a new id per request on the same connection")
+        for id in sent {
+            XCTAssertNotNil(id.range(of: "^[0-9a-f]{32}$", options: .regularExpression), id)
+        }
     }
 
     func testBufferedLinesWaitForFlush() throws {

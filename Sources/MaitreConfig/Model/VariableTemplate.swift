@@ -48,6 +48,14 @@ public enum Variable: Sendable, Equatable, Hashable {
     case proxyAddXForwardedFor
     /// `$http_NAME`: NAME lowercased with `_` standing for `-`, as nginx matches it.
     case httpHeader(String)
+    /// `$arg_NAME`: the query-string argument NAME (matched without regard to case, as nginx matches it).
+    case argument(String)
+    /// `$cookie_NAME`: the value of cookie NAME in the Cookie header.
+    case cookie(String)
+    /// `$request_length`: bytes of the request head and body received.
+    case requestLength
+    /// `$request_id`: 32 random hex digits, one per request.
+    case requestID
     // What the access log reads once the request is over (nginx's log-phase values); see `isLogPhase`.
     case remoteUser
     case timeLocal
@@ -70,9 +78,10 @@ public enum Variable: Sendable, Equatable, Hashable {
     public var isLogPhase: Bool {
         switch self {
         case .host, .remoteAddr, .remotePort, .serverAddr, .serverPort, .serverName, .scheme, .requestMethod,
-            .requestURI, .uri, .args, .proxyHost, .proxyAddXForwardedFor, .httpHeader:
+            .requestURI, .uri, .args, .proxyHost, .proxyAddXForwardedFor, .httpHeader, .argument, .cookie,
+            .remoteUser, .requestID:
             return false
-        case .remoteUser, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
+        case .requestLength, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
             .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
             .upstreamConnectTime, .upstreamHeaderTime:
             return true
@@ -95,6 +104,10 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .proxyHost: return "proxy_host"
         case .proxyAddXForwardedFor: return "proxy_add_x_forwarded_for"
         case .httpHeader(let h): return "http_" + h
+        case .argument(let a): return "arg_" + a
+        case .cookie(let c): return "cookie_" + c
+        case .requestLength: return "request_length"
+        case .requestID: return "request_id"
         case .remoteUser: return "remote_user"
         case .timeLocal: return "time_local"
         case .timeISO8601: return "time_iso8601"
@@ -144,9 +157,15 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "upstream_response_time": self = .upstreamResponseTime
         case "upstream_connect_time": self = .upstreamConnectTime
         case "upstream_header_time": self = .upstreamHeaderTime
+        case "request_length": self = .requestLength
+        case "request_id": self = .requestID
         default:
             if name.hasPrefix("http_"), name.count > 5 {
                 self = .httpHeader(String(name.dropFirst(5)).lowercased())
+            } else if name.hasPrefix("arg_"), name.count > 4 {
+                self = .argument(String(name.dropFirst(4)))
+            } else if name.hasPrefix("cookie_"), name.count > 7 {
+                self = .cookie(String(name.dropFirst(7)))
             } else {
                 return nil
             }

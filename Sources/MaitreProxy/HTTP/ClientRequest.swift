@@ -48,6 +48,8 @@ struct RequestRecord {
     }
 
     var version: HTTPVersion { versionMinor == 0 ? .http1_0 : .http1_1 }
+    /// Bytes of the head as received.
+    var headLength: Int { bytes.readableBytes }
     var isHead: Bool { method == .head }
     /// nginx does not repeat a sent POST, LOCK or PATCH on the next upstream unless told to.
     var isIdempotent: Bool {

@@ -27,7 +27,7 @@ extension HTTPProxyHandler {
             // A server-level `return` runs before any location is chosen (nginx's server rewrite phase).
             let variables = RequestVariables(
                 request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
-                uri: normalized, args: args)
+                uri: normalized, args: args, requestID: requestID)
             respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
             return
@@ -64,7 +64,7 @@ extension HTTPProxyHandler {
 
         var variables = RequestVariables(
             request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
-            uri: normalized, args: args)
+            uri: normalized, args: args, requestID: requestID)
 
         switch location.handler {
         case .stubStatus?:

@@ -100,6 +100,9 @@ extension HTTPProxyHandler {
             connectionNumber: connectionNumber, requestNumber: requestsServed,
             request: exchange?.request ?? currentRequest, status: status, completed: completed,
             startedAt: requestStartedAt, endedAt: clock, bodyBytesSent: responseBodyBytes,
+            requestID: requestID,
+            requestHeadBytes: (exchange?.request ?? currentRequest)?.headLength ?? 0,
+            requestBodyBytes: exchange?.bodyBytesReceived ?? 0,
             upstream: exchange.map { RequestEnd.Upstream(index: $0.upstreamIndex, attempts: $0.state.attempts) },
             addresses: addresses, snapshot: runtime.snapshot))
     }

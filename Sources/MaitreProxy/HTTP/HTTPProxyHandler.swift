@@ -73,6 +73,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     /// Where the request was routed, for its access log (set only while a loop observes request ends).
     var logServer: ServerRoute?
     var logLocation: Location?
+    /// This request's `$request_id`, made when first asked for.
+    lazy var requestID = RequestIDSlot(generator: loop.requestIDs)
     /// Reading a head, writing a response, or waiting: what stub_status counts this connection as.
     var statPhase = ConnectionStats.Phase.waiting
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
@@ -254,6 +256,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 responseBodyBytes = 0
                 moveStat(to: .writing)
                 loop.stats.requests.wrappingIncrement(ordering: .relaxed)
+                requestID.reset()
                 logServer = nil
                 logLocation = nil
                 // Only an observer reads it (a local answer's end record): otherwise no retain per request.

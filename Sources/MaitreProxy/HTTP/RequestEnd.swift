@@ -25,6 +25,11 @@ struct RequestEnd {
     let endedAt: Int64
     /// Response body bytes handed to the client connection (nginx's `$body_bytes_sent`).
     let bodyBytesSent: Int
+    /// The request's `$request_id` slot (the log line shows the id the request was proxied with, or makes one).
+    let requestID: RequestIDSlot?
+    /// Bytes of the request head and of the request body received (`$request_length`).
+    let requestHeadBytes: Int
+    let requestBodyBytes: Int
     /// The upstream and every attempt, for a proxied request.
     let upstream: Upstream?
     let addresses: ConnectionAddresses

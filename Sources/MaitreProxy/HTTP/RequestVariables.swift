@@ -12,6 +12,8 @@ struct RequestVariables {
     /// `$args`: the query string without `?`.
     var args: String?
     var proxyHost: String = ""
+    /// Where this request's `$request_id` is kept (nil: an id of its own each time, for tests).
+    var requestID: RequestIDSlot? = nil
 
     func value(of variable: Variable) -> String {
         switch variable {
@@ -38,7 +40,15 @@ struct RequestVariables {
             return values.joined(separator: name == "cookie" ? "; " : ", ")
         case .request:
             return request.record.requestLine
-        case .remoteUser, .timeLocal, .timeISO8601, .msec, .status, .bodyBytesSent, .requestTime, .connection,
+        case .argument(let name):
+            return RequestFields.argument(name, in: args ?? "") ?? ""
+        case .cookie(let name):
+            return RequestFields.cookie(name, in: request.values(named: "cookie")) ?? ""
+        case .remoteUser:
+            return request.values(named: "authorization").first.flatMap(RequestFields.basicUser) ?? ""
+        case .requestID:
+            return requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()
+        case .requestLength, .timeLocal, .timeISO8601, .msec, .status, .bodyBytesSent, .requestTime, .connection,
             .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime,
             .upstreamHeaderTime:
             return ""  // known once the request is over: the access log's (`AccessLogLine`)

@@ -70,8 +70,27 @@ struct AccessLogLine {
             return end.request?.appendHeaderValues(named: name, separator: name == "cookie" ? "; " : ", ", to: &out) {
                 bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out)
             } ?? false
-        case .proxyHost, .proxyAddXForwardedFor, .remoteUser:
-            return false  // no Basic credentials are decoded yet; the proxy values are the request's, not the log's
+        case .argument(let name):
+            guard let value = RequestFields.argument(name, in: Self.query(of: end.request?.uri ?? "")) else {
+                return false
+            }
+            Self.append(value, escape: escape, to: &out)
+        case .cookie(let name):
+            guard let value = RequestFields.cookie(name, in: end.request?.headerValues(named: "cookie") ?? []) else {
+                return false
+            }
+            Self.append(value, escape: escape, to: &out)
+        case .remoteUser:
+            guard let authorization = end.request?.headerValues(named: "authorization").first,
+                let user = RequestFields.basicUser(authorization: authorization)
+            else { return false }
+            Self.append(user, escape: escape, to: &out)
+        case .requestLength:
+            Self.appendDecimal(end.requestHeadBytes + end.requestBodyBytes, to: &out)
+        case .requestID:
+            out.append(contentsOf: (end.requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()).utf8)
+        case .proxyHost, .proxyAddXForwardedFor:
+            return false  // the values sent upstream are the request's, not the log's
         case .timeLocal: out.append(contentsOf: clock.timeLocal.utf8)
         case .timeISO8601: out.append(contentsOf: clock.timeISO8601.utf8)
         case .msec:
@@ -101,7 +120,8 @@ struct AccessLogLine {
 
     private static func readsRequest(_ variable: Variable) -> Bool {
         switch variable {
-        case .requestMethod, .requestURI, .uri, .args, .request, .httpHeader: return true
+        case .requestMethod, .requestURI, .uri, .args, .request, .httpHeader, .argument, .cookie, .remoteUser:
+            return true
         default: return false
         }
     }

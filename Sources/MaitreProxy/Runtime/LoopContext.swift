@@ -27,6 +27,8 @@ final class LoopContext {
     /// Told of every request that ends on this loop (`RequestEnd`); nil until something reads them. Held strongly:
     /// it is read at every request's end, where a weak load would cost an atomic side-table access.
     var requestEndObserver: (any RequestEndObserver)?
+    /// Where this loop's `$request_id`s come from.
+    let requestIDs = RequestIDGenerator.Shared()
     /// nginx's stub_status counters: this loop's cells, and every loop's for the page.
     let stats: ConnectionStats
     let statsTable: ConnectionStatsTable
