@@ -21,6 +21,8 @@ extension ConfigBuilder {
                 if location.proxyPass != nil { throw Self.duplicate(directive) }
                 location.proxyPass = try parseProxyPass(directive, in: location)
                 location.checkStatus = nil
+            case "metrics":
+                location.metrics = true
             case "stub_status":
                 // nginx ≥ 1.7.5 takes no argument; an old `stub_status on;` is accepted, as nginx accepts it.
                 location.stubStatus = true
@@ -146,6 +148,8 @@ extension ConfigBuilder {
                 handler = .checkStatus(format)
             } else if draft.stubStatus {
                 handler = .stubStatus
+            } else if draft.metrics {
+                handler = .metrics
             } else if let proxyPass = draft.proxyPass {
                 handler = .proxyPass(
                     ProxyPass(

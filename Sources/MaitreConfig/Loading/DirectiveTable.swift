@@ -65,6 +65,7 @@ enum DirectiveTable {
         "check_keepalive_requests": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "stub_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
+        "metrics": [DirectiveRule(contexts: [.location], arity: .counts([0]))],
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
         "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],

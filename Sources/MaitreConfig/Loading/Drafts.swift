@@ -34,6 +34,7 @@ final class LocationDraft {
     /// both set nginx's one content handler).
     var checkStatus: CheckStatusFormat?
     var stubStatus = false
+    var metrics = false
     var children: [LocationDraft] = []
 
     init(name: String, kind: Kind, match: LocationMatch, source: SourceLocation) {

@@ -158,6 +158,8 @@ public enum LocationHandler: Sendable {
     case checkStatus(CheckStatusFormat)
     /// nginx's `stub_status`: connection and request counts in its plain-text format.
     case stubStatus
+    /// maitred's `metrics`: Prometheus's text format.
+    case metrics
 }
 
 /// `check_status [html|csv|json]`.

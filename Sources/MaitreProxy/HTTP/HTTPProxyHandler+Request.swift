@@ -67,6 +67,9 @@ extension HTTPProxyHandler {
             uri: normalized, args: args, requestID: requestID)
 
         switch location.handler {
+        case .metrics?:
+            respondMetrics(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(expected: bodyFraming != .none)
         case .stubStatus?:
             respondStubStatus(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)

@@ -1,0 +1,39 @@
+import MaitreBalancing
+import NIOCore
+
+/// Status pages that need every event loop's figures: the answer is written once they are gathered (the request
+/// holds its connection meanwhile, as a proxied one does; pipelined requests wait behind it).
+extension HTTPProxyHandler {
+    /// The `metrics` page: the peers' counters are read on their loops (the registry's `peers()`), the connection
+    /// counts and health verdicts directly.
+    func respondMetrics(method: RequestRecord.Method, keepAlive: Bool, isHead: Bool) {
+        guard method == .get || method == .head else {
+            respondLocally(status: .methodNotAllowed, keepAlive: keepAlive, isHead: isHead)
+            return
+        }
+        guard let registry = loop.registry else {
+            respondLocally(
+                status: .ok, keepAlive: keepAlive, isHead: isHead,
+                body: MetricsPage.body(connections: loop.statsTable.totals, peers: []),
+                contentType: MetricsPage.contentType)
+            return
+        }
+        var checkDown: [String: Bool] = [:]
+        for row in registry.checkStatus().rows { checkDown[row.upstream + " " + row.name] = row.isDown }
+        let request = requestsServed
+        registry.peers().hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
+            // The client may have gone, or the connection moved on: then nobody waits for this page.
+            guard let self, self.context != nil, self.requestsServed == request, self.exchange == nil,
+                !self.state.isClosing
+            else { return }
+            let peers = ((try? result.get()) ?? []).map { status in
+                MetricsPage.Peer(
+                    status: status, checkDown: checkDown[status.identity.upstream + " " + status.identity.address])
+            }
+            self.respondLocally(
+                status: .ok, keepAlive: keepAlive, isHead: isHead,
+                body: MetricsPage.body(connections: self.loop.statsTable.totals, peers: peers),
+                contentType: MetricsPage.contentType)
+        }
+    }
+}

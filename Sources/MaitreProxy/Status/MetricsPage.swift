@@ -1,0 +1,84 @@
+import MaitreBalancing
+
+/// The `metrics` page in Prometheus's text exposition format (version 0.0.4): connection and request counts
+/// (stub_status's, summed over the event loops) and every upstream peer's requests, failures, weight, admin state
+/// and health-check verdict. Pure: the handler gathers the figures and this writes them.
+enum MetricsPage {
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    struct Peer {
+        var status: PeerStatus
+        /// The active check's verdict; nil when the upstream has no `check`.
+        var checkDown: Bool?
+    }
+
+    static func body(connections: ConnectionStatsTable.Totals, peers: [Peer]) -> String {
+        var out = ""
+        family(&out, "maitred_connections_accepted_total", "counter", "Client connections accepted.")
+        out += "maitred_connections_accepted_total \(connections.accepted)\n"
+        family(&out, "maitred_connections_handled_total", "counter",
+               "Client connections handled (accepted minus those refused for worker_connections).")
+        out += "maitred_connections_handled_total \(connections.handled)\n"
+        family(&out, "maitred_connections_active", "gauge", "Client connections open.")
+        out += "maitred_connections_active \(connections.active)\n"
+        family(&out, "maitred_connections", "gauge", "Client connections by what they are doing.")
+        out += "maitred_connections{state=\"reading\"} \(connections.reading)\n"
+        out += "maitred_connections{state=\"writing\"} \(connections.writing)\n"
+        out += "maitred_connections{state=\"waiting\"} \(connections.waiting)\n"
+        family(&out, "maitred_http_requests_total", "counter", "Client requests.")
+        out += "maitred_http_requests_total \(connections.requests)\n"
+
+        family(&out, "maitred_upstream_peer_requests_total", "counter",
+               "Attempts sent to the peer (retries count as attempts).")
+        for peer in peers { sample(&out, "maitred_upstream_peer_requests_total", peer, peer.status.counters.selected) }
+        family(&out, "maitred_upstream_peer_failures_total", "counter",
+               "Attempts on the peer that failed (errors, timeouts, invalid headers, statuses proxy_next_upstream lists).")
+        for peer in peers { sample(&out, "maitred_upstream_peer_failures_total", peer, peer.status.counters.failed) }
+        family(&out, "maitred_upstream_peer_unavailable_total", "counter",
+               "Times max_fails failures took the peer out for fail_timeout.")
+        for peer in peers { sample(&out, "maitred_upstream_peer_unavailable_total", peer, peer.status.counters.disabled) }
+        family(&out, "maitred_upstream_peer_weight", "gauge", "The peer's weight in force.")
+        for peer in peers { sample(&out, "maitred_upstream_peer_weight", peer, peer.status.weight) }
+        family(&out, "maitred_upstream_peer_admin_state", "gauge", "1 for the peer's admin state (up, down, drain).")
+        for peer in peers {
+            for state in PeerAdminState.allCases {
+                sample(&out, "maitred_upstream_peer_admin_state", peer, peer.status.adminState == state ? 1 : 0,
+                       extra: "state=\"\(state.rawValue)\"")
+            }
+        }
+        family(&out, "maitred_upstream_peer_health_check_up", "gauge",
+               "1 when the active check has the peer up, 0 when down (peers of upstreams with a check only).")
+        for peer in peers {
+            guard let down = peer.checkDown else { continue }
+            sample(&out, "maitred_upstream_peer_health_check_up", peer, down ? 0 : 1)
+        }
+        return out
+    }
+
+    private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    private static func sample(_ out: inout String, _ name: String, _ peer: Peer, _ value: Int, extra: String? = nil) {
+        let identity = peer.status.identity
+        out += "\(name){upstream=\"\(label(identity.upstream))\",server=\"\(label(identity.server))\","
+            + "peer=\"\(label(identity.address))\""
+        if identity.ordinal > 0 { out += ",ordinal=\"\(identity.ordinal)\"" }
+        if let extra { out += "," + extra }
+        out += "} \(value)\n"
+    }
+
+    /// A label value as the exposition format escapes it: `\`, `"` and line feeds.
+    static func label(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}

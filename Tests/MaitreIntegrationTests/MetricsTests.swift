@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// The `metrics` page scraped over HTTP and read by a strict parser of Prometheus's text format: every sample
+/// belongs to a family declared with HELP and TYPE before it, names and labels are well formed, values are numbers,
+/// and the values match the traffic the test sent.
+final class MetricsTests: ProxyTestCase {
+    private struct Sample: Hashable {
+        let name: String
+        let labels: [String: String]
+        let value: Double
+    }
+
+    /// Fails the test (and returns nil) on anything the text format does not allow.
+    private func parse(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> [Sample]? {
+        let sampleLine = try! NSRegularExpression(
+            pattern: #"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|NaN|\+Inf|-Inf)$"#)
+        let labelPair = try! NSRegularExpression(pattern: #"([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)""#)
+        var declared: [String: String] = [:]
+        var helped: Set<String> = []
+        var samples: [Sample] = []
+        guard text.hasSuffix("\n") else { XCTFail("no final line feed", file: file, line: line); return nil }
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            let entry = String(raw)
+            if entry.hasPrefix("# HELP ") {
+                helped.insert(String(entry.dropFirst(7).split(separator: " ").first ?? ""))
+                continue
+            }
+            if entry.hasPrefix("# TYPE ") {
+                let parts = entry.dropFirst(7).split(separator: " ")
+                guard parts.count == 2, ["counter", "gauge", "histogram", "summary", "untyped"].contains(String(parts[1]))
+                else { XCTFail("bad TYPE line: \(entry)", file: file, line: line); return nil }
+                declared[String(parts[0])] = String(parts[1])
+                continue
+            }
+            let range = NSRange(entry.startIndex..., in: entry)
+            guard let match = sampleLine.firstMatch(in: entry, range: range),
+                let nameRange = Range(match.range(at: 1), in: entry),
+                let valueRange = Range(match.range(at: 4), in: entry)
+            else { XCTFail("not a sample line: \(entry)", file: file, line: line); return nil }
+            let name = String(entry[nameRange])
+            guard let type = declared[name], helped.contains(name) else {
+                XCTFail("\(name) sampled before its HELP and TYPE", file: file, line: line); return nil
+            }
+            if type == "counter" { XCTAssertTrue(name.hasSuffix("_total"), name, file: file, line: line) }
+            var labels: [String: String] = [:]
+            if let labelRange = Range(match.range(at: 3), in: entry) {
+                let text = String(entry[labelRange])
+                let pairs = labelPair.matches(in: text, range: NSRange(text.startIndex..., in: text))
+                let rebuilt = pairs.compactMap { Range($0.range, in: text).map { String(text[$0]) } }.joined(separator: ",")
+                guard rebuilt == text else { XCTFail("bad labels: \(text)", file: file, line: line); return nil }
+                for pair in pairs {
+                    labels[String(text[Range(pair.range(at: 1), in: text)!])] = String(text[Range(pair.range(at: 2), in: text)!])
+                }
+            }
+            guard let value = Double(String(entry[valueRange])) else { return nil }
+            samples.append(Sample(name: name, labels: labels, value: value))
+        }
+        return samples
+    }
+
+    func testScrapedMetricsMatchTheTraffic() throws {
+        let a = try TestBackend(name: "a", group: group)
+        let b = try TestBackend(name: "b", group: group)
+        backends = [a, b]
+        harness = try ProxyHarness("""
+            http {
+                upstream app {
+                    server \(a.address) weight=3;
+                    server \(b.address);
+                    check interval=200 rise=1 fall=1 timeout=500 type=tcp default_down=false;
+                }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://app; }
+                    location = /metrics { metrics; }
+                }
+            }
+            """, workers: 2)
+        for _ in 0..<20 { XCTAssertEqual(try harness!.get("/", headers: [("Connection", "close")]).status, 200) }
+        let response = try harness!.get("/metrics")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8")
+        let samples = try XCTUnwrap(parse(response.text), response.text)
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+            samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+        }
+        XCTAssertEqual(value("maitred_upstream_peer_requests_total", ["peer": a.address]), Double(a.requests))
+        XCTAssertEqual(value("maitred_upstream_peer_requests_total", ["peer": b.address]), Double(b.requests))
+        XCTAssertEqual(Double(a.requests + b.requests), 20)
+        XCTAssertEqual(value("maitred_upstream_peer_weight", ["peer": a.address]), 3)
+        XCTAssertEqual(value("maitred_upstream_peer_admin_state", ["peer": b.address, "state": "up"]), 1)
+        XCTAssertEqual(value("maitred_upstream_peer_admin_state", ["peer": b.address, "state": "drain"]), 0)
+        XCTAssertEqual(value("maitred_upstream_peer_health_check_up", ["peer": a.address]), 1)
+        XCTAssertEqual(value("maitred_upstream_peer_failures_total", ["peer": a.address]), 0)
+        XCTAssertGreaterThanOrEqual(value("maitred_http_requests_total") ?? 0, 21, "the 20 and the scrape itself")
+        XCTAssertGreaterThanOrEqual(value("maitred_connections_accepted_total") ?? 0, 21)
+        XCTAssertEqual(value("maitred_connections", ["state": "writing"]), 1, "the scrape itself")
+        XCTAssertEqual(try harness!.client().request("POST", "/metrics", body: "x").status, 405)
+    }
+}
