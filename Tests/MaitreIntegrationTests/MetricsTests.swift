@@ -39,10 +39,19 @@ final class MetricsTests: ProxyTestCase {
                 let valueRange = Range(match.range(at: 4), in: entry)
             else { XCTFail("not a sample line: \(entry)", file: file, line: line); return nil }
             let name = String(entry[nameRange])
-            guard let type = declared[name], helped.contains(name) else {
+            // A histogram's samples are its name with _bucket, _sum and _count.
+            let family = ["_bucket", "_sum", "_count"].compactMap { suffix -> String? in
+                guard name.hasSuffix(suffix) else { return nil }
+                let base = String(name.dropLast(suffix.count))
+                return declared[base] == "histogram" ? base : nil
+            }.first ?? name
+            guard let type = declared[family], helped.contains(family) else {
                 XCTFail("\(name) sampled before its HELP and TYPE", file: file, line: line); return nil
             }
             if type == "counter" { XCTAssertTrue(name.hasSuffix("_total"), name, file: file, line: line) }
+            if type == "histogram", name.hasSuffix("_bucket") {
+                XCTAssertTrue(entry.contains("le=\""), "a bucket without le: \(entry)", file: file, line: line)
+            }
             var labels: [String: String] = [:]
             if let labelRange = Range(match.range(at: 3), in: entry) {
                 let text = String(entry[labelRange])
@@ -96,6 +105,13 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertGreaterThanOrEqual(value("maitred_http_requests_total") ?? 0, 21, "the 20 and the scrape itself")
         XCTAssertGreaterThanOrEqual(value("maitred_connections_accepted_total") ?? 0, 21)
         XCTAssertEqual(value("maitred_connections", ["state": "writing"]), 1, "the scrape itself")
+        XCTAssertEqual(value("maitred_http_server_requests_total", ["server": "", "code": "2xx"]), 20)
+        XCTAssertEqual(value("maitred_http_request_duration_seconds_count", ["server": ""]), 20)
+        XCTAssertEqual(value("maitred_upstream_response_duration_seconds_count", ["upstream": "app"]), 20)
+        let buckets = samples.filter { $0.name == "maitred_upstream_response_duration_seconds_bucket" }.map(\.value)
+        XCTAssertEqual(buckets.count, 12)
+        XCTAssertEqual(buckets, buckets.sorted(), "cumulative buckets never decrease")
+        XCTAssertEqual(buckets.last, 20, "+Inf holds every observation")
         XCTAssertEqual(try harness!.client().request("POST", "/metrics", body: "x").status, 405)
     }
 }

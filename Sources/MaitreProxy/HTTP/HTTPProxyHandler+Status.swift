@@ -14,25 +14,29 @@ extension HTTPProxyHandler {
         guard let registry = loop.registry else {
             respondLocally(
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
-                body: MetricsPage.body(connections: loop.statsTable.totals, peers: []),
+                body: MetricsPage.body(connections: loop.statsTable.totals, peers: [],
+                                       requests: loop.requestMetrics.snapshot),
                 contentType: MetricsPage.contentType)
             return
         }
         var checkDown: [String: Bool] = [:]
         for row in registry.checkStatus().rows { checkDown[row.upstream + " " + row.name] = row.isDown }
         let request = requestsServed
-        registry.peers().hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
+        let figures = registry.peers().and(registry.requestMetrics())
+        figures.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
             // The client may have gone, or the connection moved on: then nobody waits for this page.
             guard let self, self.context != nil, self.requestsServed == request, self.exchange == nil,
                 !self.state.isClosing
             else { return }
-            let peers = ((try? result.get()) ?? []).map { status in
+            let (statuses, perLoop) = (try? result.get()) ?? ([], [])
+            let peers = statuses.map { status in
                 MetricsPage.Peer(
                     status: status, checkDown: checkDown[status.identity.upstream + " " + status.identity.address])
             }
             self.respondLocally(
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
-                body: MetricsPage.body(connections: self.loop.statsTable.totals, peers: peers),
+                body: MetricsPage.body(
+                    connections: self.loop.statsTable.totals, peers: peers, requests: MetricsPage.merge(perLoop)),
                 contentType: MetricsPage.contentType)
         }
     }

@@ -60,6 +60,15 @@ public struct AccessLogOpenError: Error, CustomStringConvertible {
 }
 
 extension Configuration {
+    /// Some location serves the `metrics` page: request figures are recorded.
+    var hasMetricsPage: Bool {
+        func serves(_ location: Location) -> Bool {
+            if case .metrics? = location.handler { return true }
+            return location.children.contains(where: serves)
+        }
+        return (http?.servers ?? []).contains { $0.locations.contains(where: serves) }
+    }
+
     /// Every `access_log` line in force anywhere (servers and locations, nested ones included).
     var accessLogs: [AccessLog] {
         var out: [AccessLog] = []

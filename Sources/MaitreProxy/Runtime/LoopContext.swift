@@ -141,14 +141,18 @@ final class LoopContext {
 
     /// Before a configuration is installed: its access-log files, and whether it logs at all (with every log
     /// `off` no request end is built).
-    func prepareAccessLogs(_ writers: [String: LogWriter]) {
+    func prepareAccessLogs(_ writers: [String: LogWriter], metrics: Bool = false) {
         accessLogger.add(writers)
-        if !writers.isEmpty {
-            requestEndObserver = accessLogger
-        } else if requestEndObserver === accessLogger {
-            requestEndObserver = nil
+        switch (!writers.isEmpty, metrics) {
+        case (true, true): requestEndObserver = RequestEndFanout([accessLogger, requestMetrics])
+        case (true, false): requestEndObserver = accessLogger
+        case (false, true): requestEndObserver = requestMetrics
+        case (false, false): requestEndObserver = nil
         }
     }
+
+    /// This loop's request figures for the `metrics` page (recorded while a configuration has such a page).
+    let requestMetrics = RequestMetrics()
 
     /// The registry changed a peer: this loop's newest runtime selects accordingly from its next request on.
     func applyPeerSettings(_ settings: PeerRuntimeSettings) {

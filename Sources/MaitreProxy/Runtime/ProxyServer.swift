@@ -94,7 +94,7 @@ public final class ProxyServer: Sendable {
                         snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
                         peers: peers, statsTable: statsTable)
                     context.registry = registry
-                    context.prepareAccessLogs(writers)
+                    context.prepareAccessLogs(writers, metrics: snapshot.configuration.hasMetricsPage)
                     return NIOLoopBound(context, eventLoop: loop)
                 }.wait()
             }
@@ -120,9 +120,10 @@ public final class ProxyServer: Sendable {
         let installs: [EventLoopFuture<Void>]
         do {
             let writers = try accessLogs.open(for: snapshot.configuration)
+            let metrics = snapshot.configuration.hasMetricsPage
             for bound in state.withLockedValue({ Array($0.loops.values) }) {
                 // Posted before the install below, so the loop has the files when the new configuration arrives.
-                bound.eventLoop.execute { bound.value.prepareAccessLogs(writers) }
+                bound.eventLoop.execute { bound.value.prepareAccessLogs(writers, metrics: metrics) }
             }
             installs = try installLock.withLock {
                 // `resolve` servers the new text keeps are served with the answers they have.

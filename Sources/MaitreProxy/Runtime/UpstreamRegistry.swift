@@ -201,6 +201,13 @@ public final class UpstreamRegistry: Sendable {
 
     /// Every peer with its registry state and its counters summed over the loops (read on each loop, so the
     /// future completes after every loop's next turn). Records are those of the moment of the call.
+    /// Every loop's request figures for the `metrics` page, each read on its loop.
+    func requestMetrics() -> EventLoopFuture<[RequestMetrics.Snapshot]> {
+        let loops = state.withLockedValue { $0.loops }
+        let reads = loops.map { bound in bound.eventLoop.submit { bound.value.requestMetrics.snapshot } }
+        return EventLoopFuture.whenAllSucceed(reads, on: group.next())
+    }
+
     public func peers() -> EventLoopFuture<[PeerStatus]> {
         let (records, loops) = state.withLockedValue { ($0.records.sortedRecords, $0.loops) }
         let ids = records.map(\.id)

@@ -12,7 +12,26 @@ enum MetricsPage {
         var checkDown: Bool?
     }
 
-    static func body(connections: ConnectionStatsTable.Totals, peers: [Peer]) -> String {
+    /// Every loop's request figures added up.
+    static func merge(_ loops: [RequestMetrics.Snapshot]) -> RequestMetrics.Snapshot {
+        var total = RequestMetrics.Snapshot()
+        for loop in loops {
+            for (name, server) in loop.servers {
+                var merged = total.servers[name] ?? RequestMetrics.Server()
+                for index in merged.byClass.indices { merged.byClass[index] += server.byClass[index] }
+                merged.duration = merged.duration + server.duration
+                total.servers[name] = merged
+            }
+            for (name, histogram) in loop.upstreams {
+                total.upstreams[name] = (total.upstreams[name] ?? RequestMetrics.Histogram()) + histogram
+            }
+        }
+        return total
+    }
+
+    static func body(
+        connections: ConnectionStatsTable.Totals, peers: [Peer], requests: RequestMetrics.Snapshot
+    ) -> String {
         var out = ""
         family(&out, "maitred_connections_accepted_total", "counter", "Client connections accepted.")
         out += "maitred_connections_accepted_total \(connections.accepted)\n"
@@ -27,6 +46,28 @@ enum MetricsPage {
         out += "maitred_connections{state=\"waiting\"} \(connections.waiting)\n"
         family(&out, "maitred_http_requests_total", "counter", "Client requests.")
         out += "maitred_http_requests_total \(connections.requests)\n"
+
+        family(&out, "maitred_http_server_requests_total", "counter",
+               "Requests answered, by server block (its first server_name) and status class.")
+        for name in requests.servers.keys.sorted() {
+            let server = requests.servers[name] ?? RequestMetrics.Server()
+            for (index, code) in ["other", "1xx", "2xx", "3xx", "4xx", "5xx"].enumerated() where server.byClass[index] > 0 {
+                out += "maitred_http_server_requests_total{server=\"\(label(name))\",code=\"\(code)\"} "
+                    + "\(server.byClass[index])\n"
+            }
+        }
+        family(&out, "maitred_http_request_duration_seconds", "histogram",
+               "Time from the complete request head to the end of the response, by server block.")
+        for name in requests.servers.keys.sorted() {
+            histogram(&out, "maitred_http_request_duration_seconds", "server=\"\(label(name))\"",
+                      requests.servers[name]?.duration ?? RequestMetrics.Histogram())
+        }
+        family(&out, "maitred_upstream_response_duration_seconds", "histogram",
+               "Time of each upstream attempt, from its start to the end of its response or its failure, by upstream.")
+        for name in requests.upstreams.keys.sorted() {
+            histogram(&out, "maitred_upstream_response_duration_seconds", "upstream=\"\(label(name))\"",
+                      requests.upstreams[name] ?? RequestMetrics.Histogram())
+        }
 
         family(&out, "maitred_upstream_peer_requests_total", "counter",
                "Attempts sent to the peer (retries count as attempts).")
@@ -53,6 +94,20 @@ enum MetricsPage {
             sample(&out, "maitred_upstream_peer_health_check_up", peer, down ? 0 : 1)
         }
         return out
+    }
+
+    /// Cumulative buckets, then `_sum` (seconds) and `_count`, as the format wants a histogram.
+    private static func histogram(_ out: inout String, _ name: String, _ labels: String, _ histogram: RequestMetrics.Histogram) {
+        var cumulative = 0
+        for (index, bound) in RequestMetrics.bounds.enumerated() {
+            cumulative += histogram.buckets[index]
+            out += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative += histogram.buckets[RequestMetrics.bounds.count]
+        out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
+        let seconds = Double(histogram.sumNanoseconds) / 1_000_000_000
+        out += "\(name)_sum{\(labels)} \(seconds)\n"
+        out += "\(name)_count{\(labels)} \(histogram.count)\n"
     }
 
     private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String) {
