@@ -51,6 +51,24 @@ extension ConfigBuilder {
             try applyNextUpstream(directive, to: &layer)
         case "access_log":
             try applyAccessLog(directive, to: &layer)
+        case "allow", "deny":
+            // ngx_http_access_rule: `all`, an address or a CIDR; host bits past the prefix only warn.
+            let written = directive.arguments[0]
+            let network: IPNetwork?
+            if written == "all" {
+                network = nil
+            } else if written.hasPrefix("unix:") {
+                throw ConfigError("parameter \"\(written)\" is not supported", at: directive.location)
+            } else {
+                guard let parsed = IPNetwork(written) else {
+                    throw ConfigError("invalid parameter \"\(written)\"", at: directive.location)
+                }
+                if parsed.hadHostBits {
+                    warn("low address bits of \(written) are meaningless", at: directive.location)
+                }
+                network = parsed
+            }
+            layer.accessRules = (layer.accessRules ?? []) + [AccessRule(allows: directive.name == "allow", network: network)]
         case "resolver":
             if layer.resolver != nil { throw Self.duplicate(directive) }
             layer.resolver = try parseResolver(directive)

@@ -66,6 +66,8 @@ enum DirectiveTable {
         "check_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "stub_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "metrics": [DirectiveRule(contexts: [.location], arity: .counts([0]))],
+        "allow": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
+        "deny": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
         "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],

@@ -31,6 +31,9 @@ struct SettingsLayer {
     var resolverTimeout: TimeSpan?
     /// `access_log` lines of this level (`[]` after `access_log off`); nil inherits the parent's.
     var accessLogs: [AccessLog]?
+    /// `allow` / `deny` lines of this level, in order; nil inherits the parent's (nginx's merge: a level with
+    /// rules of its own replaces its parent's).
+    var accessRules: [AccessRule]?
 
     func merged(over parent: SettingsLayer) -> SettingsLayer {
         var result = self
@@ -58,6 +61,7 @@ struct SettingsLayer {
         result.underscoresInHeaders = underscoresInHeaders ?? parent.underscoresInHeaders
         result.ignoreInvalidHeaders = ignoreInvalidHeaders ?? parent.ignoreInvalidHeaders
         result.accessLogs = accessLogs ?? parent.accessLogs
+        result.accessRules = accessRules ?? parent.accessRules
         return result
     }
 
@@ -67,6 +71,7 @@ struct SettingsLayer {
         var settings = ProxySettings()
         if let value = proxyHTTPVersion { settings.proxyHTTPVersion = value }
         settings.accessLogs = accessLogs ?? []
+        settings.accessRules = accessRules ?? []
         settings.proxySetHeaders = Self.headersWithDefaults(proxySetHeaders ?? [])
         if let value = proxyConnectTimeout { settings.proxyConnectTimeout = value }
         if let value = proxySendTimeout { settings.proxySendTimeout = value }

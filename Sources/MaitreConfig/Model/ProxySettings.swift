@@ -4,6 +4,8 @@
 public struct ProxySettings: Sendable {
     /// `access_log` lines in force (empty: `off`). Default `logs/access.log combined`, from the http level.
     public var accessLogs: [AccessLog] = []
+    /// `allow` / `deny` rules in force, in order (empty: every client allowed).
+    public var accessRules: [AccessRule] = []
     /// `proxy_http_version 1.0|1.1`. Default 1.1 (nginx ≥ 1.29.7; 1.0 before).
     public var proxyHTTPVersion: HTTPVersionSetting = .http1_1
     /// `proxy_set_header` list after merging, nginx's defaults included (`Host $proxy_host`, `Connection ""`

@@ -22,6 +22,19 @@ final class ConnectionAddresses {
     private(set) lazy var localPort: String = local?.port.map(String.init) ?? ""
     /// The client address as `ip_hash` keys it.
     private(set) lazy var clientKey = ClientAddressKey(numericAddress: remoteIP)
+    /// The client address's 4 or 16 bytes, as `allow` and `deny` match them (empty when unknown).
+    private(set) lazy var remoteBytes: [UInt8] = {
+        switch remote {
+        case .v4(let address)?:
+            var raw = address.address.sin_addr
+            return withUnsafeBytes(of: &raw) { Array($0) }
+        case .v6(let address)?:
+            var raw = address.address.sin6_addr
+            return withUnsafeBytes(of: &raw) { Array($0) }
+        default:
+            return []
+        }
+    }()
 }
 
 @available(*, unavailable)

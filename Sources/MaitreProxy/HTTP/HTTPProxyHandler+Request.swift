@@ -47,7 +47,18 @@ extension HTTPProxyHandler {
             discardRequestBody(expected: bodyFraming != .none)
             return
         case .none:
-            respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
+            if !clientAllowed(by: server.server.settings.accessRules, server: server, request: request) {
+                respondLocally(status: .forbidden, keepAlive: keepAlive, isHead: isHead)
+            } else {
+                respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)
+            }
+            discardRequestBody(expected: bodyFraming != .none)
+            return
+        }
+        // nginx's access phase comes after its rewrite phase: a location's `return` answers whatever allow/deny say.
+        if case .return? = location.handler {
+        } else if !clientAllowed(by: location.settings.accessRules, server: server, request: request) {
+            respondLocally(status: .forbidden, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
             return
         }
@@ -181,6 +192,15 @@ extension HTTPProxyHandler {
     }
 
     // MARK: - Helpers
+
+    /// `allow` / `deny`: true when the client may go on; a refusal is logged as nginx logs it.
+    func clientAllowed(by rules: [AccessRule], server: ServerRoute, request: ClientRequest) -> Bool {
+        guard !rules.isEmpty, !AccessRule.allows(addresses.remoteBytes, by: rules) else { return true }
+        log.log(.error, "access forbidden by rule, client: \(remoteIP), server: \(server.primaryName), "
+                + "request: \"\(request.record.requestLine)\"" + (request.record.host.map { ", host: \"\($0)\"" } ?? ""),
+                connection: connectionNumber)
+        return false
+    }
 
     /// The upstream a `proxy_pass` location uses, remembered for the last location of this connection (keep-alive
     /// requests mostly repeat it) so the name lookup is not made per request.
