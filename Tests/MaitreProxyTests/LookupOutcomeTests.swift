@@ -27,8 +27,10 @@ final class LookupOutcomeTests: XCTestCase {
         XCTAssertNil(decision.peers, "the last good addresses stay")
         XCTAssertEqual(decision.nextLookupMilliseconds, 1_000)
         XCTAssertEqual(decision.logged, "a.test could not be resolved (110: Operation timed out)")
-        let refused = LookupOutcome.failed(code: 5, reason: LookupOutcome.reason(rcode: 5))
-            .decide(name: "service http of s.test", valid: nil, timeout: .seconds(30))
+        XCTAssertNil(LookupOutcome.unlessAnswered(rcode: 0), "NOERROR: the records decide")
+        XCTAssertEqual(LookupOutcome.unlessAnswered(rcode: 3), .notFound)
+        guard let refusal = LookupOutcome.unlessAnswered(rcode: 5) else { return XCTFail("REFUSED is a failure") }
+        let refused = refusal.decide(name: "service http of s.test", valid: nil, timeout: .seconds(30))
         XCTAssertEqual(refused.nextLookupMilliseconds, 30_000)
         XCTAssertEqual(refused.logged, "service http of s.test could not be resolved (5: Operation refused)")
     }

@@ -160,24 +160,19 @@ struct AccessLogLine {
         out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
+    /// Decimal digits, written in place (least significant first, then turned around): no string in between.
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        guard value > 0 else {
-            if value == 0 { out.append(UInt8(ascii: "0")) } else { out.append(contentsOf: String(value).utf8) }
+        guard value >= 0 else {
+            out.append(contentsOf: String(value).utf8)
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        let start = out.count
         var rest = value
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while rest > 0, count < buffer.count {
-                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
-        }
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        out[start...].reverse()
     }
 
     static func path(of uri: String) -> String {

@@ -66,18 +66,7 @@ final class LogWriter: Sendable {
 
     /// Queues one line (already terminated); never blocks on I/O.
     func append(_ line: String) {
-        var line = line
-        let accepted = line.withUTF8 { utf8 in
-            pending.withLockedValue { pending -> Bool in
-                guard pending.bytes.count + utf8.count <= limit else {
-                    pending.dropped += 1
-                    return false
-                }
-                pending.bytes.append(contentsOf: utf8)
-                return true
-            }
-        }
-        if accepted { wake() }
+        append(bytes: Array(line.utf8))
     }
 
     /// Queues bytes that end in a line end (a batch of access-log lines); never blocks on I/O.

@@ -122,8 +122,7 @@ private final class DNSReplyHandler: ChannelInboundHandler {
         guard envelope.remoteAddress == server,
             let bytes = envelope.data.getBytes(at: envelope.data.readerIndex, length: envelope.data.readableBytes),
             case .success(let response) = DNSResponse.parse(bytes),
-            response.isResponse, response.id == expected.id,
-            response.questionName == expected.name, response.questionType == expected.type.rawValue
+            response.matches(id: expected.id, name: expected.name, type: expected.type)
         else { return }
         promise.succeed(response)
     }

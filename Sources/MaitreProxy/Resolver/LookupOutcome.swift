@@ -1,4 +1,5 @@
 import MaitreConfig
+import MaitreWire
 
 /// What one run-time lookup of a `resolve` server came to, and what nginx's zone module does with it
 /// (ngx_http_upstream_zone_resolve_handler). Pure: the watcher feeds it and runs the decision.
@@ -39,15 +40,13 @@ enum LookupOutcome: Equatable {
         }
     }
 
-    /// nginx's text for a DNS response code (ngx_resolver_strerror).
-    static func reason(rcode: Int) -> String {
+    /// What a response's code means for the lookup: nil for NOERROR (read the records), `.notFound` for NXDOMAIN,
+    /// a failure in nginx's words (ngx_resolver_strerror, `DNSResponse.errorText`) for the rest.
+    static func unlessAnswered(rcode: UInt8) -> LookupOutcome? {
         switch rcode {
-        case 1: return "Format error"
-        case 2: return "Server failure"
-        case 3: return "Host not found"
-        case 4: return "Unimplemented"
-        case 5: return "Operation refused"
-        default: return "Unknown error"
+        case DNSResponse.ResponseCode.noError: return nil
+        case DNSResponse.ResponseCode.nameError: return .notFound
+        default: return .failed(code: Int(rcode), reason: DNSResponse.errorText(rcode: rcode))
         }
     }
 

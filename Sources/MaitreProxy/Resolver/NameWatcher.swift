@@ -93,16 +93,15 @@ final class NameWatcher {
             var notFound = false
             for result in results {
                 guard case .success(let (type, response)) = result else { return LookupOutcome.timedOut }
-                switch response.rcode {
-                case 0:
+                switch LookupOutcome.unlessAnswered(rcode: response.rcode) {
+                case nil:
                     let found = response.addresses(for: name, type: type)
                     if !found.addresses.isEmpty { ttl = min(ttl, found.ttl) }
                     peers += found.addresses.map { ResolvedPeer(address: ResolvedAddress(ip: $0.text, port: 0)) }
-                case 3:
+                case .notFound?:
                     notFound = true
-                default:
-                    let code = Int(response.rcode)
-                    return .failed(code: code, reason: LookupOutcome.reason(rcode: code))
+                case let failure?:
+                    return failure
                 }
             }
             if notFound && peers.isEmpty { return .notFound }
@@ -115,12 +114,8 @@ final class NameWatcher {
     private func services(_ serviceName: String) -> EventLoopFuture<LookupOutcome> {
         let loop = self.loop
         return ask(serviceName, .srv).assumeIsolated().flatMap { response -> EventLoopFuture<LookupOutcome> in
-            switch response.rcode {
-            case 0: break
-            case 3: return loop.makeSucceededFuture(.notFound)
-            default:
-                let code = Int(response.rcode)
-                return loop.makeSucceededFuture(.failed(code: code, reason: LookupOutcome.reason(rcode: code)))
+            if let outcome = LookupOutcome.unlessAnswered(rcode: response.rcode) {
+                return loop.makeSucceededFuture(outcome)
             }
             let found = response.services(for: serviceName)
             let lowest = found.records.map(\.priority).min() ?? 0
