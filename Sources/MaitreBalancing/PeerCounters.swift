@@ -9,12 +9,22 @@ public final class PeerCounters {
     public internal(set) var failed = 0
     /// Times a failure left the peer unavailable by max_fails (nginx Plus `unavail`; the "temporarily disabled" log).
     public internal(set) var disabled = 0
+    /// Attempts holding the peer now (selected, not yet released): nginx Plus's `active`.
+    public internal(set) var active = 0
+    /// How long the peer's attempts took, start to the end of the response or the failure (recorded by the
+    /// request-end observer while a status page or metrics are configured).
+    public private(set) var responseTimes = LatencyHistogram()
 
     public init() {}
 
+    public func observeResponse(nanoseconds: Int64) {
+        responseTimes.observe(nanoseconds: nanoseconds)
+    }
+
     /// A copy to hand to another thread.
     public var values: PeerCounterValues {
-        PeerCounterValues(selected: selected, failed: failed, disabled: disabled)
+        PeerCounterValues(
+            selected: selected, failed: failed, disabled: disabled, active: active, responseTimes: responseTimes)
     }
 }
 
@@ -26,16 +36,24 @@ public struct PeerCounterValues: Sendable, Equatable {
     public var selected: Int
     public var failed: Int
     public var disabled: Int
+    public var active: Int
+    public var responseTimes: LatencyHistogram
 
-    public init(selected: Int = 0, failed: Int = 0, disabled: Int = 0) {
+    public init(
+        selected: Int = 0, failed: Int = 0, disabled: Int = 0, active: Int = 0,
+        responseTimes: LatencyHistogram = LatencyHistogram()
+    ) {
         self.selected = selected
         self.failed = failed
         self.disabled = disabled
+        self.active = active
+        self.responseTimes = responseTimes
     }
 
     public static func + (lhs: PeerCounterValues, rhs: PeerCounterValues) -> PeerCounterValues {
         PeerCounterValues(
             selected: lhs.selected + rhs.selected, failed: lhs.failed + rhs.failed,
-            disabled: lhs.disabled + rhs.disabled)
+            disabled: lhs.disabled + rhs.disabled, active: lhs.active + rhs.active,
+            responseTimes: lhs.responseTimes + rhs.responseTimes)
     }
 }

@@ -78,3 +78,10 @@ extension UpstreamBalancer {
         }
     }
 }
+
+extension UpstreamBalancer {
+    /// The counter cell of a peer (shared by every balancer of its registry record on this loop).
+    public func counterCell(of peer: PeerID) -> PeerCounters? {
+        peer.index >= 0 && peer.index < counters.count ? counters[peer.index] : nil
+    }
+}

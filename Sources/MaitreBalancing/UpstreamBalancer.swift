@@ -111,6 +111,7 @@ public struct UpstreamBalancer {
         }
         if let selected {
             counters[selected.index].selected += 1
+            counters[selected.index].active += 1
         }
         return selected
     }
@@ -121,6 +122,7 @@ public struct UpstreamBalancer {
     @discardableResult
     public mutating func release(_ peer: PeerID, _ request: inout PeerSelectionState, outcome: PeerOutcome, now: Int64) -> Bool {
         let location = locations[peer.index]
+        counters[peer.index].active -= 1
         if outcome == .failure {
             counters[peer.index].failed += 1
         }

@@ -1,8 +1,12 @@
+import MaitreConfig
+
 /// `maitred`'s options, read exactly as nginx reads its own (ngx_get_options): single-letter flags that may
 /// be grouped (`-tq`), and `-c -p -g -e -s` taking the rest of the argument or the next one.
 public struct CommandLineOptions: Equatable, Sendable {
     public enum Signal: String, Sendable, CaseIterable {
         case stop, quit, reopen, reload
+        /// maitred's: `-s drain UPSTREAM/SERVER [--wait TIME]` and `-s up UPSTREAM/SERVER` (through the API).
+        case drain, up
     }
 
     public var showHelp = false
@@ -16,6 +20,10 @@ public struct CommandLineOptions: Equatable, Sendable {
     public var errorLog: String?
     public var globalDirectives: String?
     public var signal: Signal?
+    /// `-s drain|up UPSTREAM/SERVER`: the peer.
+    public var peerTarget: String?
+    /// `--wait TIME` after `-s drain`: milliseconds.
+    public var drainWaitMilliseconds: Int64?
     /// `--demo`: run the built-in demo (maitred's own; nginx has no such option).
     public var demo = false
 
@@ -37,6 +45,16 @@ public struct CommandLineOptions: Equatable, Sendable {
             if argument == "--demo" {
                 options.demo = true
                 index += 1
+                continue
+            }
+            if argument == "--wait" {
+                guard options.signal == .drain, index + 1 < arguments.count,
+                    let wait = TimeSpan.parse(arguments[index + 1])
+                else {
+                    throw CommandLineError(message: "\"--wait TIME\" goes after \"-s drain UPSTREAM/SERVER\"")
+                }
+                options.drainWaitMilliseconds = wait.milliseconds
+                index += 2
                 continue
             }
             guard argument.hasPrefix("-"), argument.count > 1 else {
@@ -74,6 +92,13 @@ public struct CommandLineOptions: Equatable, Sendable {
                         throw CommandLineError(message: "invalid option: \"-s \(name)\"")
                     }
                     options.signal = signal
+                    if signal == .drain || signal == .up {
+                        index += 1
+                        guard index < arguments.count, !arguments[index].hasPrefix("-") else {
+                            throw CommandLineError(message: "option \"-s \(name)\" requires UPSTREAM/SERVER")
+                        }
+                        options.peerTarget = arguments[index]
+                    }
                     break flags
                 default:
                     throw CommandLineError(message: "invalid option: \"\(flag)\"")
@@ -97,6 +122,10 @@ public struct CommandLineOptions: Equatable, Sendable {
           -T            : test configuration, dump it and exit
           -q            : suppress non-error messages during configuration testing
           -s signal     : send signal to the running maitred: stop, quit, reopen, reload
+          -s drain UPSTREAM/SERVER [--wait TIME]
+                        : drain a peer through the API (api write=on); --wait: until it is idle
+          -s up UPSTREAM/SERVER
+                        : give a drained or downed peer requests again
           -p prefix     : set prefix path (default: the current directory)
           -e filename   : set error log file (default: logs/error.log)
           -c filename   : set configuration file (default: conf/maitre.conf)

@@ -74,6 +74,19 @@ public enum Daemon {
 
     static func send(_ signal: CommandLineOptions.Signal, paths: Paths, options: CommandLineOptions) -> Int32 {
         guard let configuration = loadOrReport(paths: paths, options: options) else { return 1 }
+        if signal == .drain || signal == .up {
+            switch DrainCommand.run(
+                signal, target: options.peerTarget ?? "", wait: options.drainWaitMilliseconds,
+                configuration: configuration)
+            {
+            case .success(let message):
+                if !options.quiet { Console.error("maitred: \(message)") }
+                return 0
+            case .failure(let failure):
+                Console.error("maitred: [error] \(failure.message)")
+                return 1
+            }
+        }
         let pidFile = configuration.pidFile
         let contents: String
         switch SmallFile.read(pidFile) {
@@ -93,6 +106,7 @@ public enum Daemon {
         case .quit: number = SIGQUIT
         case .reopen: number = SIGUSR1
         case .reload: number = SIGHUP
+        case .drain, .up: return 1  // answered above
         }
         if kill(pid, number) != 0 {
             let code = errno

@@ -135,10 +135,13 @@ final class Runner: Sendable {
             if case .success = SmallFile.write(configuration.pidFile, pid: getpid()) {
                 currentPidFile.withLockedValue { $0 = configuration.pidFile }
             }
+            server.registry.noteReload(succeeded: true)
             log.log(.notice, "reconfigured from \(configuration.mainFile)")
         } catch let error as ConfigError {
+            server.registry.noteReload(succeeded: false)
             log.log(.emerg, error.description)
         } catch {
+            server.registry.noteReload(succeeded: false)
             log.log(.emerg, "\(error)")
         }
     }

@@ -125,6 +125,14 @@ public struct PeerRegistryState: Sendable {
         return record.settings
     }
 
+    /// `reconciled` with every peer's settings as its record says now (after a state file's overrides).
+    public func refreshed(_ reconciled: ReconciledPeers) -> ReconciledPeers {
+        let rows = reconciled.upstreams.map { row in
+            row.map { settings in identity(of: settings.record).flatMap { records[$0]?.settings } ?? settings }
+        }
+        return ReconciledPeers(upstreams: rows, removed: reconciled.removed)
+    }
+
     /// Every record, by upstream, then in record (first seen) order.
     public var sortedRecords: [PeerRecord] {
         records.values.sorted { ($0.identity.upstream, $0.id) < ($1.identity.upstream, $1.id) }

@@ -23,6 +23,10 @@ extension ConfigBuilder {
                 location.checkStatus = nil
             case "metrics":
                 location.metrics = true
+            case "status":
+                location.statusPage = true
+            case "api":
+                location.api = try Self.parseAPI(directive)
             case "stub_status":
                 // nginx ≥ 1.7.5 takes no argument; an old `stub_status on;` is accepted, as nginx accepts it.
                 location.stubStatus = true
@@ -40,6 +44,16 @@ extension ConfigBuilder {
             }
         }
         return location
+    }
+
+    /// nginx Plus's `api [write=on|off]` (write defaults to off).
+    static func parseAPI(_ directive: Directive) throws(ConfigError) -> APISettings {
+        guard let argument = directive.arguments.first else { return APISettings(write: false) }
+        switch argument {
+        case "write=on": return APISettings(write: true)
+        case "write=off": return APISettings(write: false)
+        default: throw ConfigError("invalid parameter \"\(argument)\"", at: directive.location)
+        }
     }
 
     private func makeLocation(_ directive: Directive) throws(ConfigError) -> LocationDraft {
@@ -150,6 +164,10 @@ extension ConfigBuilder {
                 handler = .stubStatus
             } else if draft.metrics {
                 handler = .metrics
+            } else if draft.statusPage {
+                handler = .statusPage
+            } else if let api = draft.api {
+                handler = .api(api)
             } else if let proxyPass = draft.proxyPass {
                 handler = .proxyPass(
                     ProxyPass(

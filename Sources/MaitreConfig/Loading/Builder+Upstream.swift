@@ -52,6 +52,7 @@ extension ConfigBuilder {
         var health = HealthCheckDraft()
         var queue: UpstreamQueueSettings?
         var zone: String?
+        var stateFile: String?
         var resolver: ResolverSetting?
         var resolverTimeout: TimeSpan?
 
@@ -110,6 +111,9 @@ extension ConfigBuilder {
                 }
             case "check_keepalive_requests":
                 try HealthCheckDraft.checkKeepaliveRequests(directive)
+            case "state":
+                if stateFile != nil { throw Self.duplicate(directive) }
+                stateFile = FileSystem.absolute(directive.arguments[0], against: prefix)
             case "queue":
                 if queue != nil { throw Self.duplicate(directive) }
                 queue = try Self.parseQueue(directive)
@@ -129,6 +133,7 @@ extension ConfigBuilder {
         upstream.healthCheck = try health.finish(at: directive.location)
         upstream.queue = queue
         upstream.zone = zone
+        upstream.stateFile = stateFile
         upstream.resolver = resolver
         if let resolverTimeout { upstreamResolverTimeouts[name] = resolverTimeout }
         upstreamEntries[index].upstream = upstream

@@ -35,6 +35,10 @@ final class LocationDraft {
     var checkStatus: CheckStatusFormat?
     var stubStatus = false
     var metrics = false
+    /// `status`: the live status page.
+    var statusPage = false
+    /// `api [write=on|off]`: the runtime API, with whether it takes write methods.
+    var api: APISettings?
     var children: [LocationDraft] = []
 
     init(name: String, kind: Kind, match: LocationMatch, source: SourceLocation) {

@@ -160,6 +160,20 @@ public enum LocationHandler: Sendable {
     case stubStatus
     /// maitred's `metrics`: Prometheus's text format.
     case metrics
+    /// maitred's `status`: the live status page (HTML) and its JSON document (`?format=json`).
+    case statusPage
+    /// nginx Plus's `api`: the JSON runtime API (see docs/api.md).
+    case api(APISettings)
+}
+
+/// `api [write=on|off]`.
+public struct APISettings: Sendable, Equatable {
+    /// PATCH (and the other write methods) are taken; off, they are refused with 405.
+    public var write: Bool
+
+    public init(write: Bool) {
+        self.write = write
+    }
 }
 
 /// `check_status [html|csv|json]`.

@@ -13,3 +13,11 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
         milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 }
+
+extension TimeSpan {
+    /// A time written as nginx writes one for a millisecond value (`30s`, `1m30s`, `500ms`; a bare number is
+    /// seconds); nil when nginx would refuse it. For command-line values (`-s drain … --wait 30s`).
+    public static func parse(_ text: String) -> TimeSpan? {
+        Units.milliseconds(text)
+    }
+}

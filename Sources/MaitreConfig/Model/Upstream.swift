@@ -23,6 +23,9 @@ public struct Upstream: Sendable {
     public var queue: UpstreamQueueSettings?
     /// `zone NAME [SIZE]`: the name (nginx requires one for `resolve`).
     public var zone: String?
+    /// `state FILE` (nginx Plus): where run-time changes to the peers (weight, down, drain) are kept across
+    /// restarts; absolute.
+    public var stateFile: String?
     /// The resolver `resolve` servers are looked up with: the upstream's own `resolver`, else http's.
     public var resolver: ResolverSetting?
     /// `resolver_timeout` (the upstream's, else http's; default 30s).

@@ -81,6 +81,14 @@ extension HTTPProxyHandler {
         case .metrics?:
             respondMetrics(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
+        case .statusPage?:
+            respondStatusPage(method: request.record.method, args: args, keepAlive: keepAlive, isHead: isHead)
+            discardRequestBody(expected: bodyFraming != .none)
+        case .api(let settings)?:
+            respondAPI(
+                settings, method: request.record.method, methodName: request.methodName, path: normalized,
+                location: location, keepAlive: keepAlive, isHead: isHead, bodyExpected: bodyFraming != .none)
+            if pendingAPIWrite == nil { discardRequestBody(expected: bodyFraming != .none) }
         case .stubStatus?:
             respondStubStatus(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
@@ -139,7 +147,10 @@ extension HTTPProxyHandler {
     func requestBodyReceived(_ body: ByteBuffer) {
         lastBodyRead = loop.eventLoop.now
         if state.isDiscardingBody { return }
-        guard let exchange else { return }
+        guard let exchange else {
+            apiBodyReceived(body)
+            return
+        }
         exchange.bodyBytesReceived += body.readableBytes
         let limit = exchange.location.settings.clientMaxBodySize
         if limit > 0, exchange.bodyBytesReceived > limit {
@@ -180,7 +191,10 @@ extension HTTPProxyHandler {
             }
             return
         }
-        guard let exchange else { return }
+        guard let exchange else {
+            apiBodyComplete()
+            return
+        }
         exchange.bodyComplete = true
         if let connection = exchange.connection, let upstream = connection.handler {
             if exchange.bodyPartsWritten < exchange.bodyParts.count {

@@ -104,7 +104,7 @@ extension HTTPProxyHandler {
             requestHeadBytes: (exchange?.request ?? currentRequest)?.headLength ?? 0,
             requestBodyBytes: exchange?.bodyBytesReceived ?? 0,
             upstream: exchange.map { RequestEnd.Upstream(index: $0.upstreamIndex, attempts: $0.state.attempts) },
-            addresses: addresses, snapshot: runtime.snapshot))
+            addresses: addresses, snapshot: runtime.snapshot, runtime: runtime))
     }
 
     /// nginx turns keep-alive off for these error pages (ngx_http_special_response_handler).
@@ -208,6 +208,10 @@ extension HTTPProxyHandler {
 
     func bodyTimerFired(_ timeout: TimeSpan) {
         bodyTimer = nil
+        if exchange == nil, pendingAPIWrite != nil {
+            apiBodyTimerFired(timeout)
+            return
+        }
         guard let exchange, !exchange.bodyComplete else { return }
         let interval = TimeAmount.milliseconds(timeout.milliseconds)
         let now = loop.eventLoop.now

@@ -71,6 +71,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var responseStatus = 0
     var responseBodyBytes = 0
     /// Where the request was routed, for its access log (set only while a loop observes request ends).
+    /// An API PATCH collecting its body.
+    var pendingAPIWrite: PendingAPIWrite?
     var logServer: ServerRoute?
     var logLocation: Location?
     /// This request's `$request_id`, made when first asked for.

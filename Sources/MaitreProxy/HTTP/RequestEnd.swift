@@ -33,8 +33,9 @@ struct RequestEnd {
     /// The upstream and every attempt, for a proxied request.
     let upstream: Upstream?
     let addresses: ConnectionAddresses
-    /// The configuration the request ran on (to name peers).
+    /// The configuration the request ran on (to name peers), and its runtime (the peers' counter cells).
     let snapshot: ProxySnapshot
+    let runtime: LoopRuntime
 
     struct Upstream {
         let index: Int

@@ -23,6 +23,19 @@ enum ProbeResult: Equatable, Sendable {
         .connectFailed(reason: "\(errno): \(String(cString: strerror(errno)))")
     }
 
+    /// Why a probe failed, short, for the status page ("5 checks failed: connection refused"); nil when it passed.
+    var shortReason: String? {
+        switch self {
+        case .alive: return nil
+        case .timedOut: return "timed out"
+        case .protocolError: return "unexpected answer"
+        case .connectFailed(let reason):
+            // "111: Connection refused" -> "connection refused"
+            let words = reason.split(separator: ":", maxSplits: 1).last.map { $0.drop(while: { $0 == " " }) } ?? ""
+            return words.isEmpty ? reason : words.prefix(1).lowercased() + words.dropFirst()
+        }
+    }
+
     /// The error-log line for a failed probe of `address`, nil for a passing one.
     func logLine(address: String, kind: String) -> String? {
         switch self {

@@ -60,11 +60,13 @@ public struct AccessLogOpenError: Error, CustomStringConvertible {
 }
 
 extension Configuration {
-    /// Some location serves the `metrics` page: request figures are recorded.
+    /// Some location serves the `metrics` page, the `status` page or the `api`: request figures are recorded.
     var hasMetricsPage: Bool {
         func serves(_ location: Location) -> Bool {
-            if case .metrics? = location.handler { return true }
-            return location.children.contains(where: serves)
+            switch location.handler {
+            case .metrics?, .statusPage?, .api?: return true
+            default: return location.children.contains(where: serves)
+            }
         }
         return (http?.servers ?? []).contains { $0.locations.contains(where: serves) }
     }

@@ -159,9 +159,12 @@ final class LoopContext {
         runtime.apply(settings)
     }
 
-    /// This loop's counters for `records` (zero for a record this loop has no cell for).
-    func counterValues(for records: [PeerRecordID]) -> [PeerCounterValues] {
-        records.map { peerCounters[$0]?.values ?? PeerCounterValues() }
+    /// This loop's counters for `records` (zero for a record this loop has no cell for), and whether max_fails
+    /// has each out on this loop now.
+    func counterValues(for records: [PeerRecordID]) -> [(counters: PeerCounterValues, unavailable: Bool)] {
+        records.map { record in
+            (peerCounters[record]?.values ?? PeerCounterValues(), runtime.isPassivelyUnavailable(record))
+        }
     }
 
     /// The record's cell, made on first use (a record new to this loop).

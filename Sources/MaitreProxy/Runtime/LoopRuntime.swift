@@ -98,6 +98,15 @@ final class LoopRuntime {
         queues[upstream]?.wake()
     }
 
+    /// True when the record's peer is `up` and not check-down, but out by max_fails on this runtime now (nginx
+    /// Plus's `unavail`).
+    func isPassivelyUnavailable(_ record: PeerRecordID) -> Bool {
+        guard let (upstream, peer) = placements[record] else { return false }
+        let balancer = balancers[upstream]
+        return balancer.adminState(of: peer) == .up && !balancer.isCheckDown(peer)
+            && !balancer.isAvailable(peer, now: nowSeconds)
+    }
+
     /// Picks the next peer for a request on the upstream's balancer (nil: "no live upstreams"), on the loop's
     /// clock: whole seconds for `fail_timeout`, milliseconds for `slow_start` ramps.
     func select(upstream: Int, _ selection: inout PeerSelectionState) -> PeerID? {

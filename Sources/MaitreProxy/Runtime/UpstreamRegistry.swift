@@ -12,13 +12,16 @@ import NIOCore
 /// Ordering: changes are posted to the loops while the lock is held, and a loop runs the tasks posted to it in
 /// order, so every loop applies reloads and run-time changes in the order the registry made them.
 public final class UpstreamRegistry: Sendable {
-    private let group: any EventLoopGroup
-    private let state = NIOLockedValueBox(State())
-    private let log: ErrorLog
+    let group: any EventLoopGroup
+    /// Internal for the extensions (state files, status reads); only ever used under its lock.
+    let state = NIOLockedValueBox(State())
+    let log: ErrorLog
+    /// Writes upstreams' `state` files off the event loops.
+    let stateFileStore: StateFileStore
     /// One probe schedule per checked peer for the whole process; its results come back to `recordProbe`.
     private let checker: HealthChecker
 
-    private struct State {
+    struct State {
         var records = PeerRegistryState()
         /// The loops' contexts, in the group's order (the order of `PeerStatus.countersByLoop`).
         var loops: [NIOLoopBound<LoopContext>] = []
@@ -29,10 +32,21 @@ public final class UpstreamRegistry: Sendable {
         var targets: [PeerRecordID: HealthChecker.Target] = [:]
         /// Configurations installed so far (the module's `generation`: 1 after start).
         var generation = 0
+        /// Reloads asked for (successful or not), whether the last succeeded, and when the configuration in force
+        /// was loaded (wall clock, milliseconds).
+        var reloads = 0
+        var lastReloadSucceeded = true
+        var loadedAtMilliseconds = WallClock.nowMilliseconds()
+        /// Each record's recent checks and events (status page, API).
+        var history: [PeerRecordID: PeerHistory] = [:]
+        /// Each upstream's `state` file, for upstreams with one.
+        var stateFiles: [String: String] = [:]
+        /// The text last read from or written to each state file: an unchanged text is not written again.
+        var stateTexts: [String: String] = [:]
     }
 
     /// A checked server as the status page names it.
-    private struct CheckedServer {
+    struct CheckedServer {
         let record: PeerRecordID
         let upstream: String
         let type: String
@@ -42,6 +56,7 @@ public final class UpstreamRegistry: Sendable {
     init(group: any EventLoopGroup, log: ErrorLog) {
         self.group = group
         self.log = log
+        self.stateFileStore = StateFileStore { message in log.log(.error, message) }
         // The checker reports through a weak reference: the registry owns it, not the other way round.
         let registry = NIOLockedValueBox(WeakRegistry())
         self.checker = HealthChecker(group: group) { target, result in
@@ -65,7 +80,7 @@ public final class UpstreamRegistry: Sendable {
         _ snapshot: ProxySnapshot, makeLoops: (ReconciledPeers) throws -> [NIOLoopBound<LoopContext>]
     ) throws -> [NIOLoopBound<LoopContext>] {
         try state.withLockedValue { state in
-            let peers = state.records.reconcile(snapshot.peerLists)
+            let peers = reconcile(snapshot, state: &state)
             let loops = try makeLoops(peers)
             state.loops = loops
             Self.updateChecks(snapshot, peers: peers, state: &state, checker: checker)
@@ -76,12 +91,27 @@ public final class UpstreamRegistry: Sendable {
     /// A reload: reconciles `snapshot` and has every loop install it. The futures complete once each loop has.
     func install(_ snapshot: ProxySnapshot) -> [EventLoopFuture<Void>] {
         state.withLockedValue { state in
-            let peers = state.records.reconcile(snapshot.peerLists)
+            let peers = reconcile(snapshot, state: &state)
             Self.updateChecks(snapshot, peers: peers, state: &state, checker: checker)
             return state.loops.map { bound in
                 bound.eventLoop.submit { bound.value.install(snapshot, peers: peers) }
             }
         }
+    }
+
+    /// A reload was asked for (SIGHUP): whether it was served. A failed one (bad configuration, a listener that
+    /// cannot bind) leaves the configuration in force; the status page and metrics say so.
+    public func noteReload(succeeded: Bool) {
+        state.withLockedValue { state in
+            state.reloads += 1
+            state.lastReloadSucceeded = succeeded
+            if succeeded { state.loadedAtMilliseconds = WallClock.nowMilliseconds() }
+        }
+    }
+
+    /// The figures of `noteReload`, and the configuration generation.
+    var reloadStatus: (reloads: Int, lastSucceeded: Bool, loadedAtMilliseconds: Int64, generation: Int) {
+        state.withLockedValue { ($0.reloads, $0.lastReloadSucceeded, $0.loadedAtMilliseconds, $0.generation) }
     }
 
     /// What every checked server is probed with now, in the status page's order.
@@ -103,9 +133,12 @@ public final class UpstreamRegistry: Sendable {
             if let line = result.logLine(address: target.addressText, kind: target.check.kind.rawValue) {
                 log.log(.error, line)
             }
-            guard let changed = state.records.recordProbe(record, success: result.isAlive),
-                let identity = state.records.identity(of: record)
-            else { return }
+            guard state.records.identity(of: record) != nil else { return }
+            let changed = state.records.recordProbe(record, success: result.isAlive)
+            state.history[record, default: PeerHistory()].recordProbe(
+                passed: result.isAlive, reason: result.shortReason, transition: changed?.transition,
+                at: WallClock.nowMilliseconds())
+            guard let changed, let identity = state.records.identity(of: record) else { return }
             let settings = changed.settings
             switch changed.transition {
             case .wentDown: log.log(.error, "disable check peer: \(identity.address) ")
@@ -172,23 +205,35 @@ public final class UpstreamRegistry: Sendable {
     /// changes the peer's `down` flag or removes it. The future completes once every loop applies it; from then
     /// on no new request on any loop selects a peer that is not `up`.
     public func setAdminState(
-        _ adminState: PeerAdminState, for identity: PeerIdentity
+        _ adminState: PeerAdminState, for identity: PeerIdentity, by source: String = "admin"
     ) throws(PeerRegistryError) -> EventLoopFuture<Void> {
-        try change { records throws(PeerRegistryError) in try records.setAdminState(adminState, for: identity) }
+        try change(identity, event: PeerEvents.adminState(adminState, by: source)) { records throws(PeerRegistryError) in
+            try records.setAdminState(adminState, for: identity)
+        }
     }
 
     /// Sets a peer's weight (1...UpstreamBalancer.maximumWeight); it holds until a reload changes the peer's
     /// `weight` parameter or removes it. The future completes once every loop applies it.
-    public func setWeight(_ weight: Int, for identity: PeerIdentity) throws(PeerRegistryError) -> EventLoopFuture<Void> {
-        try change { records throws(PeerRegistryError) in try records.setWeight(weight, for: identity) }
+    public func setWeight(
+        _ weight: Int, for identity: PeerIdentity, by source: String = "admin"
+    ) throws(PeerRegistryError) -> EventLoopFuture<Void> {
+        try change(identity, event: PeerEvents.weight(weight, by: source)) { records throws(PeerRegistryError) in
+            try records.setWeight(weight, for: identity)
+        }
     }
 
     private func change(
+        _ identity: PeerIdentity, event: String,
         _ body: (inout PeerRegistryState) throws(PeerRegistryError) -> PeerRuntimeSettings
     ) throws(PeerRegistryError) -> EventLoopFuture<Void> {
         let result: Result<[EventLoopFuture<Void>], PeerRegistryError> = state.withLockedValue { state in
             do throws(PeerRegistryError) {
+                let before = state.records.records[identity]
                 let settings = try body(&state.records)
+                if before?.adminState != settings.adminState || before?.weight != settings.weight {
+                    state.history[settings.record, default: PeerHistory()].note(event, at: WallClock.nowMilliseconds())
+                }
+                writeStateFiles(&state)
                 return .success(state.loops.map { bound in
                     bound.eventLoop.submit { bound.value.applyPeerSettings(settings) }
                 })
@@ -209,18 +254,19 @@ public final class UpstreamRegistry: Sendable {
     }
 
     public func peers() -> EventLoopFuture<[PeerStatus]> {
-        let (records, loops) = state.withLockedValue { ($0.records.sortedRecords, $0.loops) }
+        let (records, loops, history) = state.withLockedValue { ($0.records.sortedRecords, $0.loops, $0.history) }
         let ids = records.map(\.id)
         let reads = loops.map { bound in
             bound.eventLoop.submit { bound.value.counterValues(for: ids) }
         }
         return EventLoopFuture.whenAllSucceed(reads, on: group.next()).map { perLoop in
             records.enumerated().map { position, record in
-                let byLoop = perLoop.map { $0[position] }
+                let byLoop = perLoop.map { $0[position].counters }
                 return PeerStatus(
                     identity: record.identity, adminState: record.adminState, weight: record.weight,
                     configured: record.configured, counters: byLoop.reduce(PeerCounterValues(), +),
-                    countersByLoop: byLoop)
+                    countersByLoop: byLoop, health: record.health, history: history[record.id] ?? PeerHistory(),
+                    unavailable: perLoop.contains { $0[position].unavailable })
             }
         }
     }
@@ -238,4 +284,10 @@ public struct PeerStatus: Sendable, Equatable {
     public let counters: PeerCounterValues
     /// Each loop's share, in the event loop group's order.
     public let countersByLoop: [PeerCounterValues]
+    /// The active check's verdict and streaks, nil when the peer is not checked.
+    public var health: HealthCheckState? = nil
+    /// Recent checks and events.
+    public var history = PeerHistory()
+    /// max_fails has the peer out (on some event loop) now.
+    public var unavailable = false
 }

@@ -20,6 +20,7 @@ enum MetricsPage {
                 var merged = total.servers[name] ?? RequestMetrics.Server()
                 for index in merged.byClass.indices { merged.byClass[index] += server.byClass[index] }
                 merged.duration = merged.duration + server.duration
+                merged.latency = merged.latency + server.latency
                 total.servers[name] = merged
             }
             for (name, histogram) in loop.upstreams {

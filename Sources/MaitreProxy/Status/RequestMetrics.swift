@@ -1,3 +1,5 @@
+import MaitreBalancing
+
 /// One event loop's request figures for the `metrics` page: requests by server block and status class, and the
 /// request and upstream response time histograms. Plain integers on the loop (no atomics): the page reads every
 /// loop's through a task on that loop. Only ever touched on its loop.
@@ -36,6 +38,8 @@ final class RequestMetrics: RequestEndObserver {
         /// Requests by the first digit of their status: index 1...5 for 1xx...5xx, 0 for anything else.
         var byClass = [Int](repeating: 0, count: 6)
         var duration = Histogram()
+        /// The same times in the status page's finer buckets.
+        var latency = LatencyHistogram()
     }
 
     /// A copy to hand to the page's thread.
@@ -52,11 +56,16 @@ final class RequestMetrics: RequestEndObserver {
         let statusClass = status >= 100 && status < 600 ? status / 100 : 0
         servers[end.serverName, default: Server()].byClass[statusClass] += 1
         servers[end.serverName, default: Server()].duration.observe(nanoseconds: end.endedAt - end.startedAt)
-        if let upstream = end.upstream, upstream.index < end.snapshot.upstreams.count {
+        servers[end.serverName, default: Server()].latency.observe(nanoseconds: end.endedAt - end.startedAt)
+        if let upstream = end.upstream, upstream.index < end.snapshot.upstreams.count,
+            upstream.index < end.runtime.balancers.count
+        {
             let name = end.snapshot.upstreams[upstream.index].upstream.name
+            let balancer = end.runtime.balancers[upstream.index]
             upstream.attempts.forEach { attempt in
                 guard attempt.responseNanoseconds >= 0 else { return }
                 upstreams[name, default: Histogram()].observe(nanoseconds: attempt.responseNanoseconds)
+                balancer.counterCell(of: attempt.peer)?.observeResponse(nanoseconds: attempt.responseNanoseconds)
             }
         }
     }

@@ -3,8 +3,8 @@ public enum MaitreVersion {
     public static let string = "0.1.0"
     public static let banner = "maitred version: maitre/\(string)"
     #if compiler(>=6.3)
-    static let swiftVersion = "6.3"
+    public static let swiftVersion = "6.3"
     #else
-    static let swiftVersion = "6"
+    public static let swiftVersion = "6"
     #endif
 }
