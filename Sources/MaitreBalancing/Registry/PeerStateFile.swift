@@ -56,7 +56,7 @@ public enum PeerStateFile {
     /// `text` writes.
     public static func parse(_ text: String) -> Result<[Override], LineError> {
         var overrides: [Override] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let line = raw.trimmingWhitespace
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.hasSuffix(";") else { return .failure(LineError(line: index + 1, message: "missing \";\"")) }
