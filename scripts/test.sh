@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    # curl is what the README's demo instructions use; the tests themselves need only Swift.
+    # curl is what the README's demo instructions use; chromium loads the status page in StatusPageBrowserTests.
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl chromium >/dev/null
 fi
 
 swift build --build-tests
