@@ -113,5 +113,46 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertEqual(buckets, buckets.sorted(), "cumulative buckets never decrease")
         XCTAssertEqual(buckets.last, 20, "+Inf holds every observation")
         XCTAssertEqual(try harness!.client().request("POST", "/metrics", body: "x").status, 405)
+        XCTAssertEqual(value("maitred_upstream_peer_active", ["peer": a.address]), 0)
+        XCTAssertEqual(value("maitred_upstream_retries_total", ["upstream": "app"]), 0)
+        XCTAssertEqual(value("maitred_config_generation"), 1)
+        XCTAssertEqual(value("maitred_config_reloads_total", ["result": "ok"]), 0)
+        XCTAssertEqual(value("maitred_config_last_reload_successful"), 1)
+        XCTAssertEqual(value("maitred_http_sent_body_bytes_total", ["server": ""]), 40, "20 answers of \"a\\n\" or \"b\\n\"")
+        XCTAssertGreaterThan(value("maitred_http_received_bytes_total", ["server": ""]) ?? 0, 20 * 16)
+    }
+
+    /// A retry and its reason: the first peer refuses connections, so every request's first attempt fails with
+    /// `error` and the second succeeds; OpenMetrics is served to a scraper that asks for it.
+    func testRetriesByReasonAndOpenMetrics() throws {
+        let live = try TestBackend(name: "live", group: group)
+        backends = [live]
+        let dead = try freeLoopbackPort()
+        harness = try ProxyHarness("""
+            http {
+                upstream app { server 127.0.0.1:\(dead) max_fails=0; server \(live.address) max_fails=0; }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://app; }
+                    location = /metrics { metrics; }
+                }
+            }
+            """, workers: 1)
+        for _ in 0..<6 { XCTAssertEqual(try harness!.get("/").status, 200) }
+        let samples = try XCTUnwrap(parse(try harness!.get("/metrics").text))
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+            samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+        }
+        XCTAssertEqual(value("maitred_upstream_retries_total", ["upstream": "app"]), 3, "round robin: every other request starts on the dead peer")
+        XCTAssertEqual(value("maitred_upstream_attempt_failures_total", ["upstream": "app", "reason": "error"]), 3)
+
+        let open = try harness!.get("/metrics", headers: [("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")])
+        XCTAssertEqual(open.header("Content-Type"), "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        XCTAssertTrue(open.text.hasSuffix("\n# EOF\n"))
+        XCTAssertTrue(open.text.contains("# TYPE maitred_upstream_retries counter\n"), "a counter family is named without _total")
+        XCTAssertTrue(open.text.contains("\nmaitred_upstream_retries_total{upstream=\"app\"} 3\n"), "its samples keep it")
+        XCTAssertFalse(open.text.contains("# TYPE maitred_upstream_retries_total"))
+        XCTAssertTrue(open.text.contains("# TYPE maitred_connections_active gauge\n"))
+        XCTAssertEqual(open.text.components(separatedBy: "# EOF").count, 2, "one EOF, at the end")
     }
 }

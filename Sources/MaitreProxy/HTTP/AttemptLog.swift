@@ -13,6 +13,8 @@ struct AttemptRecord: Equatable {
     var connectNanoseconds: Int64 = -1
     var headerNanoseconds: Int64 = -1
     var responseNanoseconds: Int64 = -1
+    /// Why the attempt failed before a response was accepted; nil when a response head arrived.
+    var failure: RetryPolicy.Failure?
 
     init(peer: PeerID, startedAt: Int64) {
         self.peer = peer
@@ -22,6 +24,7 @@ struct AttemptRecord: Equatable {
     /// The attempt failed before a response was accepted.
     mutating func fail(_ failure: RetryPolicy.Failure, at now: Int64) {
         if status == 0 { status = failure == .timeout ? 504 : 502 }
+        self.failure = failure
         responseNanoseconds = now - startedAt
     }
 

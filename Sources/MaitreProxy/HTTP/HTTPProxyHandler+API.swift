@@ -251,7 +251,8 @@ extension HTTPProxyHandler {
 
     private static func processFigures(_ registry: UpstreamRegistry?) -> StatusDocument.Process {
         let now = WallClock.nowMilliseconds()
-        let reload = registry?.reloadStatus ?? (reloads: 0, lastSucceeded: true, loadedAtMilliseconds: now, generation: 1)
+        let reload = registry?.reloadStatus
+            ?? MetricsPage.Reloads(reloads: 0, failed: 0, lastSucceeded: true, generation: 1, loadedAtMilliseconds: now)
         return StatusDocument.Process(
             pid: Int(getpid()), generation: reload.generation, loadedAtMilliseconds: reload.loadedAtMilliseconds,
             nowMilliseconds: now, reloads: reload.reloads, lastReloadSucceeded: reload.lastSucceeded)

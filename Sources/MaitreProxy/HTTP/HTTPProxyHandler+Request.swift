@@ -79,7 +79,9 @@ extension HTTPProxyHandler {
 
         switch location.handler {
         case .metrics?:
-            respondMetrics(method: request.record.method, keepAlive: keepAlive, isHead: isHead)
+            respondMetrics(
+                method: request.record.method, accept: request.record.headerValues(named: "accept"),
+                keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
         case .statusPage?:
             respondStatusPage(method: request.record.method, args: args, keepAlive: keepAlive, isHead: isHead)

@@ -6,7 +6,10 @@ import NIOCore
 extension HTTPProxyHandler {
     /// The `metrics` page: the peers' counters are read on their loops (the registry's `peers()`), the connection
     /// counts and health verdicts directly.
-    func respondMetrics(method: RequestRecord.Method, keepAlive: Bool, isHead: Bool) {
+    func respondMetrics(method: RequestRecord.Method, accept: [String], keepAlive: Bool, isHead: Bool) {
+        let openMetrics = MetricsPage.wantsOpenMetrics(accept)
+        let contentType = openMetrics ? MetricsPage.openMetricsContentType : MetricsPage.contentType
+        func format(_ text: String) -> String { openMetrics ? MetricsPage.openMetrics(text) : text }
         guard method == .get || method == .head else {
             respondLocally(status: .methodNotAllowed, keepAlive: keepAlive, isHead: isHead)
             return
@@ -14,9 +17,9 @@ extension HTTPProxyHandler {
         guard let registry = loop.registry else {
             respondLocally(
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
-                body: MetricsPage.body(connections: loop.statsTable.totals, peers: [],
-                                       requests: loop.requestMetrics.snapshot),
-                contentType: MetricsPage.contentType)
+                body: format(MetricsPage.body(connections: loop.statsTable.totals, peers: [],
+                                              requests: loop.requestMetrics.snapshot)),
+                contentType: contentType)
             return
         }
         var checkDown: [String: Bool] = [:]
@@ -35,9 +38,10 @@ extension HTTPProxyHandler {
             }
             self.respondLocally(
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
-                body: MetricsPage.body(
-                    connections: self.loop.statsTable.totals, peers: peers, requests: MetricsPage.merge(perLoop)),
-                contentType: MetricsPage.contentType)
+                body: format(MetricsPage.body(
+                    connections: self.loop.statsTable.totals, peers: peers, requests: MetricsPage.merge(perLoop),
+                    reloads: registry.reloadStatus)),
+                contentType: contentType)
         }
     }
 }

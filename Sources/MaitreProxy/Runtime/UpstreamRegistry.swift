@@ -35,6 +35,7 @@ public final class UpstreamRegistry: Sendable {
         /// Reloads asked for (successful or not), whether the last succeeded, and when the configuration in force
         /// was loaded (wall clock, milliseconds).
         var reloads = 0
+        var failedReloads = 0
         var lastReloadSucceeded = true
         var loadedAtMilliseconds = WallClock.nowMilliseconds()
         /// Each record's recent checks and events (status page, API).
@@ -104,14 +105,19 @@ public final class UpstreamRegistry: Sendable {
     public func noteReload(succeeded: Bool) {
         state.withLockedValue { state in
             state.reloads += 1
+            if !succeeded { state.failedReloads += 1 }
             state.lastReloadSucceeded = succeeded
             if succeeded { state.loadedAtMilliseconds = WallClock.nowMilliseconds() }
         }
     }
 
     /// The figures of `noteReload`, and the configuration generation.
-    var reloadStatus: (reloads: Int, lastSucceeded: Bool, loadedAtMilliseconds: Int64, generation: Int) {
-        state.withLockedValue { ($0.reloads, $0.lastReloadSucceeded, $0.loadedAtMilliseconds, $0.generation) }
+    var reloadStatus: MetricsPage.Reloads {
+        state.withLockedValue {
+            MetricsPage.Reloads(
+                reloads: $0.reloads, failed: $0.failedReloads, lastSucceeded: $0.lastReloadSucceeded,
+                generation: $0.generation, loadedAtMilliseconds: $0.loadedAtMilliseconds)
+        }
     }
 
     /// What every checked server is probed with now, in the status page's order.

@@ -5,6 +5,44 @@ import MaitreBalancing
 /// and health-check verdict. Pure: the handler gathers the figures and this writes them.
 enum MetricsPage {
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    static let openMetricsContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+    /// The process's reload figures (the registry's).
+    struct Reloads {
+        var reloads: Int
+        var failed: Int
+        var lastSucceeded: Bool
+        var generation: Int
+        var loadedAtMilliseconds: Int64
+    }
+
+    /// True when a scraper's Accept header asks for OpenMetrics (Prometheus sends it first in its list).
+    static func wantsOpenMetrics(_ accept: [String]) -> Bool {
+        accept.contains { $0.lowercased().contains("application/openmetrics-text") }
+    }
+
+    /// The text format turned into OpenMetrics 1.0: a counter family is named without its `_total` suffix in
+    /// HELP and TYPE (its samples keep it), and the exposition ends with `# EOF`.
+    static func openMetrics(_ text: String) -> String {
+        var counters: Set<Substring> = []
+        for line in text.split(separator: "\n") where line.hasPrefix("# TYPE ") && line.hasSuffix(" counter") {
+            counters.insert(line.dropFirst(7).dropLast(8))
+        }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                let rest = line.dropFirst(7)
+                let name = rest.prefix { $0 != " " }
+                if counters.contains(name), name.hasSuffix("_total") {
+                    out += line.prefix(7) + name.dropLast(6) + rest.dropFirst(name.count) + "\n"
+                    continue
+                }
+            }
+            out += line + "\n"
+        }
+        return out + "# EOF\n"
+    }
 
     struct Peer {
         var status: PeerStatus
@@ -21,19 +59,35 @@ enum MetricsPage {
                 for index in merged.byClass.indices { merged.byClass[index] += server.byClass[index] }
                 merged.duration = merged.duration + server.duration
                 merged.latency = merged.latency + server.latency
+                merged.receivedBytes += server.receivedBytes
+                merged.sentBodyBytes += server.sentBodyBytes
                 total.servers[name] = merged
             }
-            for (name, histogram) in loop.upstreams {
-                total.upstreams[name] = (total.upstreams[name] ?? RequestMetrics.Histogram()) + histogram
+            for (name, figures) in loop.upstreams {
+                total.upstreams[name] = (total.upstreams[name] ?? RequestMetrics.UpstreamFigures()) + figures
             }
         }
         return total
     }
 
     static func body(
-        connections: ConnectionStatsTable.Totals, peers: [Peer], requests: RequestMetrics.Snapshot
+        connections: ConnectionStatsTable.Totals, peers: [Peer], requests: RequestMetrics.Snapshot,
+        reloads: Reloads? = nil
     ) -> String {
         var out = ""
+        if let reloads {
+            family(&out, "maitred_config_reloads_total", "counter", "Reloads asked for (SIGHUP), by result.")
+            out += "maitred_config_reloads_total{result=\"ok\"} \(reloads.reloads - reloads.failed)\n"
+            out += "maitred_config_reloads_total{result=\"failed\"} \(reloads.failed)\n"
+            family(&out, "maitred_config_last_reload_successful", "gauge",
+                   "1 when the last reload was served (or none was asked for), 0 when it failed.")
+            out += "maitred_config_last_reload_successful \(reloads.lastSucceeded ? 1 : 0)\n"
+            family(&out, "maitred_config_generation", "gauge", "Configurations installed since start (1: the first).")
+            out += "maitred_config_generation \(reloads.generation)\n"
+            family(&out, "maitred_config_loaded_timestamp_seconds", "gauge",
+                   "When the configuration in force was loaded (Unix time).")
+            out += "maitred_config_loaded_timestamp_seconds \(Double(reloads.loadedAtMilliseconds) / 1000)\n"
+        }
         family(&out, "maitred_connections_accepted_total", "counter", "Client connections accepted.")
         out += "maitred_connections_accepted_total \(connections.accepted)\n"
         family(&out, "maitred_connections_handled_total", "counter",
@@ -67,7 +121,33 @@ enum MetricsPage {
                "Time of each upstream attempt, from its start to the end of its response or its failure, by upstream.")
         for name in requests.upstreams.keys.sorted() {
             histogram(&out, "maitred_upstream_response_duration_seconds", "upstream=\"\(label(name))\"",
-                      requests.upstreams[name] ?? RequestMetrics.Histogram())
+                      requests.upstreams[name]?.histogram ?? RequestMetrics.Histogram())
+        }
+        family(&out, "maitred_upstream_retries_total", "counter",
+               "Attempts after a request's first (proxy_next_upstream), by upstream.")
+        for name in requests.upstreams.keys.sorted() {
+            out += "maitred_upstream_retries_total{upstream=\"\(label(name))\"} \(requests.upstreams[name]?.retries ?? 0)\n"
+        }
+        family(&out, "maitred_upstream_attempt_failures_total", "counter",
+               "Failed attempts by upstream and reason (error, timeout, invalid_header, status: a response proxy_next_upstream refused).")
+        for name in requests.upstreams.keys.sorted() {
+            let failures = requests.upstreams[name]?.failures ?? [:]
+            for reason in failures.keys.sorted() {
+                out += "maitred_upstream_attempt_failures_total{upstream=\"\(label(name))\",reason=\"\(reason)\"} "
+                    + "\(failures[reason] ?? 0)\n"
+            }
+        }
+        family(&out, "maitred_http_received_bytes_total", "counter",
+               "Request bytes received (heads and bodies), by server block.")
+        for name in requests.servers.keys.sorted() {
+            out += "maitred_http_received_bytes_total{server=\"\(label(name))\"} "
+                + "\(requests.servers[name]?.receivedBytes ?? 0)\n"
+        }
+        family(&out, "maitred_http_sent_body_bytes_total", "counter",
+               "Response body bytes sent to clients ($body_bytes_sent), by server block.")
+        for name in requests.servers.keys.sorted() {
+            out += "maitred_http_sent_body_bytes_total{server=\"\(label(name))\"} "
+                + "\(requests.servers[name]?.sentBodyBytes ?? 0)\n"
         }
 
         family(&out, "maitred_upstream_peer_requests_total", "counter",
@@ -79,6 +159,8 @@ enum MetricsPage {
         family(&out, "maitred_upstream_peer_unavailable_total", "counter",
                "Times max_fails failures took the peer out for fail_timeout.")
         for peer in peers { sample(&out, "maitred_upstream_peer_unavailable_total", peer, peer.status.counters.disabled) }
+        family(&out, "maitred_upstream_peer_active", "gauge", "Attempts holding the peer now (in-flight requests).")
+        for peer in peers { sample(&out, "maitred_upstream_peer_active", peer, max(0, peer.status.counters.active)) }
         family(&out, "maitred_upstream_peer_weight", "gauge", "The peer's weight in force.")
         for peer in peers { sample(&out, "maitred_upstream_peer_weight", peer, peer.status.weight) }
         family(&out, "maitred_upstream_peer_admin_state", "gauge", "1 for the peer's admin state (up, down, drain).")

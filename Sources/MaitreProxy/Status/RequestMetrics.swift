@@ -40,16 +40,36 @@ final class RequestMetrics: RequestEndObserver {
         var duration = Histogram()
         /// The same times in the status page's finer buckets.
         var latency = LatencyHistogram()
+        /// Bytes received (request heads and bodies, `$request_length`) and response body bytes sent.
+        var receivedBytes = 0
+        var sentBodyBytes = 0
+    }
+
+    /// One upstream's attempts: the time histogram, retries (attempts after a request's first) and failed
+    /// attempts by reason (`error`, `timeout`, `invalid_header`, or `status` for a response proxy_next_upstream
+    /// refused).
+    struct UpstreamFigures: Sendable, Equatable {
+        var histogram = Histogram()
+        var retries = 0
+        var failures: [String: Int] = [:]
+
+        static func + (lhs: UpstreamFigures, rhs: UpstreamFigures) -> UpstreamFigures {
+            var out = lhs
+            out.histogram = out.histogram + rhs.histogram
+            out.retries += rhs.retries
+            out.failures.merge(rhs.failures, uniquingKeysWith: +)
+            return out
+        }
     }
 
     /// A copy to hand to the page's thread.
     struct Snapshot: Sendable {
         var servers: [String: Server] = [:]
-        var upstreams: [String: Histogram] = [:]
+        var upstreams: [String: UpstreamFigures] = [:]
     }
 
     private(set) var servers: [String: Server] = [:]
-    private(set) var upstreams: [String: Histogram] = [:]
+    private(set) var upstreams: [String: UpstreamFigures] = [:]
 
     func requestEnded(_ end: RequestEnd) {
         let status = end.status
@@ -57,20 +77,41 @@ final class RequestMetrics: RequestEndObserver {
         servers[end.serverName, default: Server()].byClass[statusClass] += 1
         servers[end.serverName, default: Server()].duration.observe(nanoseconds: end.endedAt - end.startedAt)
         servers[end.serverName, default: Server()].latency.observe(nanoseconds: end.endedAt - end.startedAt)
+        servers[end.serverName, default: Server()].receivedBytes += end.requestHeadBytes + end.requestBodyBytes
+        servers[end.serverName, default: Server()].sentBodyBytes += end.bodyBytesSent
         if let upstream = end.upstream, upstream.index < end.snapshot.upstreams.count,
             upstream.index < end.runtime.balancers.count
         {
             let name = end.snapshot.upstreams[upstream.index].upstream.name
             let balancer = end.runtime.balancers[upstream.index]
+            var figures = upstreams[name] ?? UpstreamFigures()
+            figures.retries += max(0, upstream.attempts.count - 1)
+            var position = 0
             upstream.attempts.forEach { attempt in
+                position += 1
+                if let failure = attempt.failure {
+                    figures.failures[Self.reason(failure), default: 0] += 1
+                } else if position < upstream.attempts.count {
+                    figures.failures["status", default: 0] += 1  // a response proxy_next_upstream refused
+                }
                 guard attempt.responseNanoseconds >= 0 else { return }
-                upstreams[name, default: Histogram()].observe(nanoseconds: attempt.responseNanoseconds)
+                figures.histogram.observe(nanoseconds: attempt.responseNanoseconds)
                 balancer.counterCell(of: attempt.peer)?.observeResponse(nanoseconds: attempt.responseNanoseconds)
             }
+            upstreams[name] = figures
         }
     }
 
     var snapshot: Snapshot { Snapshot(servers: servers, upstreams: upstreams) }
+
+    /// proxy_next_upstream's words for a failure.
+    static func reason(_ failure: RetryPolicy.Failure) -> String {
+        switch failure {
+        case .error: "error"
+        case .timeout: "timeout"
+        case .invalidHeader: "invalid_header"
+        }
+    }
 }
 
 /// Every observer of a loop's request ends, called in turn (the access log and the metrics).
