@@ -120,6 +120,12 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertEqual(value("maitred_config_last_reload_successful"), 1)
         XCTAssertEqual(value("maitred_http_sent_body_bytes_total", ["server": ""]), 40, "20 answers of \"a\\n\" or \"b\\n\"")
         XCTAssertGreaterThan(value("maitred_http_received_bytes_total", ["server": ""]) ?? 0, 20 * 16)
+        let created = try XCTUnwrap(value("maitred_upstream_connections_created_total"))
+        let reused = try XCTUnwrap(value("maitred_upstream_connections_reused_total"))
+        XCTAssertEqual(created + reused, 20, "every attempt opened a connection or reused one")
+        XCTAssertGreaterThan(reused, 0, "keep-alive to the upstream reuses connections")
+        XCTAssertEqual(value("maitred_upstream_connections", ["state": "open"]), created, "none closed yet")
+        XCTAssertLessThanOrEqual(value("maitred_upstream_connections", ["state": "idle"]) ?? -1, created)
     }
 
     /// A retry and its reason: the first peer refuses connections, so every request's first attempt fails with

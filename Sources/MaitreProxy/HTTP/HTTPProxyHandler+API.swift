@@ -224,7 +224,7 @@ extension HTTPProxyHandler {
         guard let registry = loop.registry else {
             let document = StatusDocument(
                 process: Self.processFigures(nil), connections: loop.statsTable.totals,
-                requests: loop.requestMetrics.snapshot, upstreams: upstreams, peers: [])
+                requests: loop.metricsSnapshot, upstreams: upstreams, peers: [])
             let (status, body) = make(document)
             respondJSON(status: status, body: body, keepAlive: keepAlive, isHead: isHead)
             return

@@ -18,7 +18,7 @@ extension HTTPProxyHandler {
             respondLocally(
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
                 body: format(MetricsPage.body(connections: loop.statsTable.totals, peers: [],
-                                              requests: loop.requestMetrics.snapshot)),
+                                              requests: loop.metricsSnapshot)),
                 contentType: contentType)
             return
         }

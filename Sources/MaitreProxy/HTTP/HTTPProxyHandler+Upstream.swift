@@ -32,6 +32,7 @@ extension HTTPProxyHandler {
         let pooled = runtime.pools[balancer].take(peerIndex: peer.index, tag: exchange.location.poolTag)
         switch exchange.state.peerSelected(peer, pooled: pooled, now: clock) {
         case .send(let connection):
+            loop.upstreamPoolStats.reusedOne()
             send(exchange, on: connection)
         case .connect(let peer):
             connect(to: peer, for: exchange)
@@ -62,10 +63,12 @@ extension HTTPProxyHandler {
             to: address, peerIndex: peerIndex,
             connectTimeout: .milliseconds(settings.proxyConnectTimeout.milliseconds),
             writeBufferHigh: settings.proxyBusyBuffersSize, loop: loop)
+        let poolStats = loop.upstreamPoolStats
         connecting.assumeIsolated().whenComplete { [weak self, weak exchange] result in
             if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
             switch result {
             case .success(let connection):
+                poolStats.opened()
                 connection.poolTag = tag  // opened for this location: only it reuses the connection under `local`
                 guard let self, let exchange, self.exchange === exchange else {
                     // The request is gone: keep the connection for the next one.

@@ -153,6 +153,17 @@ final class LoopContext {
 
     /// This loop's request figures for the `metrics` page (recorded while a configuration has such a page).
     let requestMetrics = RequestMetrics()
+    /// This loop's upstream connection counts (always kept: a few integer adds per connection).
+    let upstreamPoolStats = UpstreamConnectionStats()
+
+    /// The request figures with the pool's, for the `metrics` and `status` pages.
+    var metricsSnapshot: RequestMetrics.Snapshot {
+        var snapshot = requestMetrics.snapshot
+        snapshot.pool = RequestMetrics.PoolFigures(
+            created: upstreamPoolStats.created, reused: upstreamPoolStats.reused, open: upstreamConnections,
+            idle: runtime.pools.reduce(0) { $0 + $1.idleCount })
+        return snapshot
+    }
 
     /// The registry changed a peer: this loop's newest runtime selects accordingly from its next request on.
     func applyPeerSettings(_ settings: PeerRuntimeSettings) {

@@ -255,7 +255,7 @@ public final class UpstreamRegistry: Sendable {
     /// Every loop's request figures for the `metrics` page, each read on its loop.
     func requestMetrics() -> EventLoopFuture<[RequestMetrics.Snapshot]> {
         let loops = state.withLockedValue { $0.loops }
-        let reads = loops.map { bound in bound.eventLoop.submit { bound.value.requestMetrics.snapshot } }
+        let reads = loops.map { bound in bound.eventLoop.submit { bound.value.metricsSnapshot } }
         return EventLoopFuture.whenAllSucceed(reads, on: group.next())
     }
 

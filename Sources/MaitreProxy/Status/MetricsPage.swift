@@ -63,6 +63,7 @@ enum MetricsPage {
                 merged.sentBodyBytes += server.sentBodyBytes
                 total.servers[name] = merged
             }
+            total.pool = total.pool + loop.pool
             for (name, figures) in loop.upstreams {
                 total.upstreams[name] = (total.upstreams[name] ?? RequestMetrics.UpstreamFigures()) + figures
             }
@@ -123,6 +124,14 @@ enum MetricsPage {
             histogram(&out, "maitred_upstream_response_duration_seconds", "upstream=\"\(label(name))\"",
                       requests.upstreams[name]?.histogram ?? RequestMetrics.Histogram())
         }
+        family(&out, "maitred_upstream_connections_created_total", "counter", "Upstream connections opened.")
+        out += "maitred_upstream_connections_created_total \(requests.pool.created)\n"
+        family(&out, "maitred_upstream_connections_reused_total", "counter",
+               "Attempts sent on a kept-alive (pooled) upstream connection.")
+        out += "maitred_upstream_connections_reused_total \(requests.pool.reused)\n"
+        family(&out, "maitred_upstream_connections", "gauge", "Upstream connections open now, and idle in the pools.")
+        out += "maitred_upstream_connections{state=\"open\"} \(requests.pool.open)\n"
+        out += "maitred_upstream_connections{state=\"idle\"} \(requests.pool.idle)\n"
         family(&out, "maitred_upstream_retries_total", "counter",
                "Attempts after a request's first (proxy_next_upstream), by upstream.")
         for name in requests.upstreams.keys.sorted() {

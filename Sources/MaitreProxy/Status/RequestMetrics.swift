@@ -66,6 +66,20 @@ final class RequestMetrics: RequestEndObserver {
     struct Snapshot: Sendable {
         var servers: [String: Server] = [:]
         var upstreams: [String: UpstreamFigures] = [:]
+        var pool = PoolFigures()
+    }
+
+    /// Upstream connections of a loop (or summed): opened, requests sent on a pooled one, open now, idle now.
+    struct PoolFigures: Sendable, Equatable {
+        var created = 0
+        var reused = 0
+        var open = 0
+        var idle = 0
+
+        static func + (lhs: PoolFigures, rhs: PoolFigures) -> PoolFigures {
+            PoolFigures(created: lhs.created + rhs.created, reused: lhs.reused + rhs.reused,
+                        open: lhs.open + rhs.open, idle: lhs.idle + rhs.idle)
+        }
     }
 
     private(set) var servers: [String: Server] = [:]
@@ -113,6 +127,23 @@ final class RequestMetrics: RequestEndObserver {
         }
     }
 }
+
+/// One loop's upstream connection counts, kept by the request path (plain integers: confined to the loop).
+final class UpstreamConnectionStats {
+    private(set) var created = 0
+    private(set) var reused = 0
+
+    func opened() {
+        created += 1
+    }
+
+    func reusedOne() {
+        reused += 1
+    }
+}
+
+@available(*, unavailable)
+extension UpstreamConnectionStats: Sendable {}
 
 /// Every observer of a loop's request ends, called in turn (the access log and the metrics).
 final class RequestEndFanout: RequestEndObserver {

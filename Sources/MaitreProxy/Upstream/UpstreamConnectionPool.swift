@@ -48,6 +48,9 @@ final class UpstreamConnectionPool {
         return connection
     }
 
+    /// Idle connections held now.
+    var idleCount: Int { state.idle.count }
+
     /// `exchange` is connecting to `peerIndex`: a connection released before its connect completes goes to it.
     func wait(_ exchange: ProxyExchange, peerIndex: Int) {
         guard case .open = phase else { return }
