@@ -125,6 +125,56 @@ final class AccessLogIntegrationTests: ProxyTestCase {
         XCTAssertLessThan(length, 400)
     }
 
+    /// `$bytes_sent` (every byte the client received), `$sent_http_*` (the head as sent), and the per-attempt
+    /// `$upstream_bytes_*` and `$upstream_response_length` lists, with a retried request's two entries.
+    func testByteCountsAndSentHeaders() throws {
+        let backend = try TestBackend(name: "b", group: group)
+        backends = [backend]
+        let deadPort = try freeLoopbackPort()
+        harness = try ProxyHarness("""
+            http {
+                log_format bytes '$bytes_sent $body_bytes_sent "$sent_http_content_length" "$sent_http_connection" '
+                                 '$sent_http_x_nothing|$upstream_response_length|$upstream_bytes_received|'
+                                 '$upstream_bytes_sent|$upstream_status';
+                access_log TMP/access.log bytes;
+                upstream pool { server 127.0.0.1:\(deadPort); server \(backend.address); }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://pool; }
+                    location /local { return 200 "four"; }
+                }
+            }
+            """, workers: 1)
+        var raw: [Int] = []
+        for path in ["/bytes/100", "/bytes/300", "/local"] {
+            let client = try harness!.client()
+            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            raw.append(client.readUntilClose().bytes.count)
+        }
+        let logged = waitForLines(3)
+        XCTAssertEqual(logged.count, 3, logged.joined(separator: "\n"))
+        guard logged.count == 3 else { return }
+        func parts(_ line: String) -> [String] { line.components(separatedBy: "|") }
+        // The first request met the dead server first: two attempts, the first with nothing sent or received.
+        let first = parts(logged[0])
+        XCTAssertEqual(first[0], "\(raw[0]) 100 \"100\" \"close\" -", "bytes_sent is every byte the client read")
+        XCTAssertEqual(first[1], "0, 100")
+        let received = first[2].components(separatedBy: ", ")
+        XCTAssertEqual(received.first, "0")
+        XCTAssertGreaterThan(Int(received.last ?? "") ?? 0, 100, "head and body")
+        XCTAssertLessThan(Int(received.last ?? "") ?? 0, 400)
+        let sent = first[3].components(separatedBy: ", ")
+        XCTAssertEqual(sent.first, "0", "nothing went to the refused server")
+        XCTAssertGreaterThan(Int(sent.last ?? "") ?? 0, 30, "the request head went to the second")
+        XCTAssertEqual(first[4], "502, 200")
+        let second = parts(logged[1])
+        XCTAssertEqual(second[0], "\(raw[1]) 300 \"300\" \"close\" -")
+        XCTAssertEqual(second[1], "300")
+        let local = parts(logged[2])
+        XCTAssertEqual(local[0], "\(raw[2]) 4 \"4\" \"close\" -", "maitred's own answers count too")
+        XCTAssertEqual(Array(local.dropFirst()), ["-", "-", "-", "-"], "no upstream: nginx's dash")
+    }
+
     /// `$request_id`: 32 hex digits, the same in the header sent upstream and in the log line, new per request.
     func testRequestIDIsOnePerRequestAndShared() throws {
         let backend = try TestBackend(name: "b", group: group)

@@ -72,6 +72,14 @@ public enum Variable: Sendable, Equatable, Hashable {
     case upstreamResponseTime
     case upstreamConnectTime
     case upstreamHeaderTime
+    /// `$bytes_sent`: every byte sent to the client (head, body, chunk framing).
+    case bytesSent
+    /// `$sent_http_NAME`: a response header as sent to the client (NAME lowercased, `_` for `-`).
+    case sentHTTPHeader(String)
+    /// `$upstream_bytes_received`, `$upstream_bytes_sent`, `$upstream_response_length`: per attempt, as lists.
+    case upstreamBytesReceived
+    case upstreamBytesSent
+    case upstreamResponseLength
 
     /// Variables whose value only exists once the request is over: in `proxy_set_header` and `return` maitred
     /// gives them empty (nginx gives some a value mid-request, such as `$request_time` so far).
@@ -83,7 +91,8 @@ public enum Variable: Sendable, Equatable, Hashable {
             return false
         case .requestLength, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
             .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
-            .upstreamConnectTime, .upstreamHeaderTime:
+            .upstreamConnectTime, .upstreamHeaderTime, .bytesSent, .sentHTTPHeader, .upstreamBytesReceived,
+            .upstreamBytesSent, .upstreamResponseLength:
             return true
         }
     }
@@ -123,6 +132,11 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .upstreamResponseTime: return "upstream_response_time"
         case .upstreamConnectTime: return "upstream_connect_time"
         case .upstreamHeaderTime: return "upstream_header_time"
+        case .bytesSent: return "bytes_sent"
+        case .sentHTTPHeader(let h): return "sent_http_" + h
+        case .upstreamBytesReceived: return "upstream_bytes_received"
+        case .upstreamBytesSent: return "upstream_bytes_sent"
+        case .upstreamResponseLength: return "upstream_response_length"
         }
     }
 
@@ -157,10 +171,16 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "upstream_response_time": self = .upstreamResponseTime
         case "upstream_connect_time": self = .upstreamConnectTime
         case "upstream_header_time": self = .upstreamHeaderTime
+        case "bytes_sent": self = .bytesSent
+        case "upstream_bytes_received": self = .upstreamBytesReceived
+        case "upstream_bytes_sent": self = .upstreamBytesSent
+        case "upstream_response_length": self = .upstreamResponseLength
         case "request_length": self = .requestLength
         case "request_id": self = .requestID
         default:
-            if name.hasPrefix("http_"), name.count > 5 {
+            if name.hasPrefix("sent_http_"), name.count > 10 {
+                self = .sentHTTPHeader(String(name.dropFirst(10)).lowercased())
+            } else if name.hasPrefix("http_"), name.count > 5 {
                 self = .httpHeader(String(name.dropFirst(5)).lowercased())
             } else if name.hasPrefix("arg_"), name.count > 4 {
                 self = .argument(String(name.dropFirst(4)))

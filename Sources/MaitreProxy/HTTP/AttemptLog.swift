@@ -13,6 +13,12 @@ struct AttemptRecord: Equatable {
     var connectNanoseconds: Int64 = -1
     var headerNanoseconds: Int64 = -1
     var responseNanoseconds: Int64 = -1
+    /// Bytes written to the upstream (head, body, chunk framing), bytes received (head and body as delivered),
+    /// and the response body's length: `$upstream_bytes_sent`, `$upstream_bytes_received`,
+    /// `$upstream_response_length`.
+    var bytesSent = 0
+    var bytesReceived = 0
+    var responseLength = 0
     /// Why the attempt failed before a response was accepted; nil when a response head arrived.
     var failure: RetryPolicy.Failure?
 

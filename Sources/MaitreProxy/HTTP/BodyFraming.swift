@@ -13,18 +13,25 @@ struct BodyFramingWriter {
         chunked = chunkEncode
     }
 
-    func writeBody(_ body: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+    /// Returns the framing bytes written around the body (chunk size line and CRLF), for `$bytes_sent`.
+    @discardableResult
+    func writeBody(_ body: ByteBuffer, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) -> Int {
         guard chunked, body.readableBytes > 0 else {
             // A zero-length chunk would end a chunked body early: it goes out as nothing.
             context.write(NIOAny(body), promise: promise)
-            return
+            return 0
         }
         var prefix = context.channel.allocator.buffer(capacity: 12)
         HTTPWire.writeChunkPrefix(length: body.readableBytes, into: &prefix)
+        let overhead = prefix.readableBytes + 2
         context.write(NIOAny(prefix), promise: nil)
         context.write(NIOAny(body), promise: nil)
         context.write(NIOAny(context.channel.allocator.crlf), promise: promise)
+        return overhead
     }
+
+    /// The bytes `writeEnd` will write (the last chunk when chunked).
+    var endBytes: Int { chunked ? 5 : 0 }
 
     mutating func writeEnd(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         guard chunked else {

@@ -38,6 +38,16 @@ struct ExchangeState<Connection: AnyObject> {
     var balancing: PeerSelectionState
     /// Every attempt, in order: nginx's `$upstream_addr`, `$upstream_status` and timing lists.
     private(set) var attempts = AttemptLog()
+
+    /// Bytes of the current attempt, for the `$upstream_bytes_*` variables: sent upstream, received from it, and
+    /// of those the response body's.
+    mutating func countBytes(sent: Int = 0, received: Int = 0, body: Int = 0) {
+        attempts.updateLast { attempt in
+            attempt.bytesSent += sent
+            attempt.bytesReceived += received
+            attempt.responseLength += body
+        }
+    }
     /// Bytes of this request went to some upstream (nginx's `request_sent`).
     private(set) var requestSent = false
     /// False once request body bytes were let go after sending: the request cannot be sent again.

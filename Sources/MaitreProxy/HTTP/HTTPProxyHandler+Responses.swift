@@ -104,7 +104,10 @@ extension HTTPProxyHandler {
             requestHeadBytes: (exchange?.request ?? currentRequest)?.headLength ?? 0,
             requestBodyBytes: exchange?.bodyBytesReceived ?? 0,
             upstream: exchange.map { RequestEnd.Upstream(index: $0.upstreamIndex, attempts: $0.state.attempts) },
-            addresses: addresses, snapshot: runtime.snapshot, runtime: runtime))
+            addresses: addresses, snapshot: runtime.snapshot, runtime: runtime,
+            bytesSent: responseHeadBytes + responseBodyBytes + responseFramingBytes + framing.endBytes,
+            sentHead: sentHead))
+        sentHead = nil
     }
 
     /// nginx turns keep-alive off for these error pages (ngx_http_special_response_handler).
@@ -118,6 +121,8 @@ extension HTTPProxyHandler {
     func writeHead(_ head: HTTPResponseHead) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         HTTPWire.writeResponseHead(head, into: &buffer)
+        responseHeadBytes = buffer.readableBytes
+        if runtime.snapshot.logsSentHeaders { sentHead = buffer }
         framing.start(chunkEncode: false)  // maitred's own bodies always carry Content-Length
         context.write(NIOAny(buffer), promise: nil)
     }

@@ -121,10 +121,10 @@ extension HTTPProxyHandler {
         upstream.expectResponse(
             toHead: exchange.isHeadRequest, clientTakesChunked: exchange.request.version == .http1_1,
             headLimit: location.settings.proxyBufferSize)
-        upstream.sendHead(exchange.upstreamRequest)
+        exchange.state.countBytes(sent: upstream.sendHead(exchange.upstreamRequest))
         writeBodyParts(exchange, to: connection)
         if exchange.bodyComplete, exchange.upstreamRequest.hasBody {
-            upstream.sendEnd()
+            exchange.state.countBytes(sent: upstream.sendEnd())
         }
         upstream.flush()
         if connection.channel.isWritable {
@@ -138,7 +138,7 @@ extension HTTPProxyHandler {
         while exchange.bodyPartsWritten < exchange.bodyParts.count {
             let part = exchange.bodyParts[exchange.bodyPartsWritten]
             exchange.bodyPartsWritten += 1
-            connection.handler?.sendBody(part)
+            exchange.state.countBytes(sent: connection.handler?.sendBody(part) ?? 0)
         }
         if exchange.retainedBodyBytes > Self.replayLimit {
             // Too large to keep for a retry: let the sent parts go so memory stays bounded.
@@ -221,6 +221,7 @@ extension HTTPProxyHandler {
 
     func upstreamResponseHead(_ upstream: UpstreamResponseHead, exchange: ProxyExchange) {
         guard exchange === self.exchange else { return }
+        exchange.state.countBytes(received: upstream.bytes.readableBytes)
         switch exchange.state.responseHead(status: upstream.status, now: clock) {
         case .ignore:
             return
@@ -272,6 +273,8 @@ extension HTTPProxyHandler {
         }
         exchange.state.responseHeadForwarded()
         responseStatus = upstream.status
+        responseHeadBytes = out.readableBytes
+        if runtime.snapshot.logsSentHeaders { sentHead = out }
         staged = out
     }
 
@@ -287,6 +290,7 @@ extension HTTPProxyHandler {
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {
         guard exchange === self.exchange, exchange.response.hasBody else { return }
         responseBodyBytes += body.readableBytes
+        exchange.state.countBytes(received: body.readableBytes, body: body.readableBytes)
         if var out = staged, !framing.chunkEncodes, body.readableBytes <= Self.stageLimit {
             staged = nil
             var body = body
@@ -295,7 +299,7 @@ extension HTTPProxyHandler {
             return
         }
         writeStaged()
-        framing.writeBody(body, context: context, promise: nil)
+        responseFramingBytes += framing.writeBody(body, context: context, promise: nil)
         unflushedResponse = true
         if !context.channel.isWritable {
             exchange.connection?.handler?.pauseReads()

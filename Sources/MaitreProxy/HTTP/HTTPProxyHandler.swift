@@ -70,6 +70,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var currentRequest: RequestRecord?
     var responseStatus = 0
     var responseBodyBytes = 0
+    /// The response head's bytes as written, and the chunk framing written around the body (`$bytes_sent`).
+    var responseHeadBytes = 0
+    var responseFramingBytes = 0
+    /// The response head as written, kept only while some `access_log` format reads `$sent_http_*`.
+    var sentHead: ByteBuffer?
     /// Where the request was routed, for its access log (set only while a loop observes request ends).
     /// An API PATCH collecting its body.
     var pendingAPIWrite: PendingAPIWrite?
@@ -256,6 +261,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 requestStartedAt = clock
                 responseStatus = 0
                 responseBodyBytes = 0
+                responseHeadBytes = 0
+                responseFramingBytes = 0
+                sentHead = nil
                 moveStat(to: .writing)
                 loop.stats.requests.wrappingIncrement(ordering: .relaxed)
                 requestID.reset()

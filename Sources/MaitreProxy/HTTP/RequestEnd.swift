@@ -1,5 +1,6 @@
 import MaitreBalancing
 import MaitreConfig
+import NIOCore
 
 /// Everything known about a request once it is over, handed to the loop's observer from the one place where
 /// every request ends (`HTTPProxyHandler.requestEnded`): answered by the upstream, answered by maitred, cut off,
@@ -36,6 +37,10 @@ struct RequestEnd {
     /// The configuration the request ran on (to name peers), and its runtime (the peers' counter cells).
     let snapshot: ProxySnapshot
     let runtime: LoopRuntime
+    /// Every byte written to the client for this response (`$bytes_sent`).
+    let bytesSent: Int
+    /// The response head as written, when some format reads `$sent_http_*`.
+    let sentHead: ByteBuffer?
 
     struct Upstream {
         let index: Int

@@ -50,7 +50,8 @@ struct RequestVariables {
             return requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()
         case .requestLength, .timeLocal, .timeISO8601, .msec, .status, .bodyBytesSent, .requestTime, .connection,
             .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime,
-            .upstreamHeaderTime:
+            .upstreamHeaderTime, .bytesSent, .sentHTTPHeader, .upstreamBytesReceived, .upstreamBytesSent,
+            .upstreamResponseLength:
             return ""  // known once the request is over: the access log's (`AccessLogLine`)
         }
     }

@@ -114,6 +114,19 @@ struct AccessLogLine {
             return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.connectNanoseconds, to: &$1) }
         case .upstreamHeaderTime:
             return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.headerNanoseconds, to: &$1) }
+        case .upstreamBytesReceived:
+            return appendAttempts(to: &out) { Self.appendDecimal($0.bytesReceived, to: &$1) }
+        case .upstreamBytesSent:
+            return appendAttempts(to: &out) { Self.appendDecimal($0.bytesSent, to: &$1) }
+        case .upstreamResponseLength:
+            return appendAttempts(to: &out) { Self.appendDecimal($0.responseLength, to: &$1) }
+        case .bytesSent:
+            Self.appendDecimal(end.bytesSent, to: &out)
+        case .sentHTTPHeader(let name):
+            guard let head = end.sentHead else { return false }
+            return SentHeaders.appendValue(named: name, in: head, to: &out) { bytes, out in
+                Self.appendEscaped(bytes, escape: escape, to: &out)
+            }
         }
         return true
     }

@@ -12,6 +12,8 @@ public final class ProxySnapshot: Sendable {
 
     /// The run-time answers this snapshot's `resolve` servers were built with.
     let resolved: ResolvedServers
+    /// Some `access_log` format reads `$sent_http_*`: response heads are kept until the request's line is written.
+    let logsSentHeaders: Bool
 
     /// Builds routing tables and upstream plans; throws when an upstream address cannot become a socket address.
     public convenience init(configuration: Configuration) throws {
@@ -22,6 +24,15 @@ public final class ProxySnapshot: Sendable {
     init(configuration: Configuration, resolved: ResolvedServers) throws {
         self.resolved = resolved
         self.configuration = configuration
+        self.logsSentHeaders = configuration.accessLogs.contains { log in
+            log.format.segments.contains { segment in
+                if case .variable(.sentHTTPHeader) = segment { return true }
+                return false
+            } || (log.condition?.parts.contains { part in
+                if case .variable(.sentHTTPHeader) = part { return true }
+                return false
+            } ?? false)
+        }
         let http = configuration.http
         var plans: [UpstreamPlan] = []
         var indexByName: [String: Int] = [:]

@@ -77,25 +77,35 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     }
 
     /// Writes a serialised request head (not flushed); its body will go out in the request's framing.
-    func sendHead(_ request: UpstreamRequest) {
-        guard let context else { return }
+    /// Returns the bytes written.
+    @discardableResult
+    func sendHead(_ request: UpstreamRequest) -> Int {
+        guard let context else { return 0 }
         requestFraming.start(chunkEncode: request.framing == .chunked)
         context.write(NIOAny(request.head), promise: nil)
         unflushed = true
+        return request.head.readableBytes
     }
 
     /// Writes request body bytes in the framing the head announced (not flushed).
-    func sendBody(_ body: ByteBuffer) {
-        guard let context else { return }
-        requestFraming.writeBody(body, context: context, promise: nil)
+    /// Returns the bytes written (body and framing).
+    @discardableResult
+    func sendBody(_ body: ByteBuffer) -> Int {
+        guard let context else { return 0 }
+        let framing = requestFraming.writeBody(body, context: context, promise: nil)
         unflushed = true
+        return body.readableBytes + framing
     }
 
     /// Ends the request body (the last chunk when chunked; nothing otherwise).
-    func sendEnd() {
-        guard let context else { return }
+    /// Returns the bytes written.
+    @discardableResult
+    func sendEnd() -> Int {
+        guard let context else { return 0 }
+        let count = requestFraming.endBytes
         requestFraming.writeEnd(context: context, promise: nil)
         unflushed = true
+        return count
     }
 
     /// Flushes what was written since the last flush; nothing when nothing was (a flush through the pipeline
