@@ -6,7 +6,9 @@ maitred and nginx with the same configuration, in one run.
 
 Three bench/backend.c backends pinned to CPU 1, the balancer (1 worker / event loop) pinned to CPU 0, the
 article's upstream block (`keepalive 32`), `wrk -t2 -c50 -d6s` pinned to CPU 1 after a 1 s warm-up. Rows per
-system: `access_log off`, the article's format unbuffered, and the same with `buffer=64k flush=1s`. Every
+system: `access_log off`, the article's format unbuffered, the same with `buffer=64k flush=1s`, and that with a
+metrics location added (maitred's `metrics`, which turns on the per-request figures the metrics and status pages
+read; nginx's `stub_status`, which it counts whether or not a location shows it). Every
 configuration of a round runs before the next round starts (systems interleaved); the table gives the median
 req/s over rounds and the ratio to the same system with logging off. Log files go to a temporary directory
 (a tmpfs on most machines: the cost measured is the balancer's, not a disk's). Every process started is stopped
@@ -30,31 +32,38 @@ FORMAT = ("log_format upstreamlog '$remote_addr - $remote_user [$time_local] ' "
           "'\"$request\" $status $body_bytes_sent ' '\"$http_referer\" \"$http_user_agent\" ' "
           "'upstream: $upstream_addr ' 'upstream_response_time: $upstream_response_time ' "
           "'request_time: $request_time';")
-ROWS = [("off", "access_log off;"),
-        ("article format", FORMAT + " access_log {d}/access.log upstreamlog;"),
-        ("article format, buffer=64k flush=1s", FORMAT + " access_log {d}/access.log upstreamlog buffer=64k flush=1s;")]
+BUFFERED = FORMAT + " access_log {d}/access.log upstreamlog buffer=64k flush=1s;"
+# (label, http-level logging, the metrics location: maitred's `metrics` (which also records the status page's
+# figures), nginx's only built-in one, `stub_status`)
+ROWS = [("off", "access_log off;", False),
+        ("article format", FORMAT + " access_log {d}/access.log upstreamlog;", False),
+        ("article format, buffer=64k flush=1s", BUFFERED, False),
+        ("buffered log + metrics location", BUFFERED, True)]
 
 
-def config(d, system, logging):
+def config(d, system, logging, metrics):
     head = f"worker_processes 1;\npid {d}/{system}.pid;\nerror_log {d}/{system}-error.log error;\n"
     extra = ""
     if system == "nginx":
         head += "daemon off;\n"
         extra = "proxy_http_version 1.1; proxy_set_header Connection \"\";"
     servers = " ".join(f"server 127.0.0.1:{p};" for p in BACKENDS)
+    page = ""
+    if metrics:
+        page = "location = /metrics { metrics; }" if system == "maitred" else "location = /stub { stub_status; }"
     return head + f"""events {{ worker_connections 4096; }}
 http {{
     {logging.format(d=d)}
     keepalive_timeout 300s;
     upstream app {{ {servers} keepalive 32; }}
-    server {{ listen 127.0.0.1:{LISTEN}; location / {{ proxy_pass http://app; {extra} }} }}
+    server {{ listen 127.0.0.1:{LISTEN}; location / {{ proxy_pass http://app; {extra} }} {page} }}
 }}
 """
 
 
-def measure(system, binary, logging, d):
+def measure(system, binary, logging, metrics, d):
     conf = f"{d}/{system}.conf"
-    open(conf, "w").write(config(d, system, logging))
+    open(conf, "w").write(config(d, system, logging, metrics))
     if os.path.exists(f"{d}/access.log"):
         os.remove(f"{d}/access.log")
     cmd = [binary, "-c", conf] if system == "maitred" else ["nginx", "-c", conf, "-p", d]
@@ -88,8 +97,8 @@ def main():
             S.wait_port(p)
         for _ in range(rounds):
             for system, binary in (("maitred", maitred), ("nginx", "nginx")):
-                for label, logging in ROWS:
-                    results.setdefault((system, label), []).append(measure(system, binary, logging, d))
+                for label, logging, metrics in ROWS:
+                    results.setdefault((system, label), []).append(measure(system, binary, logging, metrics, d))
                     time.sleep(0.5)
     finally:
         for p in backends:
@@ -99,7 +108,7 @@ def main():
     print("|---|---|---:|---:|---|")
     for system in ("maitred", "nginx"):
         base = statistics.median(results[(system, "off")])
-        for label, _ in ROWS:
+        for label, _, _ in ROWS:
             values = results[(system, label)]
             median = statistics.median(values)
             print(f"| {system} | {label} | {median:,.0f} | {median / base:.3f} | "

@@ -58,6 +58,8 @@ enum Demo {
                 maitred demo: balancing http://127.0.0.1:\(port)/ across three backends on ports \
                 \(ports.map(String.init).joined(separator: ", ")) (round robin).
                 Try:   for i in 1 2 3 4 5 6; do curl -s http://127.0.0.1:\(port)/; done
+                Watch: http://127.0.0.1:\(port)/status in a browser (the live status page)
+                Drain: curl -X PATCH -d '{"drain":true}' http://127.0.0.1:\(port)/api/9/http/upstreams/demo/servers/0
                 The configuration it runs:
 
                 \(text)
@@ -100,6 +102,10 @@ enum Demo {
                     proxy_set_header X-Real-IP $remote_addr;
                     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
                 }
+                # The live status page, and the runtime API (nginx Plus's paths) for this machine only.
+                location /status { status; access_log off; }
+                location /api/ { api write=on; allow 127.0.0.1; deny all; access_log off; }
+                location = /metrics { metrics; access_log off; }
             }
         }
 

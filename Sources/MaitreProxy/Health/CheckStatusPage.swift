@@ -1,3 +1,4 @@
+import MaitreWire
 import MaitreConfig
 
 /// The upstream check module's status page (ngx_http_upstream_check_status_handler and its html, csv and json
@@ -142,18 +143,8 @@ enum CheckStatusPage {
         return out
     }
 
+    /// A JSON string's content (the quotes are the caller's).
     private static func escapeJSON(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        String(JSONText.quoted(text).dropFirst().dropLast())
     }
 }
