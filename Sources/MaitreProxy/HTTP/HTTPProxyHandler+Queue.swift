@@ -19,7 +19,7 @@ extension HTTPProxyHandler {
         case .full:
             exchange.state.queueGaveUp()
             log.log(.error, "no live upstreams and the upstream queue is full while connecting to upstream"
-                    + describe(exchange), connection: connectionNumber)
+                    + describe(exchange, groupName: true), connection: connectionNumber)
             failExchange(exchange, status: .badGateway)
         case .expired:
             queueTimedOut(exchange)

@@ -234,9 +234,13 @@ extension HTTPProxyHandler {
     }
 
     /// nginx's error-log context: `, client: A, server: S, request: "GET / HTTP/1.1", upstream: "http://B/", host: "H"`.
-    func describe(_ exchange: ProxyExchange, peer: PeerID? = nil) -> String {
+    /// `groupName`: no peer could be chosen, and nginx names the upstream group (its `pc->name`).
+    func describe(_ exchange: ProxyExchange, peer: PeerID? = nil, groupName: Bool = false) -> String {
         var text = ", client: \(remoteIP), server: \(exchange.serverName), request: \"\(exchange.request.requestLine)\""
-        if let peer = peer ?? exchange.currentPeer {
+        if groupName {
+            let name = runtime.snapshot.upstreams[exchange.upstreamIndex].upstream.name
+            text += ", upstream: \"http://\(name)\(exchange.upstreamRequest.target)\""
+        } else if let peer = peer ?? exchange.currentPeer {
             let address = runtime.snapshot.upstreams[exchange.upstreamIndex].peers[peer.index].address
             text += ", upstream: \"http://\(address)\(exchange.upstreamRequest.target)\""
         }

@@ -18,7 +18,7 @@ extension HTTPProxyHandler {
                 enqueue(exchange)
                 return
             }
-            log.log(.error, "no live upstreams while connecting to upstream" + describe(exchange),
+            log.log(.error, "no live upstreams while connecting to upstream" + describe(exchange, groupName: true),
                     connection: connectionNumber)
             failExchange(exchange, status: .badGateway)
             return

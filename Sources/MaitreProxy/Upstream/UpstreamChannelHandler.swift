@@ -368,7 +368,12 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
             // Reads happened since the timer was armed: wait for the rest of the interval.
             armReadTimer(after: deadline - now)
         } else {
-            fail(.timeout("upstream timed out (110: Connection timed out) while reading upstream"))
+            // nginx names what it was doing: waiting for the head, or reading the body.
+            if case .head = responseState {
+                fail(.timeout("upstream timed out (110: Connection timed out) while reading response header from upstream"))
+            } else {
+                fail(.timeout("upstream timed out (110: Connection timed out) while reading upstream"))
+            }
         }
     }
 
