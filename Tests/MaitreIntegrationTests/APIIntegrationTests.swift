@@ -105,6 +105,10 @@ final class APIIntegrationTests: ProxyTestCase {
         XCTAssertEqual(try harness!.get("/api/9/nginx", source: "127.0.0.2").status, 403, "deny all but 127.0.0.1")
         XCTAssertEqual(try harness!.get("/readonly/api/9/http/upstreams/app").status, 200)
         XCTAssertEqual(try peers().map { $0["weight"] as? Int }, [3, 1], "refused changes changed nothing")
+        // Run-time changes survive a reload that leaves the server lines alone.
+        try harness!.reload(config(a, b))
+        XCTAssertEqual(try peers().map { $0["weight"] as? Int }, [3, 1], "the API's weight outlives the reload")
+        XCTAssertEqual((try json(try harness!.get("/api/9/nginx")) as? [String: Any])?["generation"] as? Int, 2)
         // A keep-alive connection carries a PATCH and the next request.
         let client = try harness!.client()
         XCTAssertEqual(try client.request("PATCH", "/api/9/http/upstreams/app/servers/0", body: #"{"weight":1}"#).status, 200)

@@ -101,6 +101,18 @@ final class MetricsTests: ProxyTestCase {
         XCTAssertEqual(value("maitred_upstream_peer_admin_state", ["peer": b.address, "state": "up"]), 1)
         XCTAssertEqual(value("maitred_upstream_peer_admin_state", ["peer": b.address, "state": "drain"]), 0)
         XCTAssertEqual(value("maitred_upstream_peer_health_check_up", ["peer": a.address]), 1)
+        // The check's figures, once a probe has run (every 200 ms; the page is scraped again until then).
+        var probed: [Sample] = []
+        XCTAssertTrue(pollUntil(timeout: 5) {
+            probed = (try? self.harness!.get("/metrics")).flatMap { self.parse($0.text) } ?? []
+            return probed.contains { $0.name == "maitred_upstream_peer_health_checks_total" && $0.labels["peer"] == a.address && $0.value >= 1 }
+        })
+        func probe(_ name: String) -> Double? {
+            probed.first { $0.name == name && $0.labels["peer"] == a.address }?.value
+        }
+        XCTAssertEqual(probe("maitred_upstream_peer_health_check_failures_total"), 0)
+        let probeSeconds = try XCTUnwrap(probe("maitred_upstream_peer_health_check_duration_seconds"))
+        XCTAssertTrue(probeSeconds >= 0 && probeSeconds < 0.5, "a loopback probe within its timeout: \(probeSeconds)")
         XCTAssertEqual(value("maitred_upstream_peer_failures_total", ["peer": a.address]), 0)
         XCTAssertGreaterThanOrEqual(value("maitred_http_requests_total") ?? 0, 21, "the 20 and the scrape itself")
         XCTAssertGreaterThanOrEqual(value("maitred_connections_accepted_total") ?? 0, 21)

@@ -22,15 +22,19 @@ public struct PeerHistory: Sendable, Equatable {
     /// Consecutive probes with the last one's result, and the last failure's reason.
     public private(set) var streak = 0
     public private(set) var lastFailureReason: String?
+    /// How long the last probe took (nanoseconds), nil before the first.
+    public private(set) var lastCheckNanoseconds: Int64?
 
     public init() {}
 
     /// One probe's result. `reason` says why it failed ("connection refused"); `transition` is the verdict's
     /// change, if this probe made one.
     public mutating func recordProbe(
-        passed: Bool, reason: String?, transition: HealthCheckState.Transition?, at milliseconds: Int64
+        passed: Bool, reason: String?, transition: HealthCheckState.Transition?, at milliseconds: Int64,
+        durationNanoseconds: Int64? = nil
     ) {
         checks += 1
+        if let durationNanoseconds { lastCheckNanoseconds = max(0, durationNanoseconds) }
         if passed {
             streak = lastPassed == true ? streak + 1 : 1
         } else {

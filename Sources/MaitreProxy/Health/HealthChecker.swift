@@ -25,7 +25,8 @@ final class HealthChecker: Sendable {
 
     /// A probe's verdict, with the target it was made for (the registry drops verdicts for a target a reload
     /// replaced meanwhile).
-    typealias Report = @Sendable (Target, ProbeResult) -> Void
+    /// A probe's target, result, and how long it took (nanoseconds, the loop's clock).
+    typealias Report = @Sendable (Target, ProbeResult, Int64) -> Void
 
     private let group: any EventLoopGroup
     private let report: Report
@@ -142,10 +143,11 @@ final class ProbeSchedule {
 
     private func runProbe() {
         guard !stopped, probe == nil else { return }
+        let started = eventLoop.now
         let attempt = ProbeAttempt(target: target, eventLoop: eventLoop, connector: connector) { [self] result in
             probe = nil
             guard !stopped else { return }
-            report(target, result)
+            report(target, result, Int64((eventLoop.now - started).nanoseconds))
             schedule(after: target.check.intervalMilliseconds)
         }
         probe = attempt

@@ -60,8 +60,8 @@ public final class UpstreamRegistry: Sendable {
         self.stateFileStore = StateFileStore { message in log.log(.error, message) }
         // The checker reports through a weak reference: the registry owns it, not the other way round.
         let registry = NIOLockedValueBox(WeakRegistry())
-        self.checker = HealthChecker(group: group) { target, result in
-            registry.withLockedValue { $0.value }?.recordProbe(target, result)
+        self.checker = HealthChecker(group: group) { target, result, elapsed in
+            registry.withLockedValue { $0.value }?.recordProbe(target, result, elapsedNanoseconds: elapsed)
         }
         registry.withLockedValue { $0.value = self }
     }
@@ -132,7 +132,7 @@ public final class UpstreamRegistry: Sendable {
 
     /// One probe's result. A changed verdict is posted to every loop (under the lock, so in order with reloads and
     /// run-time changes) and logged as the module logs it.
-    func recordProbe(_ target: HealthChecker.Target, _ result: ProbeResult) {
+    func recordProbe(_ target: HealthChecker.Target, _ result: ProbeResult, elapsedNanoseconds: Int64 = 0) {
         let record = target.record
         state.withLockedValue { state in
             guard state.targets[record] == target else { return }
@@ -143,7 +143,7 @@ public final class UpstreamRegistry: Sendable {
             let changed = state.records.recordProbe(record, success: result.isAlive)
             state.history[record, default: PeerHistory()].recordProbe(
                 passed: result.isAlive, reason: result.shortReason, transition: changed?.transition,
-                at: WallClock.nowMilliseconds())
+                at: WallClock.nowMilliseconds(), durationNanoseconds: elapsedNanoseconds)
             guard let changed, let identity = state.records.identity(of: record) else { return }
             let settings = changed.settings
             switch changed.transition {

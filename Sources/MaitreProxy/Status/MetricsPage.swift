@@ -185,6 +185,22 @@ enum MetricsPage {
             guard let down = peer.checkDown else { continue }
             sample(&out, "maitred_upstream_peer_health_check_up", peer, down ? 0 : 1)
         }
+        family(&out, "maitred_upstream_peer_health_checks_total", "counter", "Active health probes of the peer.")
+        for peer in peers where peer.checkDown != nil {
+            sample(&out, "maitred_upstream_peer_health_checks_total", peer, peer.status.history.checks)
+        }
+        family(&out, "maitred_upstream_peer_health_check_failures_total", "counter", "Probes of the peer that failed.")
+        for peer in peers where peer.checkDown != nil {
+            sample(&out, "maitred_upstream_peer_health_check_failures_total", peer, peer.status.history.checkFailures)
+        }
+        family(&out, "maitred_upstream_peer_health_check_duration_seconds", "gauge", "How long the last probe took.")
+        for peer in peers where peer.checkDown != nil {
+            guard let duration = peer.status.history.lastCheckNanoseconds else { continue }
+            let identity = peer.status.identity
+            out += "maitred_upstream_peer_health_check_duration_seconds{upstream=\"\(label(identity.upstream))\","
+                + "server=\"\(label(identity.server))\",peer=\"\(label(identity.address))\""
+                + (identity.ordinal > 0 ? ",ordinal=\"\(identity.ordinal)\"" : "") + "} \(Double(duration) / 1_000_000_000)\n"
+        }
         return out
     }
 

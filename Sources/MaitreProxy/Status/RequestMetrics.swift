@@ -82,41 +82,75 @@ final class RequestMetrics: RequestEndObserver {
         }
     }
 
-    private(set) var servers: [String: Server] = [:]
-    private(set) var upstreams: [String: UpstreamFigures] = [:]
+    /// One cell per server block and per upstream, mutated in place; the last one used is remembered, so a
+    /// loop serving one site hashes no name per request.
+    private final class ServerCell {
+        var value = Server()
+    }
+
+    private final class UpstreamCell {
+        var value = UpstreamFigures()
+    }
+
+    private var servers: [String: ServerCell] = [:]
+    private var upstreams: [String: UpstreamCell] = [:]
+    private var lastServerName = ""
+    private var lastServer: ServerCell?
+    private var lastUpstreamName = ""
+    private var lastUpstream: UpstreamCell?
+
+    private func server(_ name: String) -> ServerCell {
+        if let lastServer, name == lastServerName { return lastServer }
+        let cell = servers[name] ?? ServerCell()
+        servers[name] = cell
+        lastServerName = name
+        lastServer = cell
+        return cell
+    }
+
+    private func upstream(_ name: String) -> UpstreamCell {
+        if let lastUpstream, name == lastUpstreamName { return lastUpstream }
+        let cell = upstreams[name] ?? UpstreamCell()
+        upstreams[name] = cell
+        lastUpstreamName = name
+        lastUpstream = cell
+        return cell
+    }
 
     func requestEnded(_ end: RequestEnd) {
         let status = end.status
         let statusClass = status >= 100 && status < 600 ? status / 100 : 0
-        servers[end.serverName, default: Server()].byClass[statusClass] += 1
-        servers[end.serverName, default: Server()].duration.observe(nanoseconds: end.endedAt - end.startedAt)
-        servers[end.serverName, default: Server()].latency.observe(nanoseconds: end.endedAt - end.startedAt)
-        servers[end.serverName, default: Server()].receivedBytes += end.requestHeadBytes + end.requestBodyBytes
-        servers[end.serverName, default: Server()].sentBodyBytes += end.bodyBytesSent
-        if let upstream = end.upstream, upstream.index < end.snapshot.upstreams.count,
-            upstream.index < end.runtime.balancers.count
-        {
-            let name = end.snapshot.upstreams[upstream.index].upstream.name
-            let balancer = end.runtime.balancers[upstream.index]
-            var figures = upstreams[name] ?? UpstreamFigures()
-            figures.retries += max(0, upstream.attempts.count - 1)
-            var position = 0
-            upstream.attempts.forEach { attempt in
-                position += 1
-                if let failure = attempt.failure {
-                    figures.failures[Self.reason(failure), default: 0] += 1
-                } else if position < upstream.attempts.count {
-                    figures.failures["status", default: 0] += 1  // a response proxy_next_upstream refused
-                }
-                guard attempt.responseNanoseconds >= 0 else { return }
-                figures.histogram.observe(nanoseconds: attempt.responseNanoseconds)
-                balancer.counterCell(of: attempt.peer)?.observeResponse(nanoseconds: attempt.responseNanoseconds)
+        let duration = end.endedAt - end.startedAt
+        let server = server(end.serverName)
+        server.value.byClass[statusClass] += 1
+        server.value.duration.observe(nanoseconds: duration)
+        server.value.latency.observe(nanoseconds: duration)
+        server.value.receivedBytes += end.requestHeadBytes + end.requestBodyBytes
+        server.value.sentBodyBytes += end.bodyBytesSent
+        guard let attempts = end.upstream, attempts.index < end.snapshot.upstreams.count,
+            attempts.index < end.runtime.balancers.count
+        else { return }
+        let cell = upstream(end.snapshot.upstreams[attempts.index].upstream.name)
+        let balancer = end.runtime.balancers[attempts.index]
+        let count = attempts.attempts.count
+        cell.value.retries += max(0, count - 1)
+        var position = 0
+        attempts.attempts.forEach { attempt in
+            position += 1
+            if let failure = attempt.failure {
+                cell.value.failures[Self.reason(failure), default: 0] += 1
+            } else if position < count {
+                cell.value.failures["status", default: 0] += 1  // a response proxy_next_upstream refused
             }
-            upstreams[name] = figures
+            guard attempt.responseNanoseconds >= 0 else { return }
+            cell.value.histogram.observe(nanoseconds: attempt.responseNanoseconds)
+            balancer.counterCell(of: attempt.peer)?.observeResponse(nanoseconds: attempt.responseNanoseconds)
         }
     }
 
-    var snapshot: Snapshot { Snapshot(servers: servers, upstreams: upstreams) }
+    var snapshot: Snapshot {
+        Snapshot(servers: servers.mapValues(\.value), upstreams: upstreams.mapValues(\.value))
+    }
 
     /// proxy_next_upstream's words for a failure.
     static func reason(_ failure: RetryPolicy.Failure) -> String {

@@ -112,6 +112,9 @@ struct StatusDocument {
             out += ",\"health_checks\":{\"checks\":\(history.checks),\"fails\":\(history.checkFailures)"
                 + ",\"unhealthy\":\(history.timesUnhealthy),\"down\":\(health.isDown)"
             if let passed = history.lastPassed { out += ",\"last_passed\":\(passed)" }
+            if let duration = history.lastCheckNanoseconds {
+                out += ",\"last_check_ms\":" + JSONText.number(Double(duration) / 1_000_000)
+            }
             out += ",\"summary\":\(JSONText.quoted(history.summary))}"
         } else {
             out += ",\"health_checks\":null"
