@@ -11,10 +11,45 @@ public struct LogFormat: Sendable, Equatable {
     public var name: String
     public var escape: Escape
     public var template: VariableTemplate {
-        didSet { segments = Self.segments(of: template) }
+        didSet {
+            segments = Self.segments(of: template)
+            (literals, steps, variables) = Self.compile(segments)
+        }
     }
     /// The template ready to write: literals as bytes, so a line copies them without going through `String`.
     public private(set) var segments: [Segment]
+    /// The same as steps over one byte array, for the hot path: each step writes `literals[literal]`, then
+    /// `variables[variable]` when `variable >= 0`. Steps are trivial values, so writing a line copies no payload.
+    public private(set) var literals: [UInt8] = []
+    public private(set) var steps: [Step] = []
+    public private(set) var variables: [Variable] = []
+
+    public struct Step: Sendable, Equatable {
+        public let literalStart: Int
+        public let literalEnd: Int
+        public let variable: Int
+    }
+
+    private static func compile(_ segments: [Segment]) -> ([UInt8], [Step], [Variable]) {
+        var literals: [UInt8] = []
+        var steps: [Step] = []
+        var variables: [Variable] = []
+        var start = 0
+        for segment in segments {
+            switch segment {
+            case .bytes(let bytes):
+                literals += bytes
+            case .variable(let variable):
+                steps.append(Step(literalStart: start, literalEnd: literals.count, variable: variables.count))
+                variables.append(variable)
+                start = literals.count
+            }
+        }
+        if start < literals.count {
+            steps.append(Step(literalStart: start, literalEnd: literals.count, variable: -1))
+        }
+        return (literals, steps, variables)
+    }
 
     public enum Segment: Sendable, Equatable {
         case bytes([UInt8])
@@ -26,6 +61,7 @@ public struct LogFormat: Sendable, Equatable {
         self.escape = escape
         self.template = template
         self.segments = Self.segments(of: template)
+        (literals, steps, variables) = Self.compile(segments)
     }
 
     private static func segments(of template: VariableTemplate) -> [Segment] {

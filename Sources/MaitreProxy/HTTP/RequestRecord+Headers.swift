@@ -4,6 +4,15 @@ extension RequestRecord {
     /// The values of the header fields `name` matches, read again from the head's bytes (the loop's parse target
     /// may hold another request by the time the access log asks). `name` is as `$http_NAME` writes it:
     /// lowercase, `_` standing for `-` (or `_`). Values are trimmed of surrounding spaces and tabs.
+    /// The first value `name` matches, nil when there is none (no array made for the usual absent header).
+    func firstHeaderValue(named name: String) -> String? {
+        var first: String?
+        forEachHeaderValue(named: name) { value in
+            if first == nil { first = String(decoding: value, as: UTF8.self) }
+        }
+        return first
+    }
+
     func headerValues(named name: String) -> [String] {
         var values: [String] = []
         forEachHeaderValue(named: name) { values.append(String(decoding: $0, as: UTF8.self)) }

@@ -15,12 +15,17 @@ struct AccessLogLine {
     let clock: LogClock
 
     func write(_ format: LogFormat, into out: inout [UInt8]) {
-        for segment in format.segments {
-            switch segment {
-            case .bytes(let bytes):
-                out.append(contentsOf: bytes)
-            case .variable(let variable):
-                if !append(variable, escape: format.escape, to: &out) { out.append(UInt8(ascii: "-")) }
+        let escape = format.escape
+        format.literals.withUnsafeBufferPointer { literals in
+            format.variables.withUnsafeBufferPointer { variables in
+                for step in format.steps {
+                    if step.literalEnd > step.literalStart {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: literals[step.literalStart..<step.literalEnd]))
+                    }
+                    if step.variable >= 0, !append(variables[step.variable], escape: escape, to: &out) {
+                        out.append(UInt8(ascii: "-"))
+                    }
+                }
             }
         }
         out.append(UInt8(ascii: "\n"))
@@ -81,7 +86,7 @@ struct AccessLogLine {
             }
             Self.append(value, escape: escape, to: &out)
         case .remoteUser:
-            guard let authorization = end.request?.headerValues(named: "authorization").first,
+            guard let authorization = end.request?.firstHeaderValue(named: "authorization"),
                 let user = RequestFields.basicUser(authorization: authorization)
             else { return false }
             Self.append(user, escape: escape, to: &out)

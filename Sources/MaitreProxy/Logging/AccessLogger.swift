@@ -45,18 +45,21 @@ final class AccessLogger: RequestEndObserver {
         guard !end.accessLogs.isEmpty else { return }
         clock.update()
         let formatter = AccessLogLine(end: end, clock: clock)
-        for log in end.accessLogs {
-            if let condition = log.condition, !formatter.allows(condition) { continue }
-            guard let writer = writer(for: log.path) else { continue }
-            line.removeAll(keepingCapacity: true)
-            formatter.write(log.format, into: &line)
-            if let size = log.bufferSize {
-                gather(line, for: log, size: size, writer: writer)
-            } else {
-                gather(line, for: log, size: Self.turnLimit, writer: writer)
-                if !turnFlushScheduled {
-                    turnFlushScheduled = true
-                    eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
+        // Read in place: copying each `AccessLog` (its path, format and condition) would cost retains per line.
+        end.accessLogs.withUnsafeBufferPointer { logs in
+            for index in logs.indices {
+                if let condition = logs[index].condition, !formatter.allows(condition) { continue }
+                guard let writer = writer(for: logs[index].path) else { continue }
+                line.removeAll(keepingCapacity: true)
+                formatter.write(logs[index].format, into: &line)
+                if let size = logs[index].bufferSize {
+                    gather(line, for: logs[index], size: size, writer: writer)
+                } else {
+                    gather(line, for: logs[index], size: Self.turnLimit, writer: writer)
+                    if !turnFlushScheduled {
+                        turnFlushScheduled = true
+                        eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
+                    }
                 }
             }
         }
