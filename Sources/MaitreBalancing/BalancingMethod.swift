@@ -3,4 +3,11 @@ public enum BalancingMethod: Sendable, Equatable {
     case roundRobin
     case leastConn
     case ipHash
+    /// `hash KEY`: nginx's CRC32-based hash with rehashing.
+    case hash
+    /// `hash KEY consistent`: nginx's ketama ring.
+    case consistentHash
+
+    /// The method hashes a per-request key (`hash`), so the request must bring one.
+    public var usesHashKey: Bool { self == .hash || self == .consistentHash }
 }

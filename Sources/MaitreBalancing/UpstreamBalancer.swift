@@ -13,6 +13,8 @@ public struct UpstreamBalancer {
     var lists: UpstreamPeers
     /// For each `PeerID.index`: which list holds it and where.
     let locations: [PeerLocation]
+    /// `hash … consistent`: the ketama ring of the primaries (nil for other methods).
+    let points: ConsistentHashPoints?
     /// For each `PeerID.index`: where this loop counts the peer's requests.
     let counters: [PeerCounters]
 
@@ -37,7 +39,7 @@ public struct UpstreamBalancer {
         // slow_start is ignored under ip_hash, as nginx Plus refuses it there (a server written before `ip_hash`).
         let members = peers.enumerated().map { offset, descriptor in
             var used = descriptor
-            if method == .ipHash { used.slowStartMilliseconds = 0 }
+            if method == .ipHash || method.usesHashKey { used.slowStartMilliseconds = 0 }
             return (id: PeerID(index: offset), descriptor: used)
         }
         let primaries = members.filter { !$0.descriptor.backup }
@@ -51,7 +53,12 @@ public struct UpstreamBalancer {
         }
         self.locations = locations
         // nginx refuses `backup` with ip_hash at config time; should one get here anyway it is kept out of selection and tries.
-        lists = UpstreamPeers(primary: PeerList(primaries), backup: PeerList(backups), backupsUsable: method != .ipHash)
+        // nginx's hash methods drop NGX_HTTP_UPSTREAM_BACKUP as ip_hash does.
+        lists = UpstreamPeers(
+            primary: PeerList(primaries), backup: PeerList(backups),
+            backupsUsable: method != .ipHash && !method.usesHashKey)
+        points = method == .consistentHash
+            ? ConsistentHashPoints(primaries: primaries.map { ($0.descriptor.name, $0.descriptor.weight) }) : nil
     }
 
     /// Live counters of one peer.
@@ -82,16 +89,20 @@ public struct UpstreamBalancer {
     /// tries = non-down primaries + non-down backups, capped by `nextUpstreamTries` (proxy_next_upstream_tries) when > 0.
     /// `mutating` although it changes nothing: callers keep balancers in arrays, and a non-mutating call on an element
     /// copies the whole balancer (a retain per field) on every request.
-    public mutating func startRequest(client: ClientAddressKey, nextUpstreamTries: Int) -> PeerSelectionState {
+    public mutating func startRequest(
+        client: ClientAddressKey, hashKey: [UInt8] = [], nextUpstreamTries: Int
+    ) -> PeerSelectionState {
         var tries = lists.tries
         if nextUpstreamTries > 0 && tries > nextUpstreamTries {
             tries = nextUpstreamTries
         }
-        return PeerSelectionState(
+        var state = PeerSelectionState(
             triesLeft: tries,
             triedCapacity: max(lists.primary.count, lists.backup.count),
             client: client
         )
+        state.hashKey = hashKey
+        return state
     }
 
     /// Picks the next peer for this request (first attempt or a retry), or nil when none is available ("no live upstreams").
@@ -108,6 +119,15 @@ public struct UpstreamBalancer {
             selected = LeastConnections.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .ipHash:
             selected = IPHash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+        case .hash:
+            selected = Hash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+        case .consistentHash:
+            if let points {
+                selected = ConsistentHash.select(
+                    &request, from: &lists, points: points, now: now, milliseconds: milliseconds)
+            } else {
+                selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+            }
         }
         if let selected {
             counters[selected.index].selected += 1

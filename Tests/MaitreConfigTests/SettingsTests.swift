@@ -217,6 +217,6 @@ final class SettingsTests: ConfigTestCase {
         XCTAssertEqual(message("$-"), "invalid variable name")
         XCTAssertEqual(message("${host"), "the closing bracket in \"host\" variable is missing")
         XCTAssertEqual(message("$1"), "regex captures are not supported (\"$1\")")
-        assertHTTPError("proxy_set_header X-Sent $sent_http_x;", "unknown \"sent_http_x\" variable in @:2")
+        assertHTTPError("proxy_set_header X-Sent $sent_httpx;", "unknown \"sent_httpx\" variable in @:2")
     }
 }

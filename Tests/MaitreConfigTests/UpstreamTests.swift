@@ -86,6 +86,26 @@ final class UpstreamTests: ConfigTestCase {
         XCTAssertEqual(upstream("least_conn;\nserver 10.0.0.1 backup;\nserver 10.0.0.2;")?.servers.first?.backup, true)
     }
 
+    /// `hash KEY [consistent]` (ngx_http_upstream_hash_module): a key with variables, `consistent` or nothing, and
+    /// the flags nginx gives the hash methods (no `backup`; nginx Plus refuses `slow_start` there too).
+    func testHash() {
+        let key = VariableTemplate(parts: [.variable(.requestURI)])
+        XCTAssertEqual(upstream("hash $request_uri;\nserver 10.0.0.1;")?.method, .hash(key: key, consistent: false))
+        XCTAssertEqual(upstream("hash $request_uri consistent;\nserver 10.0.0.1;")?.method,
+                       .hash(key: key, consistent: true))
+        XCTAssertEqual(upstream("hash \"$remote_addr-$http_x_user\";\nserver 10.0.0.1;")?.method,
+                       .hash(key: VariableTemplate(parts: [.variable(.remoteAddr), .literal("-"),
+                                                           .variable(.httpHeader("x_user"))]), consistent: false))
+        assertUpstreamError("hash $request_uri sometimes;\nserver 10.0.0.1;", "invalid parameter \"sometimes\" in @:3")
+        assertUpstreamError("hash $nope;\nserver 10.0.0.1;", "unknown \"nope\" variable in @:3")
+        assertUpstreamError("hash;\nserver 10.0.0.1;", "invalid number of arguments in \"hash\" directive in @:3")
+        assertUpstreamError("hash $request_uri;\nserver 10.0.0.1 backup;",
+                            "balancing method does not support parameter \"backup\" in @:4")
+        assertUpstreamError("hash $request_uri consistent;\nserver 10.0.0.1 slow_start=5s;",
+                            "balancing method does not support parameter \"slow_start=5s\" in @:4")
+        assertHTTPError("hash $request_uri;", "\"hash\" directive is not allowed here in @:2")
+    }
+
     func testMethodRedefinedWarns() throws {
         let configuration = try XCTUnwrap(load("http {\nupstream pool {\nleast_conn;\nip_hash;\nserver 10.0.0.1;\n}\n}"))
         XCTAssertEqual(configuration.http?.upstream(named: "pool")?.method, .ipHash)

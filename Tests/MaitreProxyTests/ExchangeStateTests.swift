@@ -104,10 +104,11 @@ final class ExchangeStateTests: XCTestCase {
         releaseTry(&state)
         XCTAssertEqual(state.decideAfterRelease(.timeout, now: 1_061 * ms), .fail(status: 504))
         XCTAssertTrue(state.isFinished)
-        XCTAssertEqual(state.attempts.all, [
-            record(peerA, status: 502, response: 1),
-            AttemptRecord(peer: peerB, startedAt: 1_001 * ms).with(status: 504, response: 60),
-        ])
+        var refused = record(peerA, status: 502, response: 1)
+        refused.failure = .error
+        var timedOut = AttemptRecord(peer: peerB, startedAt: 1_001 * ms).with(status: 504, response: 60)
+        timedOut.failure = .timeout
+        XCTAssertEqual(state.attempts.all, [refused, timedOut], "each failed attempt keeps its reason")
     }
 
     func testStaleKeepAliveConnectionIsRetriedOnAFreshOneToTheSamePeer() {

@@ -65,6 +65,21 @@ extension ConfigBuilder {
                 methodWritten = true
                 method = directive.name == "ip_hash" ? .ipHash : .leastConn
                 acceptsBackup = directive.name != "ip_hash"
+            case "hash":
+                // ngx_http_upstream_hash: a complex value, then nothing or `consistent`.
+                if methodWritten { warn("load balancing method redefined", at: directive.location) }
+                methodWritten = true
+                let key = try VariableTemplate.parse(directive.arguments[0], at: directive.location)
+                var consistent = false
+                if directive.arguments.count == 2 {
+                    guard directive.arguments[1] == "consistent" else {
+                        throw ConfigError(
+                            "invalid parameter \"\(directive.arguments[1])\"", at: directive.location)
+                    }
+                    consistent = true
+                }
+                method = .hash(key: key, consistent: consistent)
+                acceptsBackup = false
             case "keepalive":
                 if keepalive != nil { throw Self.duplicate(directive) }
                 guard let count = Units.integer(directive.arguments[0]) else {

@@ -64,6 +64,8 @@ public enum BalancingMethodSetting: Sendable, Equatable {
     case roundRobin
     case leastConn
     case ipHash
+    /// `hash KEY [consistent]`.
+    case hash(key: VariableTemplate, consistent: Bool)
 }
 
 /// One `server` line inside `upstream`.

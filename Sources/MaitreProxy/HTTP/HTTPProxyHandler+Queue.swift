@@ -32,6 +32,7 @@ extension HTTPProxyHandler {
         guard exchange === self.exchange, exchange.state.isQueued, context != nil else { return true }
         var selection = runtime.startRequest(
             upstream: exchange.upstreamIndex, client: addresses.clientKey,
+            hashKey: exchange.state.balancing.hashKey,
             nextUpstreamTries: exchange.location.settings.proxyNextUpstreamTries)
         guard let peer = runtime.select(upstream: exchange.upstreamIndex, &selection) else { return false }
         exchange.state.leftQueue(balancing: selection)

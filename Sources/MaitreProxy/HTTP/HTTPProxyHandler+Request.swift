@@ -129,6 +129,7 @@ extension HTTPProxyHandler {
             }
             let balancing = runtime.startRequest(
                 upstream: upstreamIndex, client: addresses.clientKey,
+                hashKey: Self.hashKey(runtime.snapshot.upstreams[upstreamIndex].upstream.method, variables),
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
             let exchange = ProxyExchange(
                 handler: self, request: request.record, location: location,
@@ -208,6 +209,13 @@ extension HTTPProxyHandler {
     }
 
     // MARK: - Helpers
+
+    /// The `hash KEY` value of this request (the key's variables evaluated now, as nginx evaluates it when the
+    /// upstream request starts).
+    static func hashKey(_ method: BalancingMethodSetting, _ variables: RequestVariables) -> [UInt8] {
+        guard case .hash(let key, _) = method else { return [] }
+        return Array(variables.evaluate(key).utf8)
+    }
 
     /// `allow` / `deny`: true when the client may go on; a refusal is logged as nginx logs it.
     func clientAllowed(by rules: [AccessRule], server: ServerRoute, request: ClientRequest) -> Bool {

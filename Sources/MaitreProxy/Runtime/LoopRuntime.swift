@@ -131,11 +131,15 @@ final class LoopRuntime {
 
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it
     /// (ip_hash).
+    /// The `hash` key is asked for only by the hash methods.
     func startRequest(
-        upstream: Int, client: @autoclosure () -> ClientAddressKey, nextUpstreamTries: Int
+        upstream: Int, client: @autoclosure () -> ClientAddressKey, hashKey: @autoclosure () -> [UInt8] = [],
+        nextUpstreamTries: Int
     ) -> PeerSelectionState {
-        let key = balancers[upstream].method == .ipHash ? client() : .other
-        return balancers[upstream].startRequest(client: key, nextUpstreamTries: nextUpstreamTries)
+        let method = balancers[upstream].method
+        let key = method == .ipHash ? client() : .other
+        return balancers[upstream].startRequest(
+            client: key, hashKey: method.usesHashKey ? hashKey() : [], nextUpstreamTries: nextUpstreamTries)
     }
 
     /// Whole seconds, as nginx's `ngx_time()` counts `fail_timeout`, but read from the loop's monotonic clock: a

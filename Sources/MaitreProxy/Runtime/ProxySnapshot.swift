@@ -172,6 +172,7 @@ struct UpstreamPlan: Sendable {
         case .roundRobin: method = .roundRobin
         case .leastConn: method = .leastConn
         case .ipHash: method = .ipHash
+        case .hash(_, let consistent): method = consistent ? .consistentHash : .hash
         }
     }
 }

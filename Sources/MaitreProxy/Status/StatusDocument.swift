@@ -163,6 +163,8 @@ struct StatusDocument {
         case .roundRobin: "round_robin"
         case .leastConn: "least_conn"
         case .ipHash: "ip_hash"
+        case .hash: "hash"
+        case .consistentHash: "hash consistent"
         }
     }
 

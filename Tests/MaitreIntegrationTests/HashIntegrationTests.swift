@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+
+/// `hash $request_uri consistent` over real sockets: every URI keeps its server across connections, event loops
+/// and separate maitred instances (no shared state: the ring is a function of the server lines), and when a server
+/// dies only its URIs move.
+final class HashIntegrationTests: ProxyTestCase {
+    private func config(_ backends: [TestBackend]) -> String {
+        """
+        http {
+            access_log off;
+            upstream app {
+                hash $request_uri consistent;
+        \(backends.map { "        server \($0.address) max_fails=1 fail_timeout=30s;" }.joined(separator: "\n"))
+            }
+            server {
+                listen 127.0.0.1:PROXY_PORT;
+                location / { proxy_pass http://app; }
+            }
+        }
+        """
+    }
+
+    func testURIsStickToTheirServerAcrossInstancesAndMoveOnlyWhenTheirServerDies() throws {
+        let backends = try ["a", "b", "c"].map { try TestBackend(name: $0, group: group) }
+        self.backends = backends
+        harness = try ProxyHarness(config(backends), workers: 2)
+        let second = try ProxyHarness(config(backends), workers: 1)
+        defer { second.stop() }
+        let uris = (0..<30).map { "/item/\($0)" }
+        func owners(_ proxy: ProxyHarness) throws -> [String] {
+            try uris.map { try proxy.get($0).text }
+        }
+        let first = try owners(harness!)
+        XCTAssertEqual(Set(first).count, 3, "30 URIs spread over the three servers: \(first)")
+        XCTAssertEqual(try owners(harness!), first, "the same URI, a new connection, maybe another event loop")
+        XCTAssertEqual(try owners(second), first, "another maitred agrees without talking to the first")
+        let keepAlive = try harness!.client()
+        for (uri, owner) in zip(uris, first) {
+            XCTAssertEqual(try keepAlive.request("GET", uri).text, owner)
+        }
+
+        // b dies: its URIs move (the failed attempt retries on the next point's server), the others stay.
+        backends[1].stop()
+        let after = try owners(harness!)
+        for (index, (before, now)) in zip(first, after).enumerated() {
+            if before == "b\n" {
+                XCTAssertNotEqual(now, "b\n", "\(uris[index]) left the dead server")
+            } else {
+                XCTAssertEqual(now, before, "\(uris[index]) stayed on its live server")
+            }
+        }
+        XCTAssertEqual(try owners(harness!), after, "and stays on its new server while b is out")
+    }
+}
