@@ -1,9 +1,6 @@
 import NIOCore
 
 extension RequestRecord {
-    /// The values of the header fields `name` matches, read again from the head's bytes (the loop's parse target
-    /// may hold another request by the time the access log asks). `name` is as `$http_NAME` writes it:
-    /// lowercase, `_` standing for `-` (or `_`). Values are trimmed of surrounding spaces and tabs.
     /// The first value `name` matches, nil when there is none (no array made for the usual absent header).
     func firstHeaderValue(named name: String) -> String? {
         var first: String?
@@ -13,6 +10,9 @@ extension RequestRecord {
         return first
     }
 
+    /// The values of the header fields `name` matches, read again from the head's bytes (the loop's parse target
+    /// may hold another request by the time the access log asks). `name` is as `$http_NAME` writes it:
+    /// lowercase, `_` standing for `-` (or `_`). Values are trimmed of surrounding spaces and tabs.
     func headerValues(named name: String) -> [String] {
         var values: [String] = []
         forEachHeaderValue(named: name) { values.append(String(decoding: $0, as: UTF8.self)) }
