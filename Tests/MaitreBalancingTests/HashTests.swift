@@ -26,6 +26,22 @@ final class HashTests: XCTestCase {
         }
     }
 
+    /// `hash $binary_remote_addr [consistent]`: the client address's four bytes as the key, for clients 127.0.0.1 to
+    /// 127.0.0.24 (recorded from nginx the same way, each request from its own loopback source address).
+    func testBinaryRemoteAddrKeysMatchNginx() {
+        for (method, expected) in [(BalancingMethod.hash, NginxHashFixture.binary),
+                                   (.consistentHash, NginxHashFixture.binaryConsistent)] {
+            var upstream = balancer(method, secondDown: false)
+            let ports = (1...24).map { last -> Int in
+                var request = upstream.startRequest(client: .other, hashKey: [127, 0, 0, UInt8(last)], nextUpstreamTries: 0)
+                guard let peer = upstream.select(&request, now: 1) else { return 0 }
+                upstream.release(peer, &request, outcome: .success, now: 1)
+                return 18501 + peer.index
+            }
+            XCTAssertEqual(ports, expected, "\(method)")
+        }
+    }
+
     func testCRC32IsNginxs() {
         XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
         XCTAssertEqual(CRC32.checksum([]), 0)
@@ -120,4 +136,8 @@ enum NginxHashFixture {
         18503, 18501, 18503, 18503, 18503, 18503, 18503, 18501, 18501, 18503, 18503, 18501, 18503, 18503, 18503,
         18503, 18503, 18503, 18501, 18503, 18503, 18501, 18503, 18503, 18503, 18501, 18503, 18501, 18501, 18501,
         18501, 18503, 18503, 18501]
+    static let binary: [Int] = [18503, 18502, 18502, 18502, 18502, 18503, 18501, 18503, 18501, 18502, 18502, 18502,
+        18502, 18501, 18503, 18503, 18501, 18502, 18502, 18502, 18502, 18501, 18503, 18501]
+    static let binaryConsistent: [Int] = [18502, 18502, 18502, 18503, 18502, 18502, 18502, 18502, 18503, 18501,
+        18502, 18502, 18503, 18503, 18503, 18502, 18503, 18503, 18501, 18501, 18502, 18501, 18503, 18503]
 }

@@ -53,3 +53,30 @@ final class HashIntegrationTests: ProxyTestCase {
         XCTAssertEqual(try owners(harness!), after, "and stays on its new server while b is out")
     }
 }
+
+/// `hash $binary_remote_addr`: the proxy keys by the client's address bytes, so clients from different loopback
+/// addresses land where nginx puts them (the same table the unit test checks).
+final class BinaryAddressHashTests: ProxyTestCase {
+    func testClientAddressesLandWhereNginxPutsThem() throws {
+        let backends = try ["a", "b", "c"].map { try TestBackend(name: $0, group: group) }
+        self.backends = backends
+        // Weights 1, 2, 1 as in the fixture; which backend is which is by position, the ports being the test's own.
+        harness = try ProxyHarness("""
+            http {
+                access_log off;
+                upstream app {
+                    hash $binary_remote_addr;
+                    server \(backends[0].address);
+                    server \(backends[1].address) weight=2;
+                    server \(backends[2].address);
+                }
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+            }
+            """)
+        let names = ["a\n", "b\n", "c\n"]
+        // Plain hash walks weights in list order, whatever the addresses: the fixture's choices by position apply.
+        let expected = [18503, 18502, 18502, 18502, 18502, 18503, 18501, 18503, 18501, 18502].map { names[$0 - 18501] }
+        let got = try (1...10).map { try harness!.get("/", source: "127.0.0.\($0)").text }
+        XCTAssertEqual(got, expected)
+    }
+}

@@ -80,6 +80,8 @@ public enum Variable: Sendable, Equatable, Hashable {
     case upstreamBytesReceived
     case upstreamBytesSent
     case upstreamResponseLength
+    /// `$binary_remote_addr`: the client address's 4 (IPv4) or 16 (IPv6) bytes.
+    case binaryRemoteAddr
 
     /// Variables whose value only exists once the request is over: in `proxy_set_header` and `return` maitred
     /// gives them empty (nginx gives some a value mid-request, such as `$request_time` so far).
@@ -87,7 +89,7 @@ public enum Variable: Sendable, Equatable, Hashable {
         switch self {
         case .host, .remoteAddr, .remotePort, .serverAddr, .serverPort, .serverName, .scheme, .requestMethod,
             .requestURI, .uri, .args, .proxyHost, .proxyAddXForwardedFor, .httpHeader, .argument, .cookie,
-            .remoteUser, .requestID:
+            .remoteUser, .requestID, .binaryRemoteAddr:
             return false
         case .requestLength, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
             .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
@@ -137,6 +139,7 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .upstreamBytesReceived: return "upstream_bytes_received"
         case .upstreamBytesSent: return "upstream_bytes_sent"
         case .upstreamResponseLength: return "upstream_response_length"
+        case .binaryRemoteAddr: return "binary_remote_addr"
         }
     }
 
@@ -175,6 +178,7 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "upstream_bytes_received": self = .upstreamBytesReceived
         case "upstream_bytes_sent": self = .upstreamBytesSent
         case "upstream_response_length": self = .upstreamResponseLength
+        case "binary_remote_addr": self = .binaryRemoteAddr
         case "request_length": self = .requestLength
         case "request_id": self = .requestID
         default:

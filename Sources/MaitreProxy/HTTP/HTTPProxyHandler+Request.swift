@@ -214,7 +214,7 @@ extension HTTPProxyHandler {
     /// upstream request starts).
     static func hashKey(_ method: BalancingMethodSetting, _ variables: RequestVariables) -> [UInt8] {
         guard case .hash(let key, _) = method else { return [] }
-        return Array(variables.evaluate(key).utf8)
+        return variables.evaluateBytes(key)
     }
 
     /// `allow` / `deny`: true when the client may go on; a refusal is logged as nginx logs it.

@@ -48,12 +48,29 @@ struct RequestVariables {
             return request.values(named: "authorization").first.flatMap(RequestFields.basicUser) ?? ""
         case .requestID:
             return requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()
+        case .binaryRemoteAddr:
+            // Raw bytes in a header value: each byte as the character of that code point (ISO 8859-1).
+            return String(String.UnicodeScalarView(addresses.remoteBytes.map { Unicode.Scalar($0) }))
         case .requestLength, .timeLocal, .timeISO8601, .msec, .status, .bodyBytesSent, .requestTime, .connection,
             .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime,
             .upstreamHeaderTime, .bytesSent, .sentHTTPHeader, .upstreamBytesReceived, .upstreamBytesSent,
             .upstreamResponseLength:
             return ""  // known once the request is over: the access log's (`AccessLogLine`)
         }
+    }
+
+    /// The template's value as bytes: `$binary_remote_addr` gives its raw bytes (as nginx's hash keys see them),
+    /// everything else its UTF-8.
+    func evaluateBytes(_ template: VariableTemplate) -> [UInt8] {
+        var out: [UInt8] = []
+        for part in template.parts {
+            switch part {
+            case .literal(let s): out += s.utf8
+            case .variable(.binaryRemoteAddr): out += addresses.remoteBytes
+            case .variable(let v): out += value(of: v).utf8
+            }
+        }
+        return out
     }
 
     func evaluate(_ template: VariableTemplate) -> String {

@@ -127,6 +127,8 @@ struct AccessLogLine {
             return appendAttempts(to: &out) { Self.appendDecimal($0.responseLength, to: &$1) }
         case .bytesSent:
             Self.appendDecimal(end.bytesSent, to: &out)
+        case .binaryRemoteAddr:
+            end.addresses.remoteBytes.withUnsafeBytes { Self.appendEscaped($0, escape: escape, to: &out) }
         case .sentHTTPHeader(let name):
             guard let head = end.sentHead else { return false }
             return SentHeaders.appendValue(named: name, in: head, to: &out) { bytes, out in
