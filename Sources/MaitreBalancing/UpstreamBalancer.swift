@@ -15,6 +15,8 @@ public struct UpstreamBalancer {
     let locations: [PeerLocation]
     /// `hash … consistent`: the ketama ring of the primaries (nil for other methods).
     let points: ConsistentHashPoints?
+    /// The random methods' generator (this balancer's own: one per event loop).
+    var random = SplitMix64()
     /// For each `PeerID.index`: where this loop counts the peer's requests.
     let counters: [PeerCounters]
 
@@ -39,7 +41,7 @@ public struct UpstreamBalancer {
         // slow_start is ignored under ip_hash, as nginx Plus refuses it there (a server written before `ip_hash`).
         let members = peers.enumerated().map { offset, descriptor in
             var used = descriptor
-            if method == .ipHash || method.usesHashKey { used.slowStartMilliseconds = 0 }
+            if !method.acceptsBackups { used.slowStartMilliseconds = 0 }
             return (id: PeerID(index: offset), descriptor: used)
         }
         let primaries = members.filter { !$0.descriptor.backup }
@@ -56,7 +58,7 @@ public struct UpstreamBalancer {
         // nginx's hash methods drop NGX_HTTP_UPSTREAM_BACKUP as ip_hash does.
         lists = UpstreamPeers(
             primary: PeerList(primaries), backup: PeerList(backups),
-            backupsUsable: method != .ipHash && !method.usesHashKey)
+            backupsUsable: method.acceptsBackups)
         points = method == .consistentHash
             ? ConsistentHashPoints(primaries: primaries.map { ($0.descriptor.name, $0.descriptor.weight) }) : nil
     }
@@ -121,6 +123,9 @@ public struct UpstreamBalancer {
             selected = IPHash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .hash:
             selected = Hash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+        case .random, .randomTwo:
+            selected = RandomChoice.select(
+                &request, from: &lists, two: method == .randomTwo, random: &random, now: now, milliseconds: milliseconds)
         case .consistentHash:
             if let points {
                 selected = ConsistentHash.select(

@@ -106,6 +106,17 @@ final class UpstreamTests: ConfigTestCase {
         assertHTTPError("hash $request_uri;", "\"hash\" directive is not allowed here in @:2")
     }
 
+    func testRandom() {
+        XCTAssertEqual(upstream("random;\nserver 10.0.0.1;")?.method, .random(two: false))
+        XCTAssertEqual(upstream("random two;\nserver 10.0.0.1;")?.method, .random(two: true))
+        XCTAssertEqual(upstream("random two least_conn;\nserver 10.0.0.1;")?.method, .random(two: true))
+        assertUpstreamError("random three;\nserver 10.0.0.1;", "invalid parameter \"three\" in @:3")
+        assertUpstreamError("random two least_time=header;\nserver 10.0.0.1;",
+                            "invalid parameter \"least_time=header\" in @:3")
+        assertUpstreamError("random;\nserver 10.0.0.1 backup;",
+                            "balancing method does not support parameter \"backup\" in @:4")
+    }
+
     func testMethodRedefinedWarns() throws {
         let configuration = try XCTUnwrap(load("http {\nupstream pool {\nleast_conn;\nip_hash;\nserver 10.0.0.1;\n}\n}"))
         XCTAssertEqual(configuration.http?.upstream(named: "pool")?.method, .ipHash)

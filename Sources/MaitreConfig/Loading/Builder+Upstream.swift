@@ -80,6 +80,19 @@ extension ConfigBuilder {
                 }
                 method = .hash(key: key, consistent: consistent)
                 acceptsBackup = false
+            case "random":
+                // ngx_http_upstream_random: nothing, `two`, or `two least_conn` (the only method open source has).
+                if methodWritten { warn("load balancing method redefined", at: directive.location) }
+                methodWritten = true
+                let arguments = directive.arguments
+                if let first = arguments.first, first != "two" {
+                    throw ConfigError("invalid parameter \"\(first)\"", at: directive.location)
+                }
+                if arguments.count == 2, arguments[1] != "least_conn" {
+                    throw ConfigError("invalid parameter \"\(arguments[1])\"", at: directive.location)
+                }
+                method = .random(two: !arguments.isEmpty)
+                acceptsBackup = false
             case "keepalive":
                 if keepalive != nil { throw Self.duplicate(directive) }
                 guard let count = Units.integer(directive.arguments[0]) else {

@@ -51,6 +51,7 @@ enum DirectiveTable {
         "least_conn": [DirectiveRule(contexts: [.upstream], arity: .counts([0]))],
         "ip_hash": [DirectiveRule(contexts: [.upstream], arity: .counts([0]))],
         "hash": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "random": [DirectiveRule(contexts: [.upstream], arity: .counts([0, 1, 2]))],
         "keepalive": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "keepalive_time": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "keepalive_timeout": [

@@ -66,6 +66,8 @@ public enum BalancingMethodSetting: Sendable, Equatable {
     case ipHash
     /// `hash KEY [consistent]`.
     case hash(key: VariableTemplate, consistent: Bool)
+    /// `random [two [least_conn]]`.
+    case random(two: Bool)
 }
 
 /// One `server` line inside `upstream`.

@@ -173,6 +173,7 @@ struct UpstreamPlan: Sendable {
         case .leastConn: method = .leastConn
         case .ipHash: method = .ipHash
         case .hash(_, let consistent): method = consistent ? .consistentHash : .hash
+        case .random(let two): method = two ? .randomTwo : .random
         }
     }
 }

@@ -165,6 +165,8 @@ struct StatusDocument {
         case .ipHash: "ip_hash"
         case .hash: "hash"
         case .consistentHash: "hash consistent"
+        case .random: "random"
+        case .randomTwo: "random two least_conn"
         }
     }
 

@@ -1,0 +1,62 @@
+/// nginx's `random` and `random two [least_conn]` (ngx_http_upstream_random_module): a peer drawn with probability
+/// proportional to its weight, skipping tried, down, failed and full ones; with `two`, two distinct usable peers are
+/// drawn and the one with fewer connections per weight wins (`conns × other.weight` compared, ties to the first).
+/// Round robin after more than 20 draws or with fewer than two primaries.
+enum RandomChoice {
+    static let maximumDraws = 20
+
+    static func select(
+        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, two: Bool,
+        random: inout SplitMix64, now: Int64, milliseconds: Int64
+    ) -> PeerID? {
+        if request.hashProbes > maximumDraws || upstream.primary.count < 2 || upstream.primary.totalWeight <= 0 {
+            return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now, milliseconds: milliseconds)
+        }
+        var first: Int?
+        while true {
+            // ngx_http_upstream_peek_random_peer: a uniform point in the total weight, the peer whose range holds it.
+            let slot = Int(random.next() % UInt64(upstream.primary.totalWeight))
+            let position = upstream.primary.position(forWeightedSlot: slot)
+            if position != first, !request.tried.contains(position),
+                upstream.primary.peers[position].isSelectable(now: now)
+            {
+                guard two else { return upstream.primary.take(position, marking: &request.tried, now: now) }
+                if let first {
+                    let a = upstream.primary.peers[first]
+                    let b = upstream.primary.peers[position]
+                    // nginx keeps the first draw unless the second is less loaded per weight.
+                    let chosen = b.conns * a.weight > a.conns * b.weight ? first : position
+                    return upstream.primary.take(chosen, marking: &request.tried, now: now)
+                }
+                first = position
+            }
+            request.hashProbes += 1
+            if request.hashProbes > maximumDraws {
+                return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now, milliseconds: milliseconds)
+            }
+        }
+    }
+}
+
+/// SplitMix64: a small, fast generator for the random methods, one per balancer (so per event loop), seeded from
+/// the system's generator; tests seed it.
+public struct SplitMix64: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
