@@ -7,18 +7,20 @@ public enum BalancingMethod: Sendable, Equatable {
     case hash
     /// `hash KEY consistent`: nginx's ketama ring.
     case consistentHash
+    /// `hash KEY maglev` (ours): a Maglev lookup table.
+    case maglev
     /// `random` and `random two [least_conn]`.
     case random
     case randomTwo
 
     /// The method hashes a per-request key (`hash`), so the request must bring one.
-    public var usesHashKey: Bool { self == .hash || self == .consistentHash }
+    public var usesHashKey: Bool { self == .hash || self == .consistentHash || self == .maglev }
 
     /// nginx's hash and random modules drop NGX_HTTP_UPSTREAM_BACKUP, as ip_hash does.
     var acceptsBackups: Bool {
         switch self {
         case .roundRobin, .leastConn: true
-        case .ipHash, .hash, .consistentHash, .random, .randomTwo: false
+        case .ipHash, .hash, .consistentHash, .maglev, .random, .randomTwo: false
         }
     }
 }

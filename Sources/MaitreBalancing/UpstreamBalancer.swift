@@ -15,6 +15,8 @@ public struct UpstreamBalancer {
     let locations: [PeerLocation]
     /// `hash … consistent`: the ketama ring of the primaries (nil for other methods).
     let points: ConsistentHashPoints?
+    /// `hash … maglev`: the lookup table of the primaries (nil for other methods).
+    let maglev: MaglevTable?
     /// The random methods' generator (this balancer's own: one per event loop).
     var random = SplitMix64()
     /// For each `PeerID.index`: where this loop counts the peer's requests.
@@ -61,6 +63,10 @@ public struct UpstreamBalancer {
             backupsUsable: method.acceptsBackups)
         points = method == .consistentHash
             ? ConsistentHashPoints(primaries: primaries.map { ($0.descriptor.name, $0.descriptor.weight) }) : nil
+        maglev = method == .maglev
+            ? MaglevTable(primaries: primaries.map {
+                ($0.descriptor.name + " " + $0.descriptor.address, $0.descriptor.weight)
+            }) : nil
     }
 
     /// Live counters of one peer.
@@ -123,6 +129,12 @@ public struct UpstreamBalancer {
             selected = IPHash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .hash:
             selected = Hash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+        case .maglev:
+            if let maglev {
+                selected = Maglev.select(&request, from: &lists, table: maglev, now: now, milliseconds: milliseconds)
+            } else {
+                selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now, milliseconds: milliseconds)
+            }
         case .random, .randomTwo:
             selected = RandomChoice.select(
                 &request, from: &lists, two: method == .randomTwo, random: &random, now: now, milliseconds: milliseconds)

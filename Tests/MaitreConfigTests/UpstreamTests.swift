@@ -96,6 +96,7 @@ final class UpstreamTests: ConfigTestCase {
         XCTAssertEqual(upstream("hash \"$remote_addr-$http_x_user\";\nserver 10.0.0.1;")?.method,
                        .hash(key: VariableTemplate(parts: [.variable(.remoteAddr), .literal("-"),
                                                            .variable(.httpHeader("x_user"))]), consistent: false))
+        XCTAssertEqual(upstream("hash $request_uri maglev;\nserver 10.0.0.1;")?.method, .maglev(key: key))
         assertUpstreamError("hash $request_uri sometimes;\nserver 10.0.0.1;", "invalid parameter \"sometimes\" in @:3")
         assertUpstreamError("hash $nope;\nserver 10.0.0.1;", "unknown \"nope\" variable in @:3")
         assertUpstreamError("hash;\nserver 10.0.0.1;", "invalid number of arguments in \"hash\" directive in @:3")

@@ -5,12 +5,12 @@ import XCTest
 /// and separate maitred instances (no shared state: the ring is a function of the server lines), and when a server
 /// dies only its URIs move.
 final class HashIntegrationTests: ProxyTestCase {
-    private func config(_ backends: [TestBackend]) -> String {
+    private func config(_ backends: [TestBackend], kind: String) -> String {
         """
         http {
             access_log off;
             upstream app {
-                hash $request_uri consistent;
+                hash $request_uri \(kind);
         \(backends.map { "        server \($0.address) max_fails=1 fail_timeout=30s;" }.joined(separator: "\n"))
             }
             server {
@@ -22,10 +22,19 @@ final class HashIntegrationTests: ProxyTestCase {
     }
 
     func testURIsStickToTheirServerAcrossInstancesAndMoveOnlyWhenTheirServerDies() throws {
+        try checkStickiness(kind: "consistent")
+    }
+
+    /// The same promises from maitred's `maglev` table.
+    func testMaglevKeepsTheSamePromises() throws {
+        try checkStickiness(kind: "maglev")
+    }
+
+    private func checkStickiness(kind: String) throws {
         let backends = try ["a", "b", "c"].map { try TestBackend(name: $0, group: group) }
         self.backends = backends
-        harness = try ProxyHarness(config(backends), workers: 2)
-        let second = try ProxyHarness(config(backends), workers: 1)
+        harness = try ProxyHarness(config(backends, kind: kind), workers: 2)
+        let second = try ProxyHarness(config(backends, kind: kind), workers: 1)
         defer { second.stop() }
         let uris = (0..<30).map { "/item/\($0)" }
         func owners(_ proxy: ProxyHarness) throws -> [String] {

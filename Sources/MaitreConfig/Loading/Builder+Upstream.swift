@@ -70,15 +70,13 @@ extension ConfigBuilder {
                 if methodWritten { warn("load balancing method redefined", at: directive.location) }
                 methodWritten = true
                 let key = try VariableTemplate.parse(directive.arguments[0], at: directive.location)
-                var consistent = false
-                if directive.arguments.count == 2 {
-                    guard directive.arguments[1] == "consistent" else {
-                        throw ConfigError(
-                            "invalid parameter \"\(directive.arguments[1])\"", at: directive.location)
-                    }
-                    consistent = true
+                switch directive.arguments.count == 2 ? directive.arguments[1] : "" {
+                case "": method = .hash(key: key, consistent: false)
+                case "consistent": method = .hash(key: key, consistent: true)
+                case "maglev": method = .maglev(key: key)  // maitred's own
+                default:
+                    throw ConfigError("invalid parameter \"\(directive.arguments[1])\"", at: directive.location)
                 }
-                method = .hash(key: key, consistent: consistent)
                 acceptsBackup = false
             case "random":
                 // ngx_http_upstream_random: nothing, `two`, or `two least_conn` (the only method open source has).

@@ -66,6 +66,8 @@ public enum BalancingMethodSetting: Sendable, Equatable {
     case ipHash
     /// `hash KEY [consistent]`.
     case hash(key: VariableTemplate, consistent: Bool)
+    /// `hash KEY maglev` (ours).
+    case maglev(key: VariableTemplate)
     /// `random [two [least_conn]]`.
     case random(two: Bool)
 }

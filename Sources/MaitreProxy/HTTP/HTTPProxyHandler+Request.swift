@@ -213,8 +213,10 @@ extension HTTPProxyHandler {
     /// The `hash KEY` value of this request (the key's variables evaluated now, as nginx evaluates it when the
     /// upstream request starts).
     static func hashKey(_ method: BalancingMethodSetting, _ variables: RequestVariables) -> [UInt8] {
-        guard case .hash(let key, _) = method else { return [] }
-        return variables.evaluateBytes(key)
+        switch method {
+        case .hash(let key, _), .maglev(let key): return variables.evaluateBytes(key)
+        default: return []
+        }
     }
 
     /// `allow` / `deny`: true when the client may go on; a refusal is logged as nginx logs it.

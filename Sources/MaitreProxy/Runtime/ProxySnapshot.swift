@@ -174,6 +174,7 @@ struct UpstreamPlan: Sendable {
         case .ipHash: method = .ipHash
         case .hash(_, let consistent): method = consistent ? .consistentHash : .hash
         case .random(let two): method = two ? .randomTwo : .random
+        case .maglev: method = .maglev
         }
     }
 }

@@ -165,6 +165,7 @@ struct StatusDocument {
         case .ipHash: "ip_hash"
         case .hash: "hash"
         case .consistentHash: "hash consistent"
+        case .maglev: "hash maglev"
         case .random: "random"
         case .randomTwo: "random two least_conn"
         }
