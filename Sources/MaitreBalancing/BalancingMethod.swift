@@ -12,6 +12,9 @@ public enum BalancingMethod: Sendable, Equatable {
     /// `random` and `random two [least_conn]`.
     case random
     case randomTwo
+    /// `random two least_time=header|last_byte` (nginx Plus's form): two choices compared by a peak EWMA of the
+    /// response time (to the header, or to the last byte) times the requests in flight, per weight.
+    case randomTwoLeastTime(lastByte: Bool)
 
     /// The method hashes a per-request key (`hash`), so the request must bring one.
     public var usesHashKey: Bool { self == .hash || self == .consistentHash || self == .maglev }
@@ -20,7 +23,7 @@ public enum BalancingMethod: Sendable, Equatable {
     var acceptsBackups: Bool {
         switch self {
         case .roundRobin, .leastConn: true
-        case .ipHash, .hash, .consistentHash, .maglev, .random, .randomTwo: false
+        case .ipHash, .hash, .consistentHash, .maglev, .random, .randomTwo, .randomTwoLeastTime: false
         }
     }
 }

@@ -42,6 +42,8 @@ struct PeerState: Sendable {
     var currentWeight = 0
     var accessed: Int64 = 0
     var checked: Int64 = 0
+    /// `least_time`: the peak EWMA of this peer's response times on this loop.
+    var responseTime = PeakEWMA()
 
     init(_ descriptor: PeerDescriptor) {
         // nginx's config parser rejects weight < 1 and parses max_fails as unsigned; clamping keeps the hash walk and the

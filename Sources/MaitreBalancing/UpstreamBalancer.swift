@@ -137,7 +137,12 @@ public struct UpstreamBalancer {
             }
         case .random, .randomTwo:
             selected = RandomChoice.select(
-                &request, from: &lists, two: method == .randomTwo, random: &random, now: now, milliseconds: milliseconds)
+                &request, from: &lists, two: method == .randomTwo, leastTime: false, random: &random, now: now,
+                milliseconds: milliseconds)
+        case .randomTwoLeastTime:
+            selected = RandomChoice.select(
+                &request, from: &lists, two: true, leastTime: true, random: &random, now: now,
+                milliseconds: milliseconds)
         case .consistentHash:
             if let points {
                 selected = ConsistentHash.select(
@@ -181,6 +186,24 @@ public struct UpstreamBalancer {
             counters[peer.index].disabled += 1
         }
         return disabled
+    }
+
+    /// A completed attempt's time for `least_time` (the header time, or the last byte's, as the method says; other
+    /// methods ignore it). `milliseconds` is the clock the EWMA decays on.
+    public mutating func observeResponse(
+        _ peer: PeerID, headerNanoseconds: Int64, lastByteNanoseconds: Int64, milliseconds: Int64
+    ) {
+        guard case .randomTwoLeastTime(let lastByte) = method, peer.index >= 0, peer.index < locations.count else {
+            return
+        }
+        let sample = lastByte ? lastByteNanoseconds : headerNanoseconds
+        guard sample >= 0 else { return }
+        let location = locations[peer.index]
+        if location.isBackup {
+            lists.backup.peers[location.position].responseTime.observe(nanoseconds: sample, at: milliseconds)
+        } else {
+            lists.primary.peers[location.position].responseTime.observe(nanoseconds: sample, at: milliseconds)
+        }
     }
 
     /// True when the peer can be given to new requests: `up` and not failed max_fails times within fail_timeout

@@ -13,6 +13,7 @@ final class AlgorithmSimulationTests: XCTestCase {
         ("round robin", .roundRobin), ("least_conn", .leastConn), ("ip_hash", .ipHash),
         ("hash KEY", .hash), ("hash consistent", .consistentHash), ("hash maglev", .maglev),
         ("random", .random), ("random two", .randomTwo),
+        ("random two least_time=last_byte", .randomTwoLeastTime(lastByte: true)),
     ]
 
     private struct Request {
@@ -77,7 +78,7 @@ final class AlgorithmSimulationTests: XCTestCase {
         let service: [Double] = [40, 4, 4, 4]
         var freeAt = [Double](repeating: 0, count: 4)
         // Each server finishes in arrival order: one FIFO of (finish, state) per server, and where its head is.
-        var pending = [[(finish: Double, state: PeerSelectionState)]](repeating: [], count: 4)
+        var pending = [[(finish: Double, arrival: Double, state: PeerSelectionState)]](repeating: [], count: 4)
         var head = [Int](repeating: 0, count: 4)
         var latencies: [Double] = []
         var now = 0.0
@@ -87,7 +88,12 @@ final class AlgorithmSimulationTests: XCTestCase {
             now += -2 * log(uniform)
             for server in 0..<4 {
                 while head[server] < pending[server].count, pending[server][head[server]].finish <= now {
-                    var state = pending[server][head[server]].state
+                    let done = pending[server][head[server]]
+                    var state = done.state
+                    // The whole time the request took, as the proxy measures an attempt.
+                    let taken = Int64((done.finish - done.arrival) * 1_000_000)
+                    upstream.observeResponse(PeerID(index: server), headerNanoseconds: taken, lastByteNanoseconds: taken,
+                                             milliseconds: Int64(done.finish))
                     upstream.release(PeerID(index: server), &state, outcome: .success, now: 1)
                     head[server] += 1
                 }
@@ -98,7 +104,7 @@ final class AlgorithmSimulationTests: XCTestCase {
             let finish = start + service[peer.index]
             freeAt[peer.index] = finish
             latencies.append(finish - now)
-            pending[peer.index].append((finish, state))
+            pending[peer.index].append((finish, now, state))
         }
         latencies.sort()
         return latencies[latencies.count * 99 / 100]
@@ -121,7 +127,8 @@ final class AlgorithmSimulationTests: XCTestCase {
         print(table.joined(separator: "\n"))
         guard let rr = results["round robin"], let lc = results["least_conn"], let ip = results["ip_hash"],
             let hash = results["hash KEY"], let consistent = results["hash consistent"], let two = results["random two"],
-            let random = results["random"], let maglev = results["hash maglev"]
+            let random = results["random"], let maglev = results["hash maglev"],
+            let leastTime = results["random two least_time=last_byte"]
         else { return XCTFail("missing rows") }
         // Every method spreads uniform clients.
         for (name, row) in results { XCTAssertLessThan(row.uniform, 1.12, name) }
@@ -139,5 +146,6 @@ final class AlgorithmSimulationTests: XCTestCase {
         XCTAssertGreaterThan(random.p99, 1_000)
         XCTAssertLessThan(lc.p99, 200)
         XCTAssertLessThan(two.p99, 200)
+        XCTAssertLessThan(leastTime.p99, 200)
     }
 }

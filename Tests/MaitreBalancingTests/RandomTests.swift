@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import XCTest
 
 @testable import MaitreBalancing
@@ -67,5 +70,54 @@ final class RandomTests: XCTestCase {
     func testFewerThanTwoPrimariesFallBackToRoundRobin() {
         var upstream = balancer(.randomTwo, weights: [1])
         XCTAssertEqual(counts(&upstream, requests: 5), [5])
+    }
+}
+
+/// `random two least_time`: the peak EWMA's arithmetic, and a server that was slow for a moment is avoided at once
+/// and given requests again once its average has decayed.
+final class LeastTimeTests: XCTestCase {
+    func testPeakEWMA() {
+        var ewma = PeakEWMA()
+        XCTAssertEqual(ewma.value(at: 0), 0)
+        ewma.observe(nanoseconds: 100_000_000, at: 1_000)
+        XCTAssertEqual(ewma.value(at: 1_000), 100_000_000, "a slower sample replaces the average at once")
+        ewma.observe(nanoseconds: 1_000_000, at: 1_001)
+        XCTAssertGreaterThan(ewma.value(at: 1_001), 99_000_000, "one fast answer right after barely moves it")
+        XCTAssertEqual(ewma.value(at: 11_001) / ewma.value(at: 1_001), exp(-1), accuracy: 1e-9,
+                       "reading decays it with a 10 s time constant")
+        ewma.observe(nanoseconds: 1_000_000, at: 61_001)
+        XCTAssertLessThan(ewma.value(at: 61_001), 2_000_000, "a minute later a fast answer sets it")
+    }
+
+    func testASlowMomentIsForgiven() {
+        var upstream = UpstreamBalancer(method: .randomTwoLeastTime(lastByte: true), peers: (1...3).map {
+            PeerDescriptor(name: "10.0.0.\($0):80", address: "10.0.0.\($0):80")
+        })
+        upstream.random = SplitMix64(seed: 99)
+        func share(at milliseconds: Int64) -> Double {
+            var first = 0
+            for _ in 0..<900 {
+                var request = upstream.startRequest(client: .other, nextUpstreamTries: 0)
+                guard let peer = upstream.select(&request, now: milliseconds / 1000) else { continue }
+                if peer.index == 0 { first += 1 }
+                upstream.release(peer, &request, outcome: .success, now: milliseconds / 1000)
+            }
+            return Double(first) / 900
+        }
+        for peer in 1...2 {
+            upstream.observeResponse(PeerID(index: peer), headerNanoseconds: 2_000_000, lastByteNanoseconds: 2_000_000,
+                                     milliseconds: 0)
+        }
+        upstream.observeResponse(PeerID(index: 0), headerNanoseconds: 900_000_000, lastByteNanoseconds: 900_000_000,
+                                 milliseconds: 0)
+        XCTAssertEqual(share(at: 1_000), 0, "right after a 900 ms answer it loses every comparison")
+        // Fast peers keep answering fast; the slow one's average decays while it gets nothing.
+        for second in stride(from: 1, through: 120, by: 1) {
+            for peer in 1...2 {
+                upstream.observeResponse(PeerID(index: peer), headerNanoseconds: 2_000_000,
+                                         lastByteNanoseconds: 2_000_000, milliseconds: Int64(second) * 1_000)
+            }
+        }
+        XCTAssertGreaterThan(share(at: 120_000), 0.2, "two minutes later it is tried again (not starved)")
     }
 }

@@ -112,8 +112,12 @@ final class UpstreamTests: ConfigTestCase {
         XCTAssertEqual(upstream("random two;\nserver 10.0.0.1;")?.method, .random(two: true))
         XCTAssertEqual(upstream("random two least_conn;\nserver 10.0.0.1;")?.method, .random(two: true))
         assertUpstreamError("random three;\nserver 10.0.0.1;", "invalid parameter \"three\" in @:3")
-        assertUpstreamError("random two least_time=header;\nserver 10.0.0.1;",
-                            "invalid parameter \"least_time=header\" in @:3")
+        XCTAssertEqual(upstream("random two least_time=header;\nserver 10.0.0.1;")?.method,
+                       .random(two: true, leastTime: .header))
+        XCTAssertEqual(upstream("random two least_time=last_byte;\nserver 10.0.0.1;")?.method,
+                       .random(two: true, leastTime: .lastByte))
+        assertUpstreamError("random two least_time=first_byte;\nserver 10.0.0.1;",
+                            "invalid parameter \"least_time=first_byte\" in @:3")
         assertUpstreamError("random;\nserver 10.0.0.1 backup;",
                             "balancing method does not support parameter \"backup\" in @:4")
     }

@@ -89,3 +89,25 @@ final class BinaryAddressHashTests: ProxyTestCase {
         XCTAssertEqual(got, expected)
     }
 }
+
+/// `random two least_time=last_byte` over sockets: once the slow server has answered once, the fast one wins every
+/// comparison (the proxy feeds each completed attempt's time to the balancer of its loop).
+final class LeastTimeIntegrationTests: ProxyTestCase {
+    func testTheSlowServerIsAvoidedAfterItsFirstAnswer() throws {
+        let slow = try TestBackend(name: "slow", group: group, delay: .milliseconds(150))
+        let fast = try TestBackend(name: "fast", group: group)
+        backends = [slow, fast]
+        harness = try ProxyHarness("""
+            http {
+                access_log off;
+                upstream app { random two least_time=last_byte; server \(slow.address); server \(fast.address); }
+                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+            }
+            """, workers: 1)
+        let client = try harness!.client()
+        for _ in 0..<40 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+        XCTAssertEqual(slow.requests + fast.requests, 40)
+        XCTAssertLessThanOrEqual(slow.requests, 2, "at most its first probe (both unknown) and one tie")
+        XCTAssertGreaterThanOrEqual(fast.requests, 38)
+    }
+}

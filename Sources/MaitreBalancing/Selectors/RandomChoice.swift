@@ -6,7 +6,7 @@ enum RandomChoice {
     static let maximumDraws = 20
 
     static func select(
-        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, two: Bool,
+        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, two: Bool, leastTime: Bool,
         random: inout SplitMix64, now: Int64, milliseconds: Int64
     ) -> PeerID? {
         if request.hashProbes > maximumDraws || upstream.primary.count < 2 || upstream.primary.totalWeight <= 0 {
@@ -24,8 +24,14 @@ enum RandomChoice {
                 if let first {
                     let a = upstream.primary.peers[first]
                     let b = upstream.primary.peers[position]
-                    // nginx keeps the first draw unless the second is less loaded per weight.
-                    let chosen = b.conns * a.weight > a.conns * b.weight ? first : position
+                    let chosen: Int
+                    if leastTime {
+                        // Peak EWMA × (requests in flight + 1), per weight: the expected wait for one more request.
+                        chosen = cost(b, at: milliseconds) < cost(a, at: milliseconds) ? position : first
+                    } else {
+                        // nginx keeps the first draw unless the second is less loaded per weight.
+                        chosen = b.conns * a.weight > a.conns * b.weight ? first : position
+                    }
                     return upstream.primary.take(chosen, marking: &request.tried, now: now)
                 }
                 first = position
@@ -35,6 +41,14 @@ enum RandomChoice {
                 return SmoothWeightedRoundRobin.select(&request, from: &upstream, now: now, milliseconds: milliseconds)
             }
         }
+    }
+}
+
+extension RandomChoice {
+    /// `least_time`'s score of a peer: its decayed peak EWMA (1 ns before any answer, so unknown peers compete on
+    /// their in-flight requests alone) times its requests in flight plus this one, divided by its weight.
+    static func cost(_ peer: PeerState, at milliseconds: Int64) -> Double {
+        (peer.responseTime.value(at: milliseconds) + 1) * Double(peer.conns + 1) / Double(max(1, peer.weight))
     }
 }
 

@@ -86,10 +86,17 @@ extension ConfigBuilder {
                 if let first = arguments.first, first != "two" {
                     throw ConfigError("invalid parameter \"\(first)\"", at: directive.location)
                 }
+                var leastTime: LeastTimeMetric?
                 if arguments.count == 2, arguments[1] != "least_conn" {
-                    throw ConfigError("invalid parameter \"\(arguments[1])\"", at: directive.location)
+                    // nginx Plus's `least_time=header|last_byte`: power of two choices by response time.
+                    guard arguments[1].hasPrefix("least_time="),
+                        let metric = LeastTimeMetric(rawValue: String(arguments[1].dropFirst(11)))
+                    else {
+                        throw ConfigError("invalid parameter \"\(arguments[1])\"", at: directive.location)
+                    }
+                    leastTime = metric
                 }
-                method = .random(two: !arguments.isEmpty)
+                method = .random(two: !arguments.isEmpty, leastTime: leastTime)
                 acceptsBackup = false
             case "keepalive":
                 if keepalive != nil { throw Self.duplicate(directive) }

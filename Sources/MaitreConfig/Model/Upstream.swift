@@ -60,6 +60,12 @@ public struct UpstreamQueueSettings: Sendable, Equatable {
     }
 }
 
+/// What `least_time` measures: the time to the response head, or to its last byte.
+public enum LeastTimeMetric: String, Sendable, Equatable {
+    case header
+    case lastByte = "last_byte"
+}
+
 public enum BalancingMethodSetting: Sendable, Equatable {
     case roundRobin
     case leastConn
@@ -68,8 +74,8 @@ public enum BalancingMethodSetting: Sendable, Equatable {
     case hash(key: VariableTemplate, consistent: Bool)
     /// `hash KEY maglev` (ours).
     case maglev(key: VariableTemplate)
-    /// `random [two [least_conn]]`.
-    case random(two: Bool)
+    /// `random [two [least_conn | least_time=header|last_byte]]` (`least_time=`: nginx Plus's form).
+    case random(two: Bool, leastTime: LeastTimeMetric? = nil)
 }
 
 /// One `server` line inside `upstream`.

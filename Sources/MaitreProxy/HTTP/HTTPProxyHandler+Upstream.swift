@@ -322,6 +322,7 @@ extension HTTPProxyHandler {
         self.exchange = nil
         bodyTimer?.cancel()
         bodyTimer = nil
+        runtime.observeResponse(peer, upstream: exchange.upstreamIndex, attempt: exchange.state.attempts.last)
         runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success)
         if exchange.response.upstreamKeepAlive && exchange.bodyComplete {
             runtime.pools[exchange.upstreamIndex].release(connection)

@@ -129,6 +129,14 @@ final class LoopRuntime {
         return disabled
     }
 
+    /// A completed attempt's times, for `least_time` (ignored by the other methods).
+    func observeResponse(_ peer: PeerID, upstream: Int, attempt: AttemptRecord?) {
+        guard let attempt, case .randomTwoLeastTime = balancers[upstream].method else { return }
+        balancers[upstream].observeResponse(
+            peer, headerNanoseconds: attempt.headerNanoseconds, lastByteNanoseconds: attempt.responseNanoseconds,
+            milliseconds: Int64(eventLoop.now.uptimeNanoseconds / 1_000_000))
+    }
+
     /// Starts a request on an upstream's balancer. The client key is asked for only by a method that hashes it
     /// (ip_hash).
     /// The `hash` key is asked for only by the hash methods.

@@ -173,7 +173,12 @@ struct UpstreamPlan: Sendable {
         case .leastConn: method = .leastConn
         case .ipHash: method = .ipHash
         case .hash(_, let consistent): method = consistent ? .consistentHash : .hash
-        case .random(let two): method = two ? .randomTwo : .random
+        case .random(let two, let leastTime):
+            if let leastTime {
+                method = .randomTwoLeastTime(lastByte: leastTime == .lastByte)
+            } else {
+                method = two ? .randomTwo : .random
+            }
         case .maglev: method = .maglev
         }
     }

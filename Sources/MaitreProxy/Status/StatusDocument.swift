@@ -168,6 +168,7 @@ struct StatusDocument {
         case .maglev: "hash maglev"
         case .random: "random"
         case .randomTwo: "random two least_conn"
+        case .randomTwoLeastTime(let lastByte): lastByte ? "random two least_time=last_byte" : "random two least_time=header"
         }
     }
 
