@@ -101,11 +101,23 @@ final class LeastTimeIntegrationTests: ProxyTestCase {
             http {
                 access_log off;
                 upstream app { random two least_time=last_byte; server \(slow.address); server \(fast.address); }
-                server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location / { proxy_pass http://app; }
+                    location /api { api; }
+                    location = /metrics { metrics; }
+                }
             }
             """, workers: 1)
         let client = try harness!.client()
         for _ in 0..<40 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+        // Each peer's score is on the API (and so the status page) and in the metrics.
+        let upstream = try JSONSerialization.jsonObject(
+            with: Data(try harness!.get("/api/9/http/upstreams/app").text.utf8)) as? [String: Any]
+        let scores = (upstream?["peers"] as? [[String: Any]] ?? []).compactMap { $0["least_time_ms"] as? Double }
+        XCTAssertEqual(scores.count, 2)
+        if scores.count == 2 { XCTAssertGreaterThan(scores[0], 100, "slow: \(scores)"); XCTAssertLessThan(scores[1], 50) }
+        XCTAssertTrue(try harness!.get("/metrics").text.contains("maitred_upstream_peer_least_time_seconds{upstream=\"app\""))
         XCTAssertEqual(slow.requests + fast.requests, 40)
         XCTAssertLessThanOrEqual(slow.requests, 2, "at most its first probe (both unknown) and one tie")
         XCTAssertGreaterThanOrEqual(fast.requests, 38)

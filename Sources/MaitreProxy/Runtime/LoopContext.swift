@@ -172,9 +172,12 @@ final class LoopContext {
 
     /// This loop's counters for `records` (zero for a record this loop has no cell for), and whether max_fails
     /// has each out on this loop now.
-    func counterValues(for records: [PeerRecordID]) -> [(counters: PeerCounterValues, unavailable: Bool)] {
+    func counterValues(
+        for records: [PeerRecordID]
+    ) -> [(counters: PeerCounterValues, unavailable: Bool, responseTimeEWMA: Double?)] {
         records.map { record in
-            (peerCounters[record]?.values ?? PeerCounterValues(), runtime.isPassivelyUnavailable(record))
+            (peerCounters[record]?.values ?? PeerCounterValues(), runtime.isPassivelyUnavailable(record),
+             runtime.responseTimeEWMA(record))
         }
     }
 

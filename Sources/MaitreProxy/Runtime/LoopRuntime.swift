@@ -98,6 +98,13 @@ final class LoopRuntime {
         queues[upstream]?.wake()
     }
 
+    /// `least_time`'s current average for the record's peer on this loop (nil for other methods).
+    func responseTimeEWMA(_ record: PeerRecordID) -> Double? {
+        guard let (upstream, peer) = placements[record] else { return nil }
+        return balancers[upstream].responseTimeEWMA(
+            of: peer, atMilliseconds: Int64(eventLoop.now.uptimeNanoseconds / 1_000_000))
+    }
+
     /// True when the record's peer is `up` and not check-down, but out by max_fails on this runtime now (nginx
     /// Plus's `unavail`).
     func isPassivelyUnavailable(_ record: PeerRecordID) -> Bool {

@@ -272,9 +272,16 @@ public final class UpstreamRegistry: Sendable {
                     identity: record.identity, adminState: record.adminState, weight: record.weight,
                     configured: record.configured, counters: byLoop.reduce(PeerCounterValues(), +),
                     countersByLoop: byLoop, health: record.health, history: history[record.id] ?? PeerHistory(),
-                    unavailable: perLoop.contains { $0[position].unavailable })
+                    unavailable: perLoop.contains { $0[position].unavailable },
+                    responseTimeEWMA: Self.mean(perLoop.compactMap { $0[position].responseTimeEWMA }))
             }
         }
+    }
+}
+
+extension UpstreamRegistry {
+    static func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 }
 
@@ -296,4 +303,6 @@ public struct PeerStatus: Sendable, Equatable {
     public var history = PeerHistory()
     /// max_fails has the peer out (on some event loop) now.
     public var unavailable = false
+    /// `least_time`: the peak EWMA of its response time in milliseconds (mean over the event loops); nil otherwise.
+    public var responseTimeEWMA: Double? = nil
 }

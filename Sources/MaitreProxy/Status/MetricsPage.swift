@@ -170,6 +170,15 @@ enum MetricsPage {
         for peer in peers { sample(&out, "maitred_upstream_peer_unavailable_total", peer, peer.status.counters.disabled) }
         family(&out, "maitred_upstream_peer_active", "gauge", "Attempts holding the peer now (in-flight requests).")
         for peer in peers { sample(&out, "maitred_upstream_peer_active", peer, max(0, peer.status.counters.active)) }
+        family(&out, "maitred_upstream_peer_least_time_seconds", "gauge",
+               "least_time's peak EWMA of the peer's response time (upstreams with random two least_time only).")
+        for peer in peers {
+            guard let ewma = peer.status.responseTimeEWMA else { continue }
+            let identity = peer.status.identity
+            out += "maitred_upstream_peer_least_time_seconds{upstream=\"\(label(identity.upstream))\","
+                + "server=\"\(label(identity.server))\",peer=\"\(label(identity.address))\""
+                + (identity.ordinal > 0 ? ",ordinal=\"\(identity.ordinal)\"" : "") + "} \(ewma / 1000)\n"
+        }
         family(&out, "maitred_upstream_peer_weight", "gauge", "The peer's weight in force.")
         for peer in peers { sample(&out, "maitred_upstream_peer_weight", peer, peer.status.weight) }
         family(&out, "maitred_upstream_peer_admin_state", "gauge", "1 for the peer's admin state (up, down, drain).")

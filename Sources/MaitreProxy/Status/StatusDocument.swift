@@ -120,6 +120,7 @@ struct StatusDocument {
             out += ",\"health_checks\":null"
         }
         out += ",\"response_time\":" + Self.histogram(counters.responseTimes)
+        if let ewma = peer.responseTimeEWMA { out += ",\"least_time_ms\":" + JSONText.number(ewma) }
         let events = peer.history.events.map { event in
             "{\"time\":\(JSONText.quoted(WallClock.iso8601(milliseconds: event.milliseconds)))"
                 + ",\"event\":\(JSONText.quoted(event.text))}"

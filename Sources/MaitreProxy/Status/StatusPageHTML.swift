@@ -217,6 +217,8 @@ tr.amber td:first-child{box-shadow:inset 3px 0 #d69e2e}
       var hs = hist(p.response_time, q ? q.response_time : null);
       var w = num(p.weight), cw = num(p.configured_weight);
       var weight = w != null && cw != null && w !== cw ? int(w) + ' (configured ' + int(cw) + ')' : int(w);
+      var lt = num(p.least_time_ms);
+      if (lt != null) weight += ' · ' + (Math.round(lt * 10) / 10) + ' ms';
       var hcs = obj(p.health_checks), health = '–', healthCls = 'mut', healthTitle = null;
       if (hasCheck && p.health_checks) {
         health = hcs.summary != null ? str(hcs.summary) : '–';
