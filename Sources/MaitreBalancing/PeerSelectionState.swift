@@ -13,8 +13,9 @@ public struct PeerSelectionState: Sendable {
     var ipHashValue = IPHash.initialHash
     /// ip_hash `iphp->tries`: failed probes over the whole request; past 20 the request uses round robin.
     var ipHashFailedProbes = 0
-    /// `hash`: the key's bytes (empty: round robin), `hp->hash`, `hp->rehash` and `hp->tries`. For `consistent`,
-    /// `hashValue` is the point index and `hashRehash` 1 once it was found.
+    /// `hash`: the key's bytes (empty: round robin), `hp->hash`, `hp->rehash` and `hp->tries`. For `consistent`
+    /// and `maglev`, `hashValue` is the point (or slot) index and `hashRehash` 1 once it was found. The random
+    /// methods count their draws (`rp->tries`) in `hashProbes`.
     public internal(set) var hashKey: [UInt8] = []
     var hashValue: UInt32 = 0
     var hashRehash = 0

@@ -57,7 +57,6 @@ enum MetricsPage {
             for (name, server) in loop.servers {
                 var merged = total.servers[name] ?? RequestMetrics.Server()
                 for index in merged.byClass.indices { merged.byClass[index] += server.byClass[index] }
-                merged.duration = merged.duration + server.duration
                 merged.latency = merged.latency + server.latency
                 merged.receivedBytes += server.receivedBytes
                 merged.sentBodyBytes += server.sentBodyBytes
@@ -116,13 +115,13 @@ enum MetricsPage {
                "Time from the complete request head to the end of the response, by server block.")
         for name in requests.servers.keys.sorted() {
             histogram(&out, "maitred_http_request_duration_seconds", "server=\"\(label(name))\"",
-                      requests.servers[name]?.duration ?? RequestMetrics.Histogram())
+                      requests.servers[name]?.latency ?? LatencyHistogram())
         }
         family(&out, "maitred_upstream_response_duration_seconds", "histogram",
                "Time of each upstream attempt, from its start to the end of its response or its failure, by upstream.")
         for name in requests.upstreams.keys.sorted() {
             histogram(&out, "maitred_upstream_response_duration_seconds", "upstream=\"\(label(name))\"",
-                      requests.upstreams[name]?.histogram ?? RequestMetrics.Histogram())
+                      requests.upstreams[name]?.histogram ?? LatencyHistogram())
         }
         family(&out, "maitred_upstream_connections_created_total", "counter", "Upstream connections opened.")
         out += "maitred_upstream_connections_created_total \(requests.pool.created)\n"
@@ -174,10 +173,7 @@ enum MetricsPage {
                "least_time's peak EWMA of the peer's response time (upstreams with random two least_time only).")
         for peer in peers {
             guard let ewma = peer.status.responseTimeEWMA else { continue }
-            let identity = peer.status.identity
-            out += "maitred_upstream_peer_least_time_seconds{upstream=\"\(label(identity.upstream))\","
-                + "server=\"\(label(identity.server))\",peer=\"\(label(identity.address))\""
-                + (identity.ordinal > 0 ? ",ordinal=\"\(identity.ordinal)\"" : "") + "} \(ewma / 1000)\n"
+            sample(&out, "maitred_upstream_peer_least_time_seconds", peer, ewma / 1000)
         }
         family(&out, "maitred_upstream_peer_weight", "gauge", "The peer's weight in force.")
         for peer in peers { sample(&out, "maitred_upstream_peer_weight", peer, peer.status.weight) }
@@ -205,33 +201,33 @@ enum MetricsPage {
         family(&out, "maitred_upstream_peer_health_check_duration_seconds", "gauge", "How long the last probe took.")
         for peer in peers where peer.checkDown != nil {
             guard let duration = peer.status.history.lastCheckNanoseconds else { continue }
-            let identity = peer.status.identity
-            out += "maitred_upstream_peer_health_check_duration_seconds{upstream=\"\(label(identity.upstream))\","
-                + "server=\"\(label(identity.server))\",peer=\"\(label(identity.address))\""
-                + (identity.ordinal > 0 ? ",ordinal=\"\(identity.ordinal)\"" : "") + "} \(Double(duration) / 1_000_000_000)\n"
+            sample(&out, "maitred_upstream_peer_health_check_duration_seconds", peer, Double(duration) / 1_000_000_000)
         }
         return out
     }
 
     /// Cumulative buckets, then `_sum` (seconds) and `_count`, as the format wants a histogram.
-    private static func histogram(_ out: inout String, _ name: String, _ labels: String, _ histogram: RequestMetrics.Histogram) {
-        var cumulative = 0
-        for (index, bound) in RequestMetrics.bounds.enumerated() {
-            cumulative += histogram.buckets[index]
+    /// Prometheus's buckets, summed from the finer ones.
+    static func histogram(_ out: inout String, _ name: String, _ labels: String, _ histogram: LatencyHistogram) {
+        for bound in RequestMetrics.bounds {
+            let cumulative = histogram.count(atMostMilliseconds: bound * 1000)
             out += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
         }
-        cumulative += histogram.buckets[RequestMetrics.bounds.count]
-        out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
+        let total = histogram.total
+        out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(total)\n"
         let seconds = Double(histogram.sumNanoseconds) / 1_000_000_000
         out += "\(name)_sum{\(labels)} \(seconds)\n"
-        out += "\(name)_count{\(labels)} \(histogram.count)\n"
+        out += "\(name)_count{\(labels)} \(total)\n"
     }
 
     private static func family(_ out: inout String, _ name: String, _ type: String, _ help: String) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
     }
 
-    private static func sample(_ out: inout String, _ name: String, _ peer: Peer, _ value: Int, extra: String? = nil) {
+    private static func sample(
+        _ out: inout String, _ name: String, _ peer: Peer, _ value: some Numeric & CustomStringConvertible,
+        extra: String? = nil
+    ) {
         let identity = peer.status.identity
         out += "\(name){upstream=\"\(label(identity.upstream))\",server=\"\(label(identity.server))\","
             + "peer=\"\(label(identity.address))\""

@@ -4,41 +4,14 @@ import MaitreBalancing
 /// request and upstream response time histograms. Plain integers on the loop (no atomics): the page reads every
 /// loop's through a task on that loop. Only ever touched on its loop.
 final class RequestMetrics: RequestEndObserver {
-    /// Upper bounds of the time buckets, in seconds (Prometheus's default buckets), then +Inf.
+    /// Prometheus's default buckets, in seconds (then +Inf): the metrics page derives them from the finer
+    /// `LatencyHistogram`, whose bounds include these.
     static let bounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-    private static let boundNanoseconds: [Int64] = bounds.map { Int64($0 * 1_000_000_000) }
-
-    struct Histogram: Sendable, Equatable {
-        /// Observations at or under each bound (not cumulative; the page accumulates), the last for +Inf.
-        var buckets = [Int](repeating: 0, count: RequestMetrics.bounds.count + 1)
-        var sumNanoseconds: Int64 = 0
-        var count = 0
-
-        mutating func observe(nanoseconds: Int64) {
-            let value = max(0, nanoseconds)
-            var index = 0
-            while index < RequestMetrics.boundNanoseconds.count, value > RequestMetrics.boundNanoseconds[index] {
-                index += 1
-            }
-            buckets[index] += 1
-            sumNanoseconds &+= value
-            count += 1
-        }
-
-        static func + (lhs: Histogram, rhs: Histogram) -> Histogram {
-            var out = lhs
-            for index in out.buckets.indices { out.buckets[index] += rhs.buckets[index] }
-            out.sumNanoseconds &+= rhs.sumNanoseconds
-            out.count += rhs.count
-            return out
-        }
-    }
 
     struct Server: Sendable, Equatable {
         /// Requests by the first digit of their status: index 1...5 for 1xx...5xx, 0 for anything else.
         var byClass = [Int](repeating: 0, count: 6)
-        var duration = Histogram()
-        /// The same times in the status page's finer buckets.
+        /// Complete head to end of response.
         var latency = LatencyHistogram()
         /// Bytes received (request heads and bodies, `$request_length`) and response body bytes sent.
         var receivedBytes = 0
@@ -49,7 +22,7 @@ final class RequestMetrics: RequestEndObserver {
     /// attempts by reason (`error`, `timeout`, `invalid_header`, or `status` for a response proxy_next_upstream
     /// refused).
     struct UpstreamFigures: Sendable, Equatable {
-        var histogram = Histogram()
+        var histogram = LatencyHistogram()
         var retries = 0
         var failures: [String: Int] = [:]
 
@@ -123,7 +96,6 @@ final class RequestMetrics: RequestEndObserver {
         let duration = end.endedAt - end.startedAt
         let server = server(end.serverName)
         server.value.byClass[statusClass] += 1
-        server.value.duration.observe(nanoseconds: duration)
         server.value.latency.observe(nanoseconds: duration)
         server.value.receivedBytes += end.requestHeadBytes + end.requestBodyBytes
         server.value.sentBodyBytes += end.bodyBytesSent

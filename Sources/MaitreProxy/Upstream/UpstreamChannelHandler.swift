@@ -394,9 +394,3 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension UpstreamChannelHandler: Sendable {}
-
-extension IOError {
-    var localizedErrnoDescription: String {
-        String(cString: strerror(errnoCode))
-    }
-}

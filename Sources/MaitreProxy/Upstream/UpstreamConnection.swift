@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -26,6 +31,13 @@ enum UpstreamFailure: Error, Equatable {
         switch self {
         case .error(let m), .timeout(let m), .invalidHeader(let m): return m
         }
+    }
+}
+
+extension IOError {
+    /// The system's words for the error, as nginx writes them after the errno (`111: Connection refused`).
+    var localizedErrnoDescription: String {
+        String(cString: strerror(errnoCode))
     }
 }
 
