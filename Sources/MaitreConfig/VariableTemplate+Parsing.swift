@@ -1,7 +1,10 @@
 extension VariableTemplate {
     /// Compiles a directive value the way ngx_http_script_compile reads it: `$name` or `${name}`, names made of
     /// letters, digits and `_`, looked up case-insensitively. Regex captures (`$1`) are refused: maitred has none.
-    static func parse(_ text: String, at location: SourceLocation) throws(ConfigError) -> VariableTemplate {
+    /// `context` says which module's variables exist (http's and stream's sets differ).
+    static func parse(
+        _ text: String, at location: SourceLocation, context: ProxyContext = .http
+    ) throws(ConfigError) -> VariableTemplate {
         let bytes = Array(text.utf8)
         var parts: [Part] = []
         var literal: [UInt8] = []
@@ -47,7 +50,7 @@ extension VariableTemplate {
                 throw ConfigError("the closing bracket in \"\(nameText)\" variable is missing", at: location)
             }
             guard !name.isEmpty else { throw ConfigError("invalid variable name", at: location) }
-            guard let variable = Variable(name: nameText.lowercased()) else {
+            guard let variable = Variable(name: nameText.lowercased()), variable.exists(in: context) else {
                 throw ConfigError("unknown \"\(nameText)\" variable", at: location)
             }
             if !literal.isEmpty {

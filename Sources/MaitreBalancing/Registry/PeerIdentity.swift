@@ -11,16 +11,19 @@ public struct PeerIdentity: Hashable, Sendable, CustomStringConvertible {
     /// 0, or n for the (n+1)th peer of the upstream with the same server string and address (`server a; server a;`
     /// are two peers, and nginx balances over both).
     public let ordinal: Int
+    /// The upstream is the stream context's (nginx keeps http's and stream's upstream names apart).
+    public let isStream: Bool
 
-    public init(upstream: String, server: String, address: String, ordinal: Int = 0) {
+    public init(upstream: String, server: String, address: String, ordinal: Int = 0, isStream: Bool = false) {
         self.upstream = upstream
         self.server = server
         self.address = address
         self.ordinal = ordinal
+        self.isStream = isStream
     }
 
     public var description: String {
-        "\(upstream)/\(server)/\(address)" + (ordinal == 0 ? "" : "#\(ordinal)")
+        (isStream ? "stream:" : "") + "\(upstream)/\(server)/\(address)" + (ordinal == 0 ? "" : "#\(ordinal)")
     }
 }
 
@@ -78,11 +81,14 @@ public struct UpstreamPeerList: Sendable {
     public let peers: [PeerDescriptor]
     /// The upstream's active check, nil without one.
     public let health: HealthRules?
+    /// A stream upstream (a namespace of its own).
+    public let isStream: Bool
 
-    public init(upstream: String, peers: [PeerDescriptor], health: HealthRules? = nil) {
+    public init(upstream: String, peers: [PeerDescriptor], health: HealthRules? = nil, isStream: Bool = false) {
         self.upstream = upstream
         self.peers = peers
         self.health = health
+        self.isStream = isStream
     }
 }
 

@@ -29,11 +29,13 @@ public struct PeerRegistryState: Sendable {
             for peer in list.peers {
                 // The first free ordinal: duplicates of one server and address become #1, #2, … in config order.
                 var ordinal = 0
-                var identity = PeerIdentity(upstream: list.upstream, server: peer.name, address: peer.address)
+                var identity = PeerIdentity(
+                    upstream: list.upstream, server: peer.name, address: peer.address, isStream: list.isStream)
                 while next[identity] != nil {
                     ordinal += 1
                     identity = PeerIdentity(
-                        upstream: list.upstream, server: peer.name, address: peer.address, ordinal: ordinal)
+                        upstream: list.upstream, server: peer.name, address: peer.address, ordinal: ordinal,
+                        isStream: list.isStream)
                 }
                 var record = carriedOver(records[identity], identity: identity, configured: peer)
                 Self.applyHealthRules(list.health, to: &record)

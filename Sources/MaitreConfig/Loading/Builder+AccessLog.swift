@@ -1,10 +1,10 @@
 extension ConfigBuilder {
     /// ngx_http_log_set_format: a name, an optional `escape=`, then strings joined into one template.
-    func applyLogFormat(_ directive: Directive) throws(ConfigError) {
+    func applyLogFormat(_ directive: Directive, context: ProxyContext = .http) throws(ConfigError) {
         var arguments = directive.arguments
         let name = arguments.removeFirst()
         // `combined` is predefined, so redefining it is a duplicate too, as in nginx.
-        if logFormats[name] != nil {
+        if (context == .http ? logFormats[name] : streamLogFormats[name]) != nil {
             throw ConfigError("duplicate \"log_format\" name \"\(name)\"", at: directive.location)
         }
         var escape = LogFormat.Escape.default
@@ -21,13 +21,19 @@ extension ConfigBuilder {
         guard !arguments.isEmpty else {
             throw ConfigError("invalid number of arguments in \"log_format\" directive", at: directive.location)
         }
-        let template = try VariableTemplate.parse(arguments.joined(), at: directive.location)
-        logFormats[name] = LogFormat(name: name, escape: escape, template: template)
+        let template = try VariableTemplate.parse(arguments.joined(), at: directive.location, context: context)
+        let format = LogFormat(name: name, escape: escape, template: template)
+        switch context {
+        case .http: logFormats[name] = format
+        case .stream: streamLogFormats[name] = format
+        }
     }
 
     /// ngx_http_log_set_log: `off`, or a path (no variables), a format defined before, and the parameters
     /// nginx knows. `gzip` is refused by name (maitred does not compress logs).
-    func applyAccessLog(_ directive: Directive, to layer: inout SettingsLayer) throws(ConfigError) {
+    func applyAccessLog(
+        _ directive: Directive, to layer: inout SettingsLayer, context: ProxyContext = .http
+    ) throws(ConfigError) {
         let arguments = directive.arguments
         if arguments[0] == "off" {
             guard arguments.count == 1 else {
@@ -40,8 +46,12 @@ extension ConfigBuilder {
             throw ConfigError("variables in the \"access_log\" path are not supported", at: directive.location)
         }
         var log = AccessLog(path: FileSystem.absolute(arguments[0], against: prefix), format: .combined)
+        if context == .stream && arguments.count < 2 {
+            // The stream module has no predefined format.
+            throw ConfigError("log format is not specified", at: directive.location)
+        }
         if arguments.count > 1 {
-            guard let format = logFormats[arguments[1]] else {
+            guard let format = (context == .http ? logFormats : streamLogFormats)[arguments[1]] else {
                 throw ConfigError("unknown log format \"\(arguments[1])\"", at: directive.location)
             }
             log.format = format
@@ -58,7 +68,8 @@ extension ConfigBuilder {
                 }
                 log.flush = flush
             } else if parameter.hasPrefix("if=") {
-                log.condition = try VariableTemplate.parse(String(parameter.dropFirst(3)), at: directive.location)
+                log.condition = try VariableTemplate.parse(
+                    String(parameter.dropFirst(3)), at: directive.location, context: context)
             } else if parameter == "gzip" || parameter.hasPrefix("gzip=") {
                 throw ConfigError("parameter \"\(parameter)\" is not supported", at: directive.location)
             } else {

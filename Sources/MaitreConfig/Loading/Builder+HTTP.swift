@@ -124,18 +124,7 @@ extension ConfigBuilder {
         }
 
         let ports = address.ports ?? 80...80
-        var hosts: [String]
-        if address.isPortOnly || address.host == "*" {
-            hosts = ["0.0.0.0"]
-        } else if address.isIPv6 {
-            hosts = [IPAddress.canonical(address.bareHost) ?? address.bareHost]
-        } else if let literal = IPAddress.canonical(address.host), !literal.contains(":") {
-            hosts = [literal]
-        } else {
-            let resolved = resolve(address.host, port: ports.lowerBound)
-            if resolved.isEmpty { throw addressError("host not found") }
-            hosts = resolved.map(\.ip)
-        }
+        let hosts = try listenHosts(address, port: ports.lowerBound, addressError: addressError)
         var seen: Set<ListenEndpoint> = []
         for port in ports {
             for host in hosts where seen.insert(ListenEndpoint(host: host, port: port)).inserted {
@@ -145,6 +134,18 @@ extension ConfigBuilder {
                     server: server, setsOptions: setsOptions, reportedAt: directive.location)
             }
         }
+    }
+
+    /// The addresses a `listen` binds: the wildcard, a literal, or every address its host name resolves to.
+    func listenHosts(
+        _ address: ParsedAddress, port: Int, addressError: (String) -> ConfigError
+    ) throws(ConfigError) -> [String] {
+        if address.isPortOnly || address.host == "*" { return ["0.0.0.0"] }
+        if address.isIPv6 { return [IPAddress.canonical(address.bareHost) ?? address.bareHost] }
+        if let literal = IPAddress.canonical(address.host), !literal.contains(":") { return [literal] }
+        let resolved = resolve(address.host, port: port)
+        if resolved.isEmpty { throw addressError("host not found") }
+        return resolved.map(\.ip)
     }
 
     /// ngx_http_add_addresses' checks, in its order.

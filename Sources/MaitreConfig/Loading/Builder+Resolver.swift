@@ -45,7 +45,8 @@ extension ConfigBuilder {
     /// (ngx_http_upstream_init_round_robin with the zone module): it needs a `zone` and a resolver (its own, or
     /// the http block's).
     func finishResolution(of upstream: inout Upstream) throws(ConfigError) {
-        upstream.resolver = upstream.resolver ?? httpLayer.resolver
+        // maitred reads no `resolver` in the stream context: a stream upstream's `resolve` server has none.
+        upstream.resolver = upstream.resolver ?? (upstream.context == .http ? httpLayer.resolver : nil)
         upstream.resolverTimeout = upstreamResolverTimeouts[upstream.name] ?? httpLayer.resolverTimeout ?? .seconds(30)
         guard upstream.resolvesAtRunTime else { return }
         let place = "\(upstream.source.file):\(upstream.source.line)"

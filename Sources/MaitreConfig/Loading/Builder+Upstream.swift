@@ -7,7 +7,28 @@ extension ConfigBuilder {
 
     /// ngx_http_upstream_add: finds or creates the upstream-list entry for a host, with its port checks.
     func addUpstreamEntry(
-        host: String, port: Int, hasNoPort: Bool, isBlock: Bool, at location: SourceLocation
+        host: String, port: Int, hasNoPort: Bool, isBlock: Bool, at location: SourceLocation,
+        context: ProxyContext = .http
+    ) throws(ConfigError) -> Int {
+        try withUpstreamEntries(context) { (upstreamEntries) throws(ConfigError) in
+            try Self.addUpstreamEntry(
+                host: host, port: port, hasNoPort: hasNoPort, isBlock: isBlock, at: location, to: &upstreamEntries)
+        }
+    }
+
+    /// The upstream list of a context: http's and stream's are separate namespaces.
+    func withUpstreamEntries<Result>(
+        _ context: ProxyContext, _ body: (inout [UpstreamEntry]) throws(ConfigError) -> Result
+    ) throws(ConfigError) -> Result {
+        switch context {
+        case .http: return try body(&upstreamEntries)
+        case .stream: return try body(&streamUpstreamEntries)
+        }
+    }
+
+    private static func addUpstreamEntry(
+        host: String, port: Int, hasNoPort: Bool, isBlock: Bool, at location: SourceLocation,
+        to upstreamEntries: inout [UpstreamEntry]
     ) throws(ConfigError) -> Int {
         for (index, entry) in upstreamEntries.enumerated() where entry.host.lowercased() == host.lowercased() {
             if isBlock && entry.isExplicit {
@@ -35,9 +56,10 @@ extension ConfigBuilder {
 
     // MARK: upstream { }
 
-    func applyUpstream(_ directive: Directive) throws(ConfigError) {
+    func applyUpstream(_ directive: Directive, context: ProxyContext = .http) throws(ConfigError) {
         let name = directive.arguments[0]
-        let index = try addUpstreamEntry(host: name, port: 0, hasNoPort: true, isBlock: true, at: directive.location)
+        let index = try addUpstreamEntry(
+            host: name, port: 0, hasNoPort: true, isBlock: true, at: directive.location, context: context)
 
         var servers: [UpstreamServer] = []
         var method = BalancingMethodSetting.roundRobin
@@ -56,7 +78,7 @@ extension ConfigBuilder {
         var resolver: ResolverSetting?
         var resolverTimeout: TimeSpan?
 
-        try walk(directive.block!, in: .upstream) { (directive) throws(ConfigError) in
+        try walk(directive.block!, in: context == .http ? .upstream : .streamUpstream) { (directive) throws(ConfigError) in
             switch directive.name {
             case "server":
                 servers.append(try parseUpstreamServer(directive, acceptsBackup: acceptsBackup))
@@ -69,7 +91,7 @@ extension ConfigBuilder {
                 // ngx_http_upstream_hash: a complex value, then nothing or `consistent`.
                 if methodWritten { warn("load balancing method redefined", at: directive.location) }
                 methodWritten = true
-                let key = try VariableTemplate.parse(directive.arguments[0], at: directive.location)
+                let key = try VariableTemplate.parse(directive.arguments[0], at: directive.location, context: context)
                 switch directive.arguments.count == 2 ? directive.arguments[1] : "" {
                 case "": method = .hash(key: key, consistent: false)
                 case "consistent": method = .hash(key: key, consistent: true)
@@ -158,7 +180,8 @@ extension ConfigBuilder {
             throw ConfigError("no servers are inside upstream", at: directive.block!.end)
         }
         var upstream = Upstream(
-            name: name, servers: servers, method: method, keepalive: keepalive ?? Self.defaultUpstreamKeepalive,
+            name: name, servers: servers, method: method,
+            keepalive: context == .stream ? 0 : keepalive ?? Self.defaultUpstreamKeepalive,
             keepaliveTimeout: keepaliveTimeout ?? .seconds(60), keepaliveRequests: keepaliveRequests ?? 1000,
             isImplicit: false, source: directive.location)
         upstream.keepaliveIsLocal = keepaliveIsLocal
@@ -168,8 +191,9 @@ extension ConfigBuilder {
         upstream.zone = zone
         upstream.stateFile = stateFile
         upstream.resolver = resolver
+        upstream.context = context
         if let resolverTimeout { upstreamResolverTimeouts[name] = resolverTimeout }
-        upstreamEntries[index].upstream = upstream
+        try withUpstreamEntries(context) { $0[index].upstream = upstream }
     }
 
     /// nginx Plus's `queue number [timeout=time]`: a positive count, an optional timeout (default 60s).
@@ -275,9 +299,15 @@ extension ConfigBuilder {
     }
 
     /// ngx_http_upstream_init_main_conf: entries no block claimed become implicit upstreams, resolved now.
-    func finishUpstreams() throws(ConfigError) -> [Upstream] {
+    func finishUpstreams(context: ProxyContext = .http) throws(ConfigError) -> [Upstream] {
+        var upstreamEntries = try withUpstreamEntries(context) { $0 }
         for index in upstreamEntries.indices where upstreamEntries[index].upstream == nil {
             let entry = upstreamEntries[index]
+            if context == .stream && entry.port == 0 {
+                // ngx_stream_upstream_init_round_robin: a name no upstream block claimed needs a port.
+                throw ConfigError(
+                    "no port in upstream \"\(entry.host)\" in \(entry.source.file):\(entry.source.line)", at: nil)
+            }
             let bareHost = entry.host.hasPrefix("[") ? String(entry.host.dropFirst().dropLast()) : entry.host
             let addresses = resolve(bareHost, port: entry.port)
             if addresses.isEmpty {
@@ -288,8 +318,10 @@ extension ConfigBuilder {
                 name: name, servers: [UpstreamServer(name: name, addresses: addresses, source: entry.source)],
                 method: .roundRobin, keepalive: Self.implicitUpstreamKeepalive, keepaliveTimeout: .seconds(60),
                 keepaliveRequests: 1000, isImplicit: true, source: entry.source)
+            upstreamEntries[index].upstream?.context = context
         }
-        var upstreams = upstreamEntries.map { $0.upstream! }
+        try withUpstreamEntries(context) { $0 = upstreamEntries }
+        var upstreams = upstreamEntries.compactMap(\.upstream)
         for index in upstreams.indices where !upstreams[index].isImplicit {
             try finishResolution(of: &upstreams[index])
         }

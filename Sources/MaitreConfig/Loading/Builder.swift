@@ -20,6 +20,12 @@ final class ConfigBuilder {
     // http context, filled while the http block is read
     var httpLayer = SettingsLayer()
     var upstreamEntries: [UpstreamEntry] = []
+    /// The stream context's upstream list (its own namespace).
+    var streamUpstreamEntries: [UpstreamEntry] = []
+    /// The stream context's `log_format`s (it has no predefined one).
+    var streamLogFormats: [String: LogFormat] = [:]
+    var streamSeen = false
+    var stream: StreamConfiguration?
     /// `log_format`s defined so far (an `access_log` may only name one defined before it, as in nginx).
     var logFormats: [String: LogFormat] = ["combined": .combined]
     /// `resolver_timeout` written inside an upstream block, by upstream name (merged with http's at the end).
@@ -121,6 +127,10 @@ final class ConfigBuilder {
                 if httpSeen { throw Self.duplicate(directive) }
                 httpSeen = true
                 try applyHTTP(directive)
+            case "stream":
+                if streamSeen { throw Self.duplicate(directive) }
+                streamSeen = true
+                try applyStream(directive)
             default:
                 // The directive table admits nothing else in main.
                 throw ConfigError("unknown directive \"\(directive.name)\"", at: directive.location)
@@ -163,6 +173,7 @@ final class ConfigBuilder {
             workerConnections: workerConnections ?? 512, http: http)
         configuration.daemon = daemon ?? false
         configuration.masterProcess = masterProcess ?? true
+        configuration.stream = stream
         configuration.warnings = warnings
         return configuration
     }

@@ -1,6 +1,7 @@
 /// The blocks a directive can appear in.
 enum ConfigContext: Hashable {
     case main, events, http, server, location, upstream
+    case stream, streamServer, streamUpstream
 }
 
 /// What nginx's ngx_command_t says about a directive: where it may appear, how many arguments it takes, and
@@ -28,7 +29,12 @@ struct DirectiveRule {
 
 enum DirectiveTable {
     private static let inheritable: Set<ConfigContext> = [.http, .server, .location]
-    private static let anywhere: Set<ConfigContext> = [.main, .events, .http, .server, .location, .upstream]
+    private static let anywhere: Set<ConfigContext> = [
+        .main, .events, .http, .server, .location, .upstream, .stream, .streamServer, .streamUpstream,
+    ]
+    private static let streamLevels: Set<ConfigContext> = [.stream, .streamServer]
+    /// Upstream directives the stream module shares with http's.
+    private static let anyUpstream: Set<ConfigContext> = [.upstream, .streamUpstream]
 
     /// Several rules share a name when modules reuse it in different contexts (`server`, `keepalive_timeout`).
     static let rules: [String: [DirectiveRule]] = [
@@ -41,17 +47,18 @@ enum DirectiveTable {
         "error_log": [DirectiveRule(contexts: [.main], arity: .oneOrMore)],
         "events": [DirectiveRule(contexts: [.main], arity: .counts([0]), isBlock: true)],
         "http": [DirectiveRule(contexts: [.main], arity: .counts([0]), isBlock: true)],
+        "stream": [DirectiveRule(contexts: [.main], arity: .counts([0]), isBlock: true)],
         "worker_connections": [DirectiveRule(contexts: [.events], arity: .counts([1]))],
 
-        "upstream": [DirectiveRule(contexts: [.http], arity: .counts([1]), isBlock: true)],
+        "upstream": [DirectiveRule(contexts: [.http, .stream], arity: .counts([1]), isBlock: true)],
         "server": [
-            DirectiveRule(contexts: [.http], arity: .counts([0]), isBlock: true),
-            DirectiveRule(contexts: [.upstream], arity: .oneOrMore),
+            DirectiveRule(contexts: [.http, .stream], arity: .counts([0]), isBlock: true),
+            DirectiveRule(contexts: anyUpstream, arity: .oneOrMore),
         ],
-        "least_conn": [DirectiveRule(contexts: [.upstream], arity: .counts([0]))],
+        "least_conn": [DirectiveRule(contexts: anyUpstream, arity: .counts([0]))],
         "ip_hash": [DirectiveRule(contexts: [.upstream], arity: .counts([0]))],
-        "hash": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
-        "random": [DirectiveRule(contexts: [.upstream], arity: .counts([0, 1, 2]))],
+        "hash": [DirectiveRule(contexts: anyUpstream, arity: .counts([1, 2]))],
+        "random": [DirectiveRule(contexts: anyUpstream, arity: .counts([0, 1, 2]))],
         "keepalive": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
         "keepalive_time": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "keepalive_timeout": [
@@ -63,7 +70,7 @@ enum DirectiveTable {
             DirectiveRule(contexts: [.upstream], arity: .counts([1])),
         ],
         // Active health checks, in the upstream check module's syntax.
-        "check": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
+        "check": [DirectiveRule(contexts: anyUpstream, arity: .oneOrMore)],
         "check_keepalive_requests": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "check_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "stub_status": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
@@ -71,35 +78,48 @@ enum DirectiveTable {
         "status": [DirectiveRule(contexts: [.location], arity: .counts([0]))],
         "api": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "state": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
-        "allow": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
-        "deny": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
+        "allow": [DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .counts([1]))],
+        "deny": [DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .counts([1]))],
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],
-        "zone": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "zone": [DirectiveRule(contexts: anyUpstream, arity: .counts([1, 2]))],
         "queue": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
-        "log_format": [DirectiveRule(contexts: [.http], arity: .twoOrMore)],
-        "access_log": [DirectiveRule(contexts: [.http, .server, .location], arity: .oneOrMore)],
+        "log_format": [DirectiveRule(contexts: [.http, .stream], arity: .twoOrMore)],
+        "access_log": [DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .oneOrMore)],
         "resolver": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .oneOrMore)],
         "resolver_timeout": [DirectiveRule(contexts: [.http, .server, .location, .upstream], arity: .counts([1]))],
-        "check_http_send": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
-        "check_http_expect_alive": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
+        "check_http_send": [DirectiveRule(contexts: anyUpstream, arity: .counts([1]))],
+        "check_http_expect_alive": [DirectiveRule(contexts: anyUpstream, arity: .oneOrMore)],
 
-        "listen": [DirectiveRule(contexts: [.server], arity: .oneOrMore)],
+        "listen": [DirectiveRule(contexts: [.server, .streamServer], arity: .oneOrMore)],
         "server_name": [DirectiveRule(contexts: [.server], arity: .oneOrMore)],
         "location": [DirectiveRule(contexts: [.server, .location], arity: .counts([1, 2]), isBlock: true)],
         "return": [DirectiveRule(contexts: [.server, .location], arity: .counts([1, 2]))],
-        "proxy_pass": [DirectiveRule(contexts: [.location], arity: .counts([1]))],
+        "proxy_pass": [DirectiveRule(contexts: [.location, .streamServer], arity: .counts([1]))],
 
         "proxy_http_version": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "proxy_set_header": [DirectiveRule(contexts: inheritable, arity: .counts([2]))],
-        "proxy_connect_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
+        "proxy_connect_timeout": [DirectiveRule(contexts: inheritable.union(streamLevels), arity: .counts([1]))],
         "proxy_send_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "proxy_read_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
-        "proxy_buffer_size": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
+        "proxy_buffer_size": [DirectiveRule(contexts: inheritable.union(streamLevels), arity: .counts([1]))],
         "proxy_buffers": [DirectiveRule(contexts: inheritable, arity: .counts([2]))],
         "proxy_busy_buffers_size": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
-        "proxy_next_upstream": [DirectiveRule(contexts: inheritable, arity: .oneOrMore)],
-        "proxy_next_upstream_tries": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
-        "proxy_next_upstream_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
+        "proxy_next_upstream": [
+            DirectiveRule(contexts: inheritable, arity: .oneOrMore),
+            DirectiveRule(contexts: streamLevels, arity: .counts([1])),
+        ],
+        "proxy_next_upstream_tries": [
+            DirectiveRule(contexts: inheritable.union(streamLevels), arity: .counts([1]))
+        ],
+        "proxy_next_upstream_timeout": [
+            DirectiveRule(contexts: inheritable.union(streamLevels), arity: .counts([1]))
+        ],
+        // The stream proxy's own.
+        "proxy_timeout": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        "proxy_responses": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        "proxy_requests": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        "proxy_half_close": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        "proxy_protocol": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
         "client_max_body_size": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_body_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_header_timeout": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],

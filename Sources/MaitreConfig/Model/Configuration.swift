@@ -19,6 +19,8 @@ public struct Configuration: Sendable {
     public var masterProcess = true
     /// `http { }`, absent when the file has no http block.
     public var http: HTTPConfiguration?
+    /// `stream { }`, absent when the file has no stream block.
+    public var stream: StreamConfiguration?
     /// Problems nginx only warns about (e.g. `conflicting server name "x" on 0.0.0.0:80, ignored`); loading went on.
     public var warnings: [ConfigError] = []
 

@@ -57,6 +57,8 @@ public struct Listen: Sendable, Equatable, Hashable {
     /// nginx default 511.
     public var backlog: Int
     public var source: SourceLocation
+    /// `udp` (stream only): a datagram socket.
+    public var udp = false
 
     public init(host: String, port: Int, defaultServer: Bool, reusePort: Bool, backlog: Int, source: SourceLocation) {
         self.host = host
@@ -68,15 +70,18 @@ public struct Listen: Sendable, Equatable, Hashable {
     }
 
     /// The socket this listen binds; several servers may share one.
-    public var endpoint: ListenEndpoint { ListenEndpoint(host: host, port: port) }
+    public var endpoint: ListenEndpoint { ListenEndpoint(host: host, port: port, udp: udp) }
 }
 
 public struct ListenEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
-    public init(host: String, port: Int) {
+    /// A UDP socket: the same address and port over TCP is another endpoint.
+    public var udp: Bool
+    public init(host: String, port: Int, udp: Bool = false) {
         self.host = host
         self.port = port
+        self.udp = udp
     }
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

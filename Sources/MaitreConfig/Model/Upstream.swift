@@ -30,6 +30,9 @@ public struct Upstream: Sendable {
     public var resolver: ResolverSetting?
     /// `resolver_timeout` (the upstream's, else http's; default 30s).
     public var resolverTimeout: TimeSpan = .seconds(30)
+    /// Which context's namespace the upstream belongs to: `http { upstream a {} }` and `stream { upstream a {} }`
+    /// are two upstreams.
+    public var context: ProxyContext = .http
 
     /// True when some server is re-resolved at run time.
     public var resolvesAtRunTime: Bool { servers.contains { $0.resolution != nil } }
@@ -47,6 +50,12 @@ public struct Upstream: Sendable {
         self.isImplicit = isImplicit
         self.source = source
     }
+}
+
+/// The two proxy contexts of nginx's configuration.
+public enum ProxyContext: String, Sendable, Hashable {
+    case http
+    case stream
 }
 
 /// `queue N [timeout=T]`: at most `capacity` requests wait per event loop, each at most `timeout` (default 60s).

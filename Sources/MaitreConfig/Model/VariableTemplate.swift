@@ -82,6 +82,30 @@ public enum Variable: Sendable, Equatable, Hashable {
     case upstreamResponseLength
     /// `$binary_remote_addr`: the client address's 4 (IPv4) or 16 (IPv6) bytes.
     case binaryRemoteAddr
+    // The stream module's own.
+    /// `$protocol`: `TCP` or `UDP`.
+    case protocolName
+    /// `$bytes_received`: bytes received from the client.
+    case bytesReceived
+    /// `$session_time`: the session's length in seconds with millisecond resolution.
+    case sessionTime
+    /// `$upstream_first_byte_time`, `$upstream_session_time`: per attempt, as lists.
+    case upstreamFirstByteTime
+    case upstreamSessionTime
+
+    /// Whether the variable exists in a context: nginx's http and stream modules define different sets.
+    public func exists(in context: ProxyContext) -> Bool {
+        switch self {
+        case .remoteAddr, .remotePort, .binaryRemoteAddr, .serverAddr, .serverPort, .status, .bytesSent,
+            .upstreamAddr, .upstreamConnectTime, .upstreamBytesSent, .upstreamBytesReceived, .timeLocal,
+            .timeISO8601, .msec, .connection:
+            return true
+        case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
+            return context == .stream
+        default:
+            return context == .http
+        }
+    }
 
     /// Variables whose value only exists once the request is over: in `proxy_set_header` and `return` maitred
     /// gives them empty (nginx gives some a value mid-request, such as `$request_time` so far).
@@ -94,7 +118,8 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .requestLength, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
             .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
             .upstreamConnectTime, .upstreamHeaderTime, .bytesSent, .sentHTTPHeader, .upstreamBytesReceived,
-            .upstreamBytesSent, .upstreamResponseLength:
+            .upstreamBytesSent, .upstreamResponseLength, .protocolName, .bytesReceived, .sessionTime,
+            .upstreamFirstByteTime, .upstreamSessionTime:
             return true
         }
     }
@@ -140,6 +165,11 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .upstreamBytesSent: return "upstream_bytes_sent"
         case .upstreamResponseLength: return "upstream_response_length"
         case .binaryRemoteAddr: return "binary_remote_addr"
+        case .protocolName: return "protocol"
+        case .bytesReceived: return "bytes_received"
+        case .sessionTime: return "session_time"
+        case .upstreamFirstByteTime: return "upstream_first_byte_time"
+        case .upstreamSessionTime: return "upstream_session_time"
         }
     }
 
@@ -181,6 +211,11 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "binary_remote_addr": self = .binaryRemoteAddr
         case "request_length": self = .requestLength
         case "request_id": self = .requestID
+        case "protocol": self = .protocolName
+        case "bytes_received": self = .bytesReceived
+        case "session_time": self = .sessionTime
+        case "upstream_first_byte_time": self = .upstreamFirstByteTime
+        case "upstream_session_time": self = .upstreamSessionTime
         default:
             if name.hasPrefix("sent_http_"), name.count > 10 {
                 self = .sentHTTPHeader(String(name.dropFirst(10)).lowercased())

@@ -56,6 +56,8 @@ struct RequestVariables {
             .upstreamHeaderTime, .bytesSent, .sentHTTPHeader, .upstreamBytesReceived, .upstreamBytesSent,
             .upstreamResponseLength:
             return ""  // known once the request is over: the access log's (`AccessLogLine`)
+        case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
+            return ""  // the stream module's: the configuration refuses them in http
         }
     }
 

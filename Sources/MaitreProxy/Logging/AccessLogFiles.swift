@@ -82,6 +82,7 @@ extension Configuration {
             out += server.settings.accessLogs
             for location in server.locations { visit(location) }
         }
+        for server in stream?.servers ?? [] { out += server.settings.accessLogs }
         return out
     }
 }

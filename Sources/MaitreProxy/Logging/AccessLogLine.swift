@@ -33,11 +33,16 @@ struct AccessLogLine {
 
     /// True when an `if=` condition lets the line through: not empty and not "0".
     func allows(_ condition: VariableTemplate) -> Bool {
+        Self.condition(condition) { variable, value in _ = append(variable, escape: .none, to: &value) }
+    }
+
+    /// An `if=` condition evaluated with `append` giving each variable's value: not empty and not "0".
+    static func condition(_ condition: VariableTemplate, _ append: (Variable, inout [UInt8]) -> Void) -> Bool {
         var value: [UInt8] = []
         for part in condition.parts {
             switch part {
             case .literal(let text): value.append(contentsOf: text.utf8)
-            case .variable(let variable): _ = append(variable, escape: .none, to: &value)
+            case .variable(let variable): append(variable, &value)
             }
         }
         return !value.isEmpty && value != [UInt8(ascii: "0")]
@@ -134,6 +139,8 @@ struct AccessLogLine {
             return SentHeaders.appendValue(named: name, in: head, to: &out) { bytes, out in
                 Self.appendEscaped(bytes, escape: escape, to: &out)
             }
+        case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
+            return false  // the stream module's: the configuration refuses them in http
         }
         return true
     }

@@ -52,15 +52,33 @@ final class AccessLogger: RequestEndObserver {
                 guard let writer = writer(for: logs[index].path) else { continue }
                 line.removeAll(keepingCapacity: true)
                 formatter.write(logs[index].format, into: &line)
-                if let size = logs[index].bufferSize {
-                    gather(line, for: logs[index], size: size, writer: writer)
-                } else {
-                    gather(line, for: logs[index], size: Self.turnLimit, writer: writer)
-                    if !turnFlushScheduled {
-                        turnFlushScheduled = true
-                        eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
-                    }
-                }
+                hand(line, for: logs[index], writer: writer)
+            }
+        }
+    }
+
+    /// A stream session ended: its line in each of its `access_log`s, the same way as a request's.
+    func sessionEnded(_ end: StreamSessionEnd) {
+        guard !end.accessLogs.isEmpty else { return }
+        clock.update()
+        let formatter = StreamLogLine(end: end, clock: clock)
+        for log in end.accessLogs {
+            if let condition = log.condition, !formatter.allows(condition) { continue }
+            guard let writer = writer(for: log.path) else { continue }
+            line.removeAll(keepingCapacity: true)
+            formatter.write(log.format, into: &line)
+            hand(line, for: log, writer: writer)
+        }
+    }
+
+    private func hand(_ line: [UInt8], for log: AccessLog, writer: LogWriter) {
+        if let size = log.bufferSize {
+            gather(line, for: log, size: size, writer: writer)
+        } else {
+            gather(line, for: log, size: Self.turnLimit, writer: writer)
+            if !turnFlushScheduled {
+                turnFlushScheduled = true
+                eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
             }
         }
     }

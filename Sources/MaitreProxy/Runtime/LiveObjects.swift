@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 /// closed, each count returns to zero. Counted in debug builds only (a lock per object would sit on the hot path).
 public enum LiveObjects {
     public enum Kind: Int, CaseIterable, Sendable {
-        case clientHandler, exchange, upstreamConnection
+        case clientHandler, exchange, upstreamConnection, streamSession
     }
 
     #if DEBUG

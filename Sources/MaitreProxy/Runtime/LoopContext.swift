@@ -56,8 +56,25 @@ final class LoopContext {
     /// and the registry sums them over the loops when asked.
     private var peerCounters: [PeerRecordID: PeerCounters] = [:]
 
+    /// UDP sessions running on this loop: each is a connection to nginx.
+    private(set) var datagramSessions = 0
+
     /// Client and upstream connections open on this loop (nginx's used connections, listeners aside).
-    var usedConnections: Int { connections.count + upstreamConnections }
+    var usedConnections: Int { connections.count + upstreamConnections + datagramSessions }
+
+    /// A new UDP client: true when a session fits in `worker_connections` (idle http connections are closed to
+    /// make room, as for a TCP connection).
+    func admitDatagramSession() -> Bool { admitConnection() }
+
+    func datagramSessionOpened() {
+        datagramSessions += 1
+        stats.active.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func datagramSessionClosed() {
+        datagramSessions -= 1
+        stats.active.wrappingDecrement(ordering: .relaxed)
+    }
 
     /// nginx's `ngx_get_connection` for a new connection: true when one more fits in `worker_connections`.
     /// At the limit, idle client connections are closed first, as nginx drains reusable ones (up to 32 at a time,
@@ -134,7 +151,8 @@ final class LoopContext {
             counters: { Self.cell(for: $0, in: &peerCounters) }, previous: runtime)
         runtime.retire(to: next)
         runtime = next
-        for (channel, endpoint) in connections.values where snapshot.endpoints[endpoint] == nil {
+        for (channel, endpoint) in connections.values
+        where snapshot.endpoints[endpoint] == nil && snapshot.streamEndpoints[endpoint] == nil {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
     }

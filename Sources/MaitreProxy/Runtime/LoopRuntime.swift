@@ -64,7 +64,7 @@ final class LoopRuntime {
         }
         if let previous {
             for (index, plan) in snapshot.upstreams.enumerated() {
-                guard let old = previous.snapshot.upstreamIndex(named: plan.upstream.name) else { continue }
+                guard let old = previous.snapshot.upstreamIndex(named: plan.upstream.name, context: plan.upstream.context) else { continue }
                 let oldPeers = previous.snapshot.upstreams[old].peers
                 balancers[index].inheritState(
                     from: previous.balancers[old], carryOver: PeerCarryOver(from: oldPeers, to: plan.peers))
@@ -77,7 +77,7 @@ final class LoopRuntime {
     /// there, and so do connections released later by requests still in flight here.
     func retire(to successor: LoopRuntime) {
         for (index, plan) in snapshot.upstreams.enumerated() {
-            guard let next = successor.snapshot.upstreamIndex(named: plan.upstream.name) else {
+            guard let next = successor.snapshot.upstreamIndex(named: plan.upstream.name, context: plan.upstream.context) else {
                 pools[index].closeAll()
                 continue
             }

@@ -187,6 +187,7 @@ public final class ProxyServer: Sendable {
         } catch {
             throw ServerStartError(message: "invalid listen address \"\(endpoint)\"")
         }
+        if kind == .datagram { return try bindDatagram(listen, address: address) }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(clamping: listen.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -209,6 +210,36 @@ public final class ProxyServer: Sendable {
             return channel.eventLoop.makeCompletedFuture {
                 try Self.initialize(
                     channel, kind: kind, endpoint: endpoint, loop: loop.value, openConnections: openConnections)
+            }
+        }
+        do {
+            return try bootstrap.bind(to: address).wait()
+        } catch let error as IOError {
+            throw ServerStartError(
+                message: "bind() to \(endpoint) failed (\(error.errnoCode): \(String(cString: strerror(error.errnoCode))))")
+        }
+    }
+
+    /// A `listen … udp` socket, served by one event loop: its sessions and their sockets to servers live there.
+    private func bindDatagram(_ listen: Listen, address: SocketAddress) throws -> any Channel {
+        let endpoint = listen.endpoint
+        let state = self.state
+        var bootstrap = DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+        if listen.reusePort {
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: .init(SOL_SOCKET), name: .init(SO_REUSEPORT)), value: 1)
+        }
+        if case .v6 = address {
+            bootstrap = bootstrap.channelOption(
+                ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IPV6), name: .init(IPV6_V6ONLY)), value: 1)
+        }
+        bootstrap = bootstrap.channelInitializer { channel in
+            let loop = state.withLockedValue { $0.loops[ObjectIdentifier(channel.eventLoop)] }
+            guard let loop else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    DatagramListenerHandler(endpoint: endpoint, loop: loop.value))
             }
         }
         do {

@@ -7,8 +7,12 @@ import NIOCore
 public final class ProxySnapshot: Sendable {
     public let configuration: Configuration
     let endpoints: [ListenEndpoint: EndpointRoutes]
+    /// http's upstreams, then stream's.
     let upstreams: [UpstreamPlan]
     private let upstreamIndexByName: [String: Int]
+    private let streamUpstreamIndexByName: [String: Int]
+    /// What each stream listener serves.
+    let streamEndpoints: [ListenEndpoint: StreamRoute]
 
     /// The run-time answers this snapshot's `resolve` servers were built with.
     let resolved: ResolvedServers
@@ -40,8 +44,15 @@ public final class ProxySnapshot: Sendable {
             indexByName[upstream.name] = plans.count
             plans.append(try UpstreamPlan(upstream: upstream, resolved: resolved))
         }
+        var streamIndexByName: [String: Int] = [:]
+        for upstream in configuration.stream?.upstreams ?? [] {
+            streamIndexByName[upstream.name] = plans.count
+            plans.append(try UpstreamPlan(upstream: upstream, resolved: resolved))
+        }
         self.upstreams = plans
         self.upstreamIndexByName = indexByName
+        self.streamUpstreamIndexByName = streamIndexByName
+        self.streamEndpoints = try Self.streamRoutes(configuration, upstreamIndex: streamIndexByName)
 
         var serversByEndpoint: [ListenEndpoint: [VirtualServer]] = [:]
         var endpointOrder: [ListenEndpoint] = []
@@ -68,10 +79,40 @@ public final class ProxySnapshot: Sendable {
                 out.append((listen, .http))
             }
         }
+        for server in configuration.stream?.servers ?? [] {
+            for listen in server.listens where seen.insert(listen.endpoint).inserted {
+                out.append((listen, listen.udp ? .datagram : .stream))
+            }
+        }
         return out
     }
 
+    /// An http upstream's place in `upstreams`.
     func upstreamIndex(named name: String) -> Int? { upstreamIndexByName[name] }
+
+    /// The place of the upstream of `context` with this name in `upstreams`.
+    func upstreamIndex(named name: String, context: ProxyContext) -> Int? {
+        context == .http ? upstreamIndexByName[name] : streamUpstreamIndexByName[name]
+    }
+
+    /// Each stream endpoint's server: the first written for it, or its `default_server`. An http listener on the
+    /// same TCP address is the bind failure nginx meets at start.
+    private static func streamRoutes(
+        _ configuration: Configuration, upstreamIndex: [String: Int]
+    ) throws -> [ListenEndpoint: StreamRoute] {
+        let httpEndpoints = Set((configuration.http?.servers ?? []).flatMap { $0.listens.map(\.endpoint) })
+        var routes: [ListenEndpoint: StreamRoute] = [:]
+        for server in configuration.stream?.servers ?? [] {
+            let route = StreamRoute(server: server, upstream: server.upstreamName.flatMap { upstreamIndex[$0] })
+            for listen in server.listens {
+                if httpEndpoints.contains(listen.endpoint) {
+                    throw ServerStartError(message: "bind() to \(listen.endpoint) failed (98: Address already in use)")
+                }
+                if routes[listen.endpoint] == nil || listen.defaultServer { routes[listen.endpoint] = route }
+            }
+        }
+        return routes
+    }
 
     /// Each upstream's peers in `upstreams` order: what the registry reconciles.
     var peerLists: [UpstreamPeerList] {
@@ -83,8 +124,20 @@ public final class ProxySnapshot: Sendable {
                         rise: check.rise, fall: check.fall, defaultDown: check.defaultDown,
                         probe: "\(check.kind.rawValue) port=\(check.port) send=\(check.httpSend) "
                             + "expect=\(check.expectAlive.sorted())")
-                })
+                }, isStream: plan.upstream.context == .stream)
         }
+    }
+}
+
+/// The stream server behind one stream listener, with its upstream's place in the snapshot's `upstreams`.
+final class StreamRoute: Sendable {
+    let server: StreamServer
+    /// nil without `proxy_pass` (every connection ends with status 500, as nginx's "no handler for server").
+    let upstream: Int?
+
+    init(server: StreamServer, upstream: Int?) {
+        self.server = server
+        self.upstream = upstream
     }
 }
 

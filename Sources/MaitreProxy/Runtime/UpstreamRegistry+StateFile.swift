@@ -41,7 +41,7 @@ extension UpstreamRegistry {
             return false
         }
         state.stateTexts[path] = text
-        var candidates = state.records.sortedRecords.filter { $0.identity.upstream == upstream }
+        var candidates = state.records.sortedRecords.filter { $0.identity.upstream == upstream && !$0.identity.isStream }
         let now = WallClock.nowMilliseconds()
         var changed = false
         for override in overrides {
@@ -68,7 +68,7 @@ extension UpstreamRegistry {
         guard !state.stateFiles.isEmpty else { return }
         let records = state.records.sortedRecords
         for (upstream, path) in state.stateFiles.sorted(by: { $0.key < $1.key }) {
-            let overrides = PeerStateFile.overrides(of: records.filter { $0.identity.upstream == upstream })
+            let overrides = PeerStateFile.overrides(of: records.filter { $0.identity.upstream == upstream && !$0.identity.isStream })
             let text = PeerStateFile.text(upstream: upstream, overrides: overrides)
             guard state.stateTexts[path] != text else { continue }
             state.stateTexts[path] = text

@@ -1,4 +1,5 @@
 import MaitreBalancing
+import MaitreConfig
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -259,8 +260,10 @@ public final class UpstreamRegistry: Sendable {
         return EventLoopFuture.whenAllSucceed(reads, on: group.next())
     }
 
-    public func peers() -> EventLoopFuture<[PeerStatus]> {
-        let (records, loops, history) = state.withLockedValue { ($0.records.sortedRecords, $0.loops, $0.history) }
+    /// The peers of one context's upstreams (http's by default: the status page, the API and metrics show those).
+    public func peers(of context: ProxyContext = .http) -> EventLoopFuture<[PeerStatus]> {
+        let (all, loops, history) = state.withLockedValue { ($0.records.sortedRecords, $0.loops, $0.history) }
+        let records = all.filter { $0.identity.isStream == (context == .stream) }
         let ids = records.map(\.id)
         let reads = loops.map { bound in
             bound.eventLoop.submit { bound.value.counterValues(for: ids) }

@@ -1,0 +1,67 @@
+import NIOCore
+
+/// One side of a stream session: hands the channel's events to the `StreamSession` and holds the channel's reads
+/// while the session says the other side cannot take more. Both the client's and the upstream's channel carry one.
+final class StreamRelayHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: StreamSession?
+    private let side: StreamSessionState.Side
+
+    init(session: StreamSession, side: StreamSessionState.Side) {
+        self.session = session
+        self.side = side
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if side == .client { session?.clientActive() }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session?.read(unwrapInboundIn(data), from: side)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        session?.readComplete(from: side)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if session?.mayRead(side) ?? false { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { session?.becameWritable(side) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            session?.inputEnded(from: side)
+            return
+        }
+        // A graceful stop or a reload's quiesce: a stream session runs until it ends, as in nginx's old workers.
+        if event is ChannelShouldQuiesceEvent { return }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A read error closes the channel; its close ends this side (nginx treats it as EOF).
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.closed(side)
+        session = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        session = nil
+    }
+}
+
+@available(*, unavailable)
+extension StreamRelayHandler: Sendable {}

@@ -1,0 +1,81 @@
+import MaitreBalancing
+import MaitreConfig
+import NIOCore
+
+/// The balancing side of one stream session, TCP or UDP: its selection on the loop's balancer, the server the
+/// current attempt holds (released exactly once, with the attempt's outcome) and every attempt's record.
+struct StreamUpstreamChoice {
+    let upstreamIndex: Int
+    private var selection: PeerSelectionState?
+    private(set) var peer: PeerID?
+    private(set) var attempts: [StreamAttempt] = []
+
+    init(upstreamIndex: Int) {
+        self.upstreamIndex = upstreamIndex
+    }
+
+    /// The next server and its address, recorded as a new attempt; nil when the balancer has none ("no live
+    /// upstreams": the attempt is recorded under the upstream's name, as nginx prints `$upstream_addr` then).
+    mutating func next(
+        runtime: LoopRuntime, addresses: ConnectionAddresses, protocolName: String, tries: Int, now: Int64
+    ) -> (peer: PeerID, address: SocketAddress)? {
+        let plan = runtime.snapshot.upstreams[upstreamIndex]
+        if selection == nil {
+            selection = runtime.startRequest(
+                upstream: upstreamIndex, client: addresses.clientKey,
+                hashKey: StreamHashKey.bytes(plan.upstream.method, addresses: addresses, protocolName: protocolName),
+                nextUpstreamTries: tries)
+        }
+        guard var selecting = selection else { return nil }
+        let chosen = runtime.select(upstream: upstreamIndex, &selecting)
+        selection = selecting
+        guard let chosen else {
+            attempts.append(StreamAttempt(address: plan.upstream.name, startedAt: now))
+            return nil
+        }
+        peer = chosen
+        attempts.append(StreamAttempt(address: plan.peers[chosen.index].address, startedAt: now))
+        return (chosen, plan.socketAddresses[chosen.index])
+    }
+
+    /// The attempt is over with `peer`: the balancer learns the outcome (a failure counts toward `max_fails`).
+    mutating func release(runtime: LoopRuntime, outcome: PeerOutcome) {
+        guard let held = peer, var selecting = selection else { return }
+        peer = nil
+        runtime.release(held, upstream: upstreamIndex, &selecting, outcome: outcome)
+        selection = selecting
+    }
+
+    /// What the state machines need to decide on the next server after a failure.
+    func retryInputs(_ settings: StreamProxySettings, now: Int64) -> StreamSessionState.RetryInputs {
+        let first = attempts.first?.startedAt ?? now
+        return StreamSessionState.RetryInputs(
+            enabled: settings.nextUpstream, triesLeft: selection?.triesLeft ?? 0,
+            elapsedMilliseconds: (now - first) / 1_000_000,
+            timeoutMilliseconds: settings.nextUpstreamTimeout.milliseconds)
+    }
+
+    /// Changes the current attempt's record.
+    mutating func updateLast(_ change: (inout StreamAttempt) -> Void) {
+        guard !attempts.isEmpty else { return }
+        change(&attempts[attempts.count - 1])
+    }
+
+    /// The current attempt ends now (its `$upstream_session_time`), unless it already did.
+    mutating func endLast(at now: Int64) {
+        updateLast { attempt in
+            if attempt.sessionNanoseconds < 0 { attempt.sessionNanoseconds = now - attempt.startedAt }
+        }
+    }
+
+    /// nginx's stream error-log context: `, client: …, server: …, upstream: "…", bytes from/to …`.
+    func logContext(
+        udp: Bool, addresses: ConnectionAddresses, server: ListenEndpoint, fromClient: Int, toClient: Int
+    ) -> String {
+        var text = udp ? ", udp client: " : ", client: "
+        text += "\(addresses.remoteIP), server: \(server)"
+        if let last = attempts.last { text += ", upstream: \"\(last.address)\"" }
+        return text + ", bytes from/to client:\(fromClient)/\(toClient), "
+            + "bytes from/to upstream:\(attempts.last?.bytesReceived ?? 0)/\(attempts.last?.bytesSent ?? 0)"
+    }
+}

@@ -1,0 +1,112 @@
+import XCTest
+
+@testable import MaitreConfig
+
+/// `stream { }`: nginx's stream module syntax, defaults, namespaces and messages.
+final class StreamConfigTests: ConfigTestCase {
+    func testServersUpstreamsAndDefaults() throws {
+        let configuration = load("""
+            stream {
+                upstream backend { least_conn; server 127.0.0.1:9001 weight=2 max_fails=3; server 127.0.0.1:9002 backup; }
+                server { listen 12345; proxy_pass backend; }
+                server { listen 127.0.0.1:53 udp; proxy_pass 127.0.0.1:5353; proxy_responses 1; proxy_timeout 20s; }
+            }
+            """)
+        let stream = try XCTUnwrap(configuration?.stream)
+        XCTAssertNil(configuration?.http)
+        XCTAssertEqual(stream.servers.count, 2)
+        let tcp = stream.servers[0]
+        XCTAssertEqual(tcp.listens.map(\.endpoint), [ListenEndpoint(host: "0.0.0.0", port: 12345)])
+        XCTAssertEqual(tcp.upstreamName, "backend")
+        // ngx_stream_proxy_merge_srv_conf's defaults.
+        XCTAssertEqual(tcp.settings.connectTimeout, .seconds(60))
+        XCTAssertEqual(tcp.settings.timeout, .seconds(600))
+        XCTAssertEqual(tcp.settings.bufferSize, 16384)
+        XCTAssertTrue(tcp.settings.nextUpstream)
+        XCTAssertEqual(tcp.settings.nextUpstreamTries, 0)
+        XCTAssertNil(tcp.settings.responses)
+        XCTAssertFalse(tcp.settings.halfClose)
+        XCTAssertEqual(tcp.settings.accessLogs, [], "the stream module logs nothing unless told")
+        let udp = stream.servers[1]
+        XCTAssertEqual(udp.listens.map(\.endpoint), [ListenEndpoint(host: "127.0.0.1", port: 53, udp: true)])
+        XCTAssertEqual(udp.upstreamName, "127.0.0.1:5353")
+        XCTAssertEqual(udp.settings.responses, 1)
+        XCTAssertEqual(udp.settings.timeout, .seconds(20))
+        let backend = try XCTUnwrap(stream.upstreams.first { $0.name == "backend" })
+        XCTAssertEqual(backend.method, .leastConn)
+        XCTAssertEqual(backend.context, .stream)
+        XCTAssertEqual(backend.keepalive, 0)
+        XCTAssertEqual(backend.servers.map(\.weight), [2, 1])
+        XCTAssertEqual(backend.servers.map(\.backup), [false, true])
+        XCTAssertTrue(stream.upstreams.contains { $0.name == "127.0.0.1:5353" && $0.isImplicit })
+    }
+
+    func testSettingsInheritFromTheStreamLevel() throws {
+        let stream = try XCTUnwrap(load("""
+            stream {
+                proxy_connect_timeout 2s; proxy_timeout 30s; proxy_next_upstream off; proxy_half_close on;
+                log_format short '$remote_addr $status';
+                access_log /tmp/s.log short;
+                server { listen 1; proxy_pass 127.0.0.1:2; }
+                server { listen 3; proxy_pass 127.0.0.1:4; proxy_timeout 1s; access_log off; }
+            }
+            """)?.stream)
+        XCTAssertEqual(stream.servers[0].settings.connectTimeout, .seconds(2))
+        XCTAssertEqual(stream.servers[0].settings.timeout, .seconds(30))
+        XCTAssertFalse(stream.servers[0].settings.nextUpstream)
+        XCTAssertTrue(stream.servers[0].settings.halfClose)
+        XCTAssertEqual(stream.servers[0].settings.accessLogs.map(\.path), ["/tmp/s.log"])
+        XCTAssertEqual(stream.servers[1].settings.timeout, .seconds(1))
+        XCTAssertEqual(stream.servers[1].settings.accessLogs, [])
+    }
+
+    func testHTTPAndStreamUpstreamsAreSeparateNamespaces() throws {
+        let configuration = try XCTUnwrap(load("""
+            http { upstream backend { server 127.0.0.1:80; } server { listen 8080; location / { proxy_pass http://backend; } } }
+            stream { upstream backend { server 127.0.0.1:9000; } server { listen 9999; proxy_pass backend; } }
+            """))
+        XCTAssertEqual(configuration.http?.upstream(named: "backend")?.servers.first?.addresses.first?.port, 80)
+        XCTAssertEqual(configuration.stream?.upstreams.first?.servers.first?.addresses.first?.port, 9000)
+        XCTAssertEqual(configuration.stream?.upstreams.first?.context, .stream)
+    }
+
+    func testStreamVariablesAndFormats() throws {
+        let stream = try XCTUnwrap(load("""
+            stream {
+                log_format all '$remote_addr:$remote_port $protocol $status $bytes_sent $bytes_received $session_time '
+                               '$upstream_addr $upstream_connect_time $upstream_first_byte_time '
+                               '$upstream_session_time $upstream_bytes_sent $upstream_bytes_received '
+                               '$server_addr:$server_port $time_local $msec $connection';
+                upstream h { hash $remote_addr consistent; server 127.0.0.1:1; server 127.0.0.1:2; }
+                server { listen 1; proxy_pass h; access_log /tmp/a.log all; }
+            }
+            """)?.stream)
+        XCTAssertEqual(stream.servers[0].settings.accessLogs.first?.format.variables.count, 18)
+        XCTAssertEqual(stream.upstreams[0].method, .hash(key: VariableTemplate(parts: [.variable(.remoteAddr)]), consistent: true))
+    }
+
+    func testNginxMessages() {
+        assertError("stream { server { listen 127.0.0.1; proxy_pass a:1; } }",
+                    "no port in \"127.0.0.1\" of the \"listen\" directive in @:1")
+        assertError("stream { server { listen 1 udp backlog=5; proxy_pass 127.0.0.1:1; } }",
+                    "\"backlog\" parameter is incompatible with \"udp\" in @:1")
+        assertError("stream { server { proxy_pass 127.0.0.1:1; } }", "no \"listen\" is defined for server in @:1")
+        assertError("stream { server { listen 1; proxy_pass nowhere; } }",
+                    "no port in upstream \"nowhere\" in @:1")
+        assertError("stream { server { listen 1; proxy_pass 127.0.0.1:1; access_log /tmp/x; } }",
+                    "log format is not specified in @:1")
+        assertError("stream { log_format a '$request_uri'; }", "unknown \"request_uri\" variable in @:1")
+        assertError("http { log_format a '$session_time'; }", "unknown \"session_time\" variable in @:1")
+        assertError("stream { server { listen 1; proxy_pass 127.0.0.1:1; keepalive_timeout 5s; } }",
+                    "\"keepalive_timeout\" directive is not allowed here in @:1")
+        assertError("stream { upstream u { ip_hash; server 127.0.0.1:1; } }",
+                    "\"ip_hash\" directive is not allowed here in @:1")
+        assertError("stream { upstream u { server 127.0.0.1:1; } upstream u { server 127.0.0.1:2; } }",
+                    "duplicate upstream \"u\" in @:1")
+        assertError("stream { server { listen 1; listen 1; proxy_pass 127.0.0.1:1; } }",
+                    "duplicate \"0.0.0.0:1\" address and port pair in @:1")
+        assertError("stream { server { listen 1; proxy_pass 127.0.0.1:1; proxy_protocol on; } }",
+                    "\"proxy_protocol\" directive is not supported yet in @:1")
+        assertError("stream { } stream { }", "\"stream\" directive is duplicate in @:1")
+    }
+}
