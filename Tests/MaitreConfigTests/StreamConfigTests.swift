@@ -105,8 +105,14 @@ final class StreamConfigTests: ConfigTestCase {
                     "duplicate upstream \"u\" in @:1")
         assertError("stream { server { listen 1; listen 1; proxy_pass 127.0.0.1:1; } }",
                     "duplicate \"0.0.0.0:1\" address and port pair in @:1")
-        assertError("stream { server { listen 1; proxy_pass 127.0.0.1:1; proxy_protocol on; } }",
-                    "\"proxy_protocol\" directive is not supported yet in @:1")
+        assertError("stream { server { listen 1; proxy_pass 127.0.0.1:1; proxy_protocol v3; } }",
+                    "invalid value \"v3\" in \"proxy_protocol\" directive, it must be \"off\", \"on\" or \"v2\" in @:1")
+        assertError("stream { server { listen 1 udp proxy_protocol; proxy_pass 127.0.0.1:1; } }",
+                    "\"proxy_protocol\" parameter is incompatible with \"udp\" in @:1")
+        assertError("http { server { listen 1; set_real_ip_from 10.0.0.0/8; } }",
+                    "\"set_real_ip_from\" needs \"real_ip_header proxy_protocol\" (maitred reads no other real_ip_header) in @:1")
+        assertError("http { real_ip_header X-Forwarded-For; }",
+                    "\"real_ip_header X-Forwarded-For\" is not supported yet (only proxy_protocol) in @:1")
         assertError("stream { } stream { }", "\"stream\" directive is duplicate in @:1")
     }
 }

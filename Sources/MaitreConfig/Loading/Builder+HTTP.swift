@@ -78,7 +78,7 @@ extension ConfigBuilder {
     // MARK: listen
 
     private static let unsupportedListenParameters: [String] = [
-        "bind", "ssl", "http2", "quic", "proxy_protocol", "deferred", "multipath", "rcvbuf=", "sndbuf=",
+        "bind", "ssl", "http2", "quic", "deferred", "multipath", "rcvbuf=", "sndbuf=",
         "accept_filter=", "fastopen=", "ipv6only=", "so_keepalive=", "setfib=",
     ]
 
@@ -100,8 +100,11 @@ extension ConfigBuilder {
         var reusePort = false
         var backlog = 511
         var setsOptions = false
+        var proxyProtocol = false
         for parameter in directive.arguments.dropFirst() {
-            if parameter == "default_server" || parameter == "default" {
+            if parameter == "proxy_protocol" {
+                proxyProtocol = true
+            } else if parameter == "default_server" || parameter == "default" {
                 defaultServer = true
             } else if parameter == "reuseport" {
                 reusePort = true
@@ -128,10 +131,11 @@ extension ConfigBuilder {
         var seen: Set<ListenEndpoint> = []
         for port in ports {
             for host in hosts where seen.insert(ListenEndpoint(host: host, port: port)).inserted {
-                try addListen(
-                    Listen(host: host, port: port, defaultServer: defaultServer, reusePort: reusePort,
-                           backlog: backlog, source: directive.location),
-                    server: server, setsOptions: setsOptions, reportedAt: directive.location)
+                var listen = Listen(
+                    host: host, port: port, defaultServer: defaultServer, reusePort: reusePort, backlog: backlog,
+                    source: directive.location)
+                listen.proxyProtocol = proxyProtocol
+                try addListen(listen, server: server, setsOptions: setsOptions, reportedAt: directive.location)
             }
         }
     }

@@ -51,6 +51,20 @@ extension ConfigBuilder {
             try applyNextUpstream(directive, to: &layer)
         case "access_log":
             try applyAccessLog(directive, to: &layer)
+        case "set_real_ip_from":
+            // ngx_http_realip_from: an address or a CIDR (`unix:` refused: maitred listens on no unix socket).
+            let written = directive.arguments[0]
+            guard let network = written == "all" ? IPNetwork("0.0.0.0/0") : IPNetwork(written) else {
+                throw ConfigError("invalid parameter \"\(written)\"", at: directive.location)
+            }
+            layer.realIPFrom = (layer.realIPFrom ?? []) + [network]
+            if written == "all", let v6 = IPNetwork("::/0") { layer.realIPFrom?.append(v6) }
+        case "real_ip_header":
+            guard arguments[0] == "proxy_protocol" else {
+                throw ConfigError(
+                    "\"real_ip_header \(arguments[0])\" is not supported yet (only proxy_protocol)", at: directive.location)
+            }
+            layer.realIPHeader = arguments[0]
         case "allow", "deny":
             // ngx_http_access_rule: `all`, an address or a CIDR; host bits past the prefix only warn.
             let written = directive.arguments[0]

@@ -10,6 +10,8 @@ struct StreamSettingsLayer {
     var responses: Int?
     var requests: Int?
     var halfClose: Bool?
+    var proxyProtocol: ProxyProtocolVersion?
+    var proxyProtocolTimeout: TimeSpan?
     /// `access_log` and `allow`/`deny` are read by the http code into a layer of their own.
     var shared = SettingsLayer()
 
@@ -24,6 +26,8 @@ struct StreamSettingsLayer {
         result.responses = responses ?? parent.responses
         result.requests = requests ?? parent.requests
         result.halfClose = halfClose ?? parent.halfClose
+        result.proxyProtocol = proxyProtocol ?? parent.proxyProtocol
+        result.proxyProtocolTimeout = proxyProtocolTimeout ?? parent.proxyProtocolTimeout
         result.shared = shared.merged(over: parent.shared)
         return result
     }
@@ -39,6 +43,9 @@ struct StreamSettingsLayer {
         settings.responses = responses
         if let requests { settings.requests = requests }
         if let halfClose { settings.halfClose = halfClose }
+        if let proxyProtocol { settings.proxyProtocol = proxyProtocol }
+        if let proxyProtocolTimeout { settings.proxyProtocolTimeout = proxyProtocolTimeout }
+        settings.realIPFrom = shared.realIPFrom ?? []
         settings.accessLogs = shared.accessLogs ?? []  // the stream module logs nothing unless told
         settings.accessRules = shared.accessRules ?? []
         return settings
@@ -75,6 +82,10 @@ extension ConfigBuilder {
         var servers: [StreamServer] = []
         for draft in drafts {
             let settings = draft.layer.merged(over: streamLayer).resolved
+            if settings.proxyProtocol != .off, let udp = draft.listens.first(where: \.udp) {
+                throw ConfigError(
+                    "sending the PROXY protocol over udp is not supported yet", at: udp.source)
+            }
             servers.append(
                 StreamServer(
                     listens: draft.listens, upstreamName: draft.upstreamIndex.map { upstreams[$0].name },
@@ -126,7 +137,7 @@ extension ConfigBuilder {
     }
 
     private static let unsupportedStreamListenParameters: [String] = [
-        "bind", "ssl", "proxy_protocol", "deferred", "multipath", "rcvbuf=", "sndbuf=", "accept_filter=",
+        "bind", "ssl", "deferred", "multipath", "rcvbuf=", "sndbuf=", "accept_filter=",
         "fastopen=", "ipv6only=", "so_keepalive=", "setfib=",
     ]
 
@@ -147,8 +158,11 @@ extension ConfigBuilder {
         var reusePort = false
         var backlog: Int?
         var defaultServer = false
+        var proxyProtocol = false
         for parameter in directive.arguments.dropFirst() {
-            if parameter == "udp" {
+            if parameter == "proxy_protocol" {
+                proxyProtocol = true
+            } else if parameter == "udp" {
                 udp = true
             } else if parameter == "reuseport" {
                 reusePort = true
@@ -172,6 +186,9 @@ extension ConfigBuilder {
         if udp && backlog != nil {
             throw ConfigError("\"backlog\" parameter is incompatible with \"udp\"", at: directive.location)
         }
+        if udp && proxyProtocol {
+            throw ConfigError("\"proxy_protocol\" parameter is incompatible with \"udp\"", at: directive.location)
+        }
         let hosts = try listenHosts(address, port: ports.lowerBound, addressError: addressError)
         for port in ports {
             for host in hosts {
@@ -179,6 +196,7 @@ extension ConfigBuilder {
                     host: host, port: port, defaultServer: defaultServer, reusePort: reusePort,
                     backlog: backlog ?? 511, source: directive.location)
                 listen.udp = udp
+                listen.proxyProtocol = proxyProtocol
                 if server.listens.contains(where: { $0.endpoint == listen.endpoint }) {
                     throw ConfigError("duplicate \"\(listen.endpoint)\" address and port pair", at: directive.location)
                 }
@@ -210,9 +228,22 @@ extension ConfigBuilder {
             layer.responses = try Self.number(directive, current: layer.responses)
         case "proxy_requests":
             layer.requests = try Self.number(directive, current: layer.requests)
+        case "proxy_protocol":
+            if layer.proxyProtocol != nil { throw Self.duplicate(directive) }
+            switch directive.arguments[0] {
+            case "on": layer.proxyProtocol = .v1
+            case "v2": layer.proxyProtocol = .v2
+            case "off": layer.proxyProtocol = .off
+            default:
+                throw ConfigError(
+                    "invalid value \"\(directive.arguments[0])\" in \"proxy_protocol\" directive, "
+                        + "it must be \"off\", \"on\" or \"v2\"", at: directive.location)
+            }
+        case "proxy_protocol_timeout":
+            layer.proxyProtocolTimeout = try Self.milliseconds(directive, current: layer.proxyProtocolTimeout)
         case "access_log":
             try applyAccessLog(directive, to: &layer.shared, context: .stream)
-        case "allow", "deny":
+        case "allow", "deny", "set_real_ip_from":
             try applySetting(directive, to: &layer.shared)
         default:
             throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)

@@ -120,6 +120,12 @@ enum DirectiveTable {
         "proxy_requests": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
         "proxy_half_close": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
         "proxy_protocol": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        "proxy_protocol_timeout": [DirectiveRule(contexts: streamLevels, arity: .counts([1]))],
+        // The realip module (http's and stream's).
+        "set_real_ip_from": [
+            DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .counts([1]))
+        ],
+        "real_ip_header": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
         "client_max_body_size": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_body_timeout": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],
         "client_header_timeout": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],

@@ -34,6 +34,10 @@ struct SettingsLayer {
     /// `allow` / `deny` lines of this level, in order; nil inherits the parent's (nginx's merge: a level with
     /// rules of its own replaces its parent's).
     var accessRules: [AccessRule]?
+    /// `set_real_ip_from` lines of this level; nil inherits the parent's (nginx's realip merge).
+    var realIPFrom: [IPNetwork]?
+    /// `real_ip_header`: maitred reads only `proxy_protocol`.
+    var realIPHeader: String?
 
     func merged(over parent: SettingsLayer) -> SettingsLayer {
         var result = self
@@ -62,6 +66,8 @@ struct SettingsLayer {
         result.ignoreInvalidHeaders = ignoreInvalidHeaders ?? parent.ignoreInvalidHeaders
         result.accessLogs = accessLogs ?? parent.accessLogs
         result.accessRules = accessRules ?? parent.accessRules
+        result.realIPFrom = realIPFrom ?? parent.realIPFrom
+        result.realIPHeader = realIPHeader ?? parent.realIPHeader
         return result
     }
 
@@ -72,6 +78,13 @@ struct SettingsLayer {
         if let value = proxyHTTPVersion { settings.proxyHTTPVersion = value }
         settings.accessLogs = accessLogs ?? []
         settings.accessRules = accessRules ?? []
+        settings.realIPFrom = realIPFrom ?? []
+        if !settings.realIPFrom.isEmpty && realIPHeader != "proxy_protocol" {
+            // nginx's default real_ip_header is X-Real-IP; maitred takes the address from the PROXY header only.
+            throw ConfigError(
+                "\"set_real_ip_from\" needs \"real_ip_header proxy_protocol\" (maitred reads no other real_ip_header)",
+                at: checkLocation)
+        }
         settings.proxySetHeaders = Self.headersWithDefaults(proxySetHeaders ?? [])
         if let value = proxyConnectTimeout { settings.proxyConnectTimeout = value }
         if let value = proxySendTimeout { settings.proxySendTimeout = value }

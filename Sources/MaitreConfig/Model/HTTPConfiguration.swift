@@ -59,6 +59,8 @@ public struct Listen: Sendable, Equatable, Hashable {
     public var source: SourceLocation
     /// `udp` (stream only): a datagram socket.
     public var udp = false
+    /// `proxy_protocol`: every connection starts with a PROXY protocol header (v1 or v2).
+    public var proxyProtocol = false
 
     public init(host: String, port: Int, defaultServer: Bool, reusePort: Bool, backlog: Int, source: SourceLocation) {
         self.host = host

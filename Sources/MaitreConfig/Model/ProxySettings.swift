@@ -4,6 +4,9 @@
 public struct ProxySettings: Sendable {
     /// `access_log` lines in force (empty: `off`). Default `logs/access.log combined`, from the http level.
     public var accessLogs: [AccessLog] = []
+    /// `set_real_ip_from` (with `real_ip_header proxy_protocol`): peers whose PROXY protocol header gives the
+    /// client's address. Read from the connection's default server.
+    public var realIPFrom: [IPNetwork] = []
     /// `allow` / `deny` rules in force, in order (empty: every client allowed).
     public var accessRules: [AccessRule] = []
     /// `proxy_http_version 1.0|1.1`. Default 1.1 (nginx ≥ 1.29.7; 1.0 before).

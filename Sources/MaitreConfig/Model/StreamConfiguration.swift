@@ -53,6 +53,21 @@ public struct StreamProxySettings: Sendable, Equatable {
     public var accessLogs: [AccessLog] = []
     /// `allow` / `deny`, in order.
     public var accessRules: [AccessRule] = []
+    /// `proxy_protocol on|v2|off`: the PROXY protocol header sent first on every upstream connection.
+    public var proxyProtocol = ProxyProtocolVersion.off
+    /// `proxy_protocol_timeout`: how long a `listen … proxy_protocol` connection may take to send its header.
+    public var proxyProtocolTimeout: TimeSpan = .seconds(30)
+    /// `set_real_ip_from`: peers whose PROXY protocol header gives the client's address (`$remote_addr`).
+    public var realIPFrom: [IPNetwork] = []
 
     public init() {}
+}
+
+/// Which PROXY protocol header a balancer sends upstream.
+public enum ProxyProtocolVersion: Sendable, Equatable {
+    case off
+    /// `on`: the text header (version 1).
+    case v1
+    /// `v2`: the binary header.
+    case v2
 }

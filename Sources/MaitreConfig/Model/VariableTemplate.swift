@@ -92,13 +92,20 @@ public enum Variable: Sendable, Equatable, Hashable {
     /// `$upstream_first_byte_time`, `$upstream_session_time`: per attempt, as lists.
     case upstreamFirstByteTime
     case upstreamSessionTime
+    /// `$proxy_protocol_addr`, `$proxy_protocol_port`, `$proxy_protocol_server_addr`,
+    /// `$proxy_protocol_server_port`: what the PROXY protocol header said (empty without one).
+    case proxyProtocolAddr
+    case proxyProtocolPort
+    case proxyProtocolServerAddr
+    case proxyProtocolServerPort
 
     /// Whether the variable exists in a context: nginx's http and stream modules define different sets.
     public func exists(in context: ProxyContext) -> Bool {
         switch self {
         case .remoteAddr, .remotePort, .binaryRemoteAddr, .serverAddr, .serverPort, .status, .bytesSent,
             .upstreamAddr, .upstreamConnectTime, .upstreamBytesSent, .upstreamBytesReceived, .timeLocal,
-            .timeISO8601, .msec, .connection:
+            .timeISO8601, .msec, .connection, .proxyProtocolAddr, .proxyProtocolPort, .proxyProtocolServerAddr,
+            .proxyProtocolServerPort:
             return true
         case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
             return context == .stream
@@ -113,7 +120,8 @@ public enum Variable: Sendable, Equatable, Hashable {
         switch self {
         case .host, .remoteAddr, .remotePort, .serverAddr, .serverPort, .serverName, .scheme, .requestMethod,
             .requestURI, .uri, .args, .proxyHost, .proxyAddXForwardedFor, .httpHeader, .argument, .cookie,
-            .remoteUser, .requestID, .binaryRemoteAddr:
+            .remoteUser, .requestID, .binaryRemoteAddr, .proxyProtocolAddr, .proxyProtocolPort,
+            .proxyProtocolServerAddr, .proxyProtocolServerPort:
             return false
         case .requestLength, .timeLocal, .timeISO8601, .msec, .request, .status, .bodyBytesSent, .requestTime,
             .connection, .connectionRequests, .upstreamAddr, .upstreamStatus, .upstreamResponseTime,
@@ -170,6 +178,10 @@ public enum Variable: Sendable, Equatable, Hashable {
         case .sessionTime: return "session_time"
         case .upstreamFirstByteTime: return "upstream_first_byte_time"
         case .upstreamSessionTime: return "upstream_session_time"
+        case .proxyProtocolAddr: return "proxy_protocol_addr"
+        case .proxyProtocolPort: return "proxy_protocol_port"
+        case .proxyProtocolServerAddr: return "proxy_protocol_server_addr"
+        case .proxyProtocolServerPort: return "proxy_protocol_server_port"
         }
     }
 
@@ -216,6 +228,10 @@ public enum Variable: Sendable, Equatable, Hashable {
         case "session_time": self = .sessionTime
         case "upstream_first_byte_time": self = .upstreamFirstByteTime
         case "upstream_session_time": self = .upstreamSessionTime
+        case "proxy_protocol_addr": self = .proxyProtocolAddr
+        case "proxy_protocol_port": self = .proxyProtocolPort
+        case "proxy_protocol_server_addr": self = .proxyProtocolServerAddr
+        case "proxy_protocol_server_port": self = .proxyProtocolServerPort
         default:
             if name.hasPrefix("sent_http_"), name.count > 10 {
                 self = .sentHTTPHeader(String(name.dropFirst(10)).lowercased())

@@ -1,4 +1,6 @@
 import MaitreBalancing
+import MaitreConfig
+import MaitreWire
 import NIOCore
 
 /// A client connection's two ends, as variables and log lines read them. Each text form is made on first use:
@@ -6,10 +8,56 @@ import NIOCore
 final class ConnectionAddresses {
     private let remote: SocketAddress?
     private let local: SocketAddress?
+    /// What a `listen … proxy_protocol` connection's header said (`$proxy_protocol_*`).
+    let proxyProtocol: ProxyProtocolHeader.Addresses?
 
-    init(remote: SocketAddress?, local: SocketAddress?) {
+    init(remote: SocketAddress?, local: SocketAddress?, proxyProtocol: ProxyProtocolHeader.Addresses? = nil) {
         self.remote = remote
         self.local = local
+        self.proxyProtocol = proxyProtocol
+    }
+
+    /// The same connection once its PROXY protocol header was read: with the realip module's trust
+    /// (`set_real_ip_from` matching the peer) the header's client becomes `$remote_addr` and `$remote_port`.
+    func readingProxyProtocol(_ header: ProxyProtocolHeader.Addresses?, trusted: [IPNetwork]) -> ConnectionAddresses {
+        var client = remote
+        if let header, trusted.contains(where: { $0.contains(remoteBytes) }),
+            let address = try? SocketAddress(ipAddress: header.sourceAddress, port: header.sourcePort)
+        {
+            client = address
+        }
+        return ConnectionAddresses(remote: client, local: local, proxyProtocol: header)
+    }
+
+    /// `$proxy_protocol_*`: the header's value, nil without a header.
+    func proxyProtocolValue(_ variable: Variable) -> String? {
+        guard let proxyProtocol else { return nil }
+        switch variable {
+        case .proxyProtocolAddr: return proxyProtocol.sourceAddress
+        case .proxyProtocolPort: return String(proxyProtocol.sourcePort)
+        case .proxyProtocolServerAddr: return proxyProtocol.destinationAddress
+        case .proxyProtocolServerPort: return String(proxyProtocol.destinationPort)
+        default: return nil
+        }
+    }
+
+    /// The connection's two ends as a PROXY protocol header writes them (nil for a non-IP socket).
+    var proxyProtocolEndpoints: (source: ProxyProtocolWriter.Endpoint, destination: ProxyProtocolWriter.Endpoint)? {
+        guard let remotePort = remote?.port, let localPort = local?.port else { return nil }
+        let localBytes: [UInt8]
+        switch local {
+        case .v4(let address)?:
+            var raw = address.address.sin_addr
+            localBytes = withUnsafeBytes(of: &raw) { Array($0) }
+        case .v6(let address)?:
+            var raw = address.address.sin6_addr
+            localBytes = withUnsafeBytes(of: &raw) { Array($0) }
+        default:
+            return nil
+        }
+        guard !remoteBytes.isEmpty else { return nil }
+        return (ProxyProtocolWriter.Endpoint(address: remoteBytes, port: remotePort),
+                ProxyProtocolWriter.Endpoint(address: localBytes, port: localPort))
     }
 
     /// `$remote_addr`

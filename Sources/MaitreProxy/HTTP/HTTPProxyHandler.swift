@@ -126,6 +126,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         }
     }
 
+    /// A `listen … proxy_protocol` connection's header, before its first request: `$proxy_protocol_*`, and
+    /// the client's address for `$remote_addr` when the default server's `set_real_ip_from` trusts the peer.
+    func proxyProtocolRead(_ header: ProxyProtocolHeader.Addresses?) {
+        addresses = addresses.readingProxyProtocol(header, trusted: defaultServer.server.settings.realIPFrom)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         loop.idleDeadlines.disarm(self)
         bodyTimer?.cancel()

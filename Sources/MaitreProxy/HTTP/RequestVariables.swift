@@ -58,6 +58,8 @@ struct RequestVariables {
             return ""  // known once the request is over: the access log's (`AccessLogLine`)
         case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
             return ""  // the stream module's: the configuration refuses them in http
+        case .proxyProtocolAddr, .proxyProtocolPort, .proxyProtocolServerAddr, .proxyProtocolServerPort:
+            return addresses.proxyProtocolValue(variable) ?? ""
         }
     }
 

@@ -1,4 +1,5 @@
 import Atomics
+import MaitreWire
 import MaitreConfig
 import NIOCore
 
@@ -16,8 +17,21 @@ enum HTTPListener {
         }
         loop.stats.handled.wrappingIncrement(ordering: .relaxed)
         let settings = routes.route(host: nil).server.settings
-        try channel.pipeline.syncOperations.addHandler(
-            HTTPProxyHandler(loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber()))
+        let handler = HTTPProxyHandler(
+            loop: loop, endpoint: endpoint, routes: routes, connectionNumber: loop.takeConnectionNumber())
+        if routes.proxyProtocol {
+            // The header comes before the first request; client_header_timeout bounds the wait, as in nginx.
+            let boundHandler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            let log = loop.log
+            try channel.pipeline.syncOperations.addHandler(ProxyProtocolReader(
+                timeout: .milliseconds(settings.clientHeaderTimeout.milliseconds),
+                onHeader: { header in boundHandler.value.proxyProtocolRead(header) },
+                onFailure: { message in
+                    log.log(.error, message + ", client: \(channel.remoteAddress?.ipAddress ?? "")",
+                            connection: boundHandler.value.connectionNumber)
+                }))
+        }
+        try channel.pipeline.syncOperations.addHandler(handler)
         let high = max(settings.proxyBuffers.count * settings.proxyBuffers.size, 8192)
         if let options = channel.syncOptions {
             try options.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))

@@ -12,9 +12,17 @@ enum StreamListener {
         guard loop.admitConnection() else { throw ChannelError.ioOnClosedChannel }
         loop.stats.handled.wrappingIncrement(ordering: .relaxed)
         let settings = route.server.settings
+        let readsHeader = route.proxyProtocolEndpoints.contains(endpoint)
         let session = StreamSession(
             client: channel, route: route, endpoint: endpoint, loop: loop,
-            connectionNumber: loop.takeConnectionNumber())
+            connectionNumber: loop.takeConnectionNumber(), awaitingProxyHeader: readsHeader)
+        if readsHeader {
+            let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
+            try channel.pipeline.syncOperations.addHandler(ProxyProtocolReader(
+                timeout: .milliseconds(settings.proxyProtocolTimeout.milliseconds),
+                onHeader: { boundSession.value.proxyProtocolRead($0) },
+                onFailure: { boundSession.value.proxyProtocolFailed($0) }))
+        }
         try channel.pipeline.syncOperations.addHandler(StreamRelayHandler(session: session, side: .client))
         if let options = channel.syncOptions {
             try options.setOption(.allowRemoteHalfClosure, value: settings.halfClose)

@@ -141,6 +141,9 @@ struct AccessLogLine {
             }
         case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
             return false  // the stream module's: the configuration refuses them in http
+        case .proxyProtocolAddr, .proxyProtocolPort, .proxyProtocolServerAddr, .proxyProtocolServerPort:
+            guard let value = end.addresses.proxyProtocolValue(variable) else { return false }
+            Self.append(value, escape: escape, to: &out)
         }
         return true
     }

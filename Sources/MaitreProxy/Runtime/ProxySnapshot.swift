@@ -134,10 +134,13 @@ final class StreamRoute: Sendable {
     let server: StreamServer
     /// nil without `proxy_pass` (every connection ends with status 500, as nginx's "no handler for server").
     let upstream: Int?
+    /// Addresses whose `listen` says `proxy_protocol`.
+    let proxyProtocolEndpoints: Set<ListenEndpoint>
 
     init(server: StreamServer, upstream: Int?) {
         self.server = server
         self.upstream = upstream
+        self.proxyProtocolEndpoints = Set(server.listens.filter(\.proxyProtocol).map(\.endpoint))
     }
 }
 
@@ -147,10 +150,13 @@ final class EndpointRoutes: Sendable {
     let names: ServerNameTable
     /// In the order given to `names`, so its indices pick them.
     let servers: [ServerRoute]
+    /// Some `listen` of the address says `proxy_protocol`: every connection starts with the header.
+    let proxyProtocol: Bool
 
     init(endpoint: ListenEndpoint, servers: [VirtualServer]) {
         names = ServerNameTable(endpoint: endpoint, servers: servers)
         self.servers = servers.map(ServerRoute.init)
+        proxyProtocol = servers.contains { $0.listens.contains { $0.endpoint == endpoint && $0.proxyProtocol } }
     }
 
     /// The server for a Host value: a reference, so routing a request copies no settings.

@@ -1,5 +1,6 @@
 import MaitreBalancing
 import MaitreConfig
+import MaitreWire
 import NIOCore
 import NIOPosix
 
@@ -14,7 +15,9 @@ final class StreamSession {
     private let route: StreamRoute
     private let settings: StreamProxySettings
     private let endpoint: ListenEndpoint
-    private let addresses: ConnectionAddresses
+    private var addresses: ConnectionAddresses
+    /// A `listen … proxy_protocol` session starts once the header was read.
+    private var awaitingProxyHeader: Bool
     private let connectionNumber: UInt64
     private var state: StreamSessionState
     private var client: (any Channel)?
@@ -33,8 +36,10 @@ final class StreamSession {
     private var upstreamReadHeld = false
 
     init(
-        client: any Channel, route: StreamRoute, endpoint: ListenEndpoint, loop: LoopContext, connectionNumber: UInt64
+        client: any Channel, route: StreamRoute, endpoint: ListenEndpoint, loop: LoopContext, connectionNumber: UInt64,
+        awaitingProxyHeader: Bool = false
     ) {
+        self.awaitingProxyHeader = awaitingProxyHeader
         self.loop = loop
         self.runtime = loop.runtime
         self.route = route
@@ -59,6 +64,7 @@ final class StreamSession {
     // MARK: events from the handlers
 
     func clientActive() {
+        guard !awaitingProxyHeader else { return }
         if !settings.accessRules.isEmpty, !AccessRule.allows(addresses.remoteBytes, by: settings.accessRules) {
             loop.log.log(.error, "access forbidden by rule, client: \(addresses.remoteIP), server: \(endpoint)",
                          connection: connectionNumber)
@@ -66,6 +72,21 @@ final class StreamSession {
             return
         }
         run(state.start(hasUpstream: route.upstream != nil))
+    }
+
+    /// The PROXY protocol header arrived: `$proxy_protocol_*`, the client's address when `set_real_ip_from`
+    /// trusts the peer, and the session starts.
+    func proxyProtocolRead(_ header: ProxyProtocolHeader.Addresses?) {
+        guard awaitingProxyHeader else { return }
+        addresses = addresses.readingProxyProtocol(header, trusted: settings.realIPFrom)
+        awaitingProxyHeader = false
+        clientActive()
+    }
+
+    /// No valid header: nginx logs it and ends the session with 400.
+    func proxyProtocolFailed(_ message: String) {
+        loop.log.log(.error, message + ", client: \(addresses.remoteIP), server: \(endpoint)", connection: connectionNumber)
+        run(state.badHeader())
     }
 
     func read(_ buffer: ByteBuffer, from side: StreamSessionState.Side) {
@@ -227,7 +248,16 @@ final class StreamSession {
 
     private func startRelay() {
         guard let upstream else { return }
-        let early = earlyBytes
+        var early = earlyBytes
+        if settings.proxyProtocol != .off {
+            // nginx's proxy_protocol: the header describing the client goes before its first byte.
+            let endpoints = addresses.proxyProtocolEndpoints
+            let header = settings.proxyProtocol == .v2
+                ? ProxyProtocolWriter.v2(source: endpoints?.source, destination: endpoints?.destination)
+                : ProxyProtocolWriter.v1(source: endpoints?.source, destination: endpoints?.destination)
+            upstream.write(ByteBuffer(bytes: header), promise: nil)
+            early += header.count
+        }
         choice?.updateLast { $0.bytesSent += early }
         for buffer in self.early { upstream.write(buffer, promise: nil) }
         upstream.flush()

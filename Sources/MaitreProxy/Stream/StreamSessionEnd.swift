@@ -84,6 +84,9 @@ struct StreamLogLine {
             return appendList(to: &out) { AccessLogLine.appendDecimal($0.bytesSent, to: &$1) }
         case .upstreamBytesReceived:
             return appendList(to: &out) { AccessLogLine.appendDecimal($0.bytesReceived, to: &$1) }
+        case .proxyProtocolAddr, .proxyProtocolPort, .proxyProtocolServerAddr, .proxyProtocolServerPort:
+            guard let value = end.addresses.proxyProtocolValue(variable) else { return false }
+            AccessLogLine.append(value, escape: escape, to: &out)
         default:
             return false  // http's variables do not exist here (the configuration refuses them)
         }

@@ -79,6 +79,12 @@ struct StreamSessionState {
         return finish(403)
     }
 
+    /// A `listen … proxy_protocol` connection sent no valid header: 400.
+    mutating func badHeader() -> [Action] {
+        guard phase == .connecting else { return [] }
+        return finish(400)
+    }
+
     /// The balancer had no server to give ("no live upstreams"): 502.
     mutating func noServer() -> [Action] {
         guard phase == .connecting else { return [] }
