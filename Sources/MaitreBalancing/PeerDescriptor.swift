@@ -15,6 +15,8 @@ public struct PeerDescriptor: Sendable, Equatable {
     /// `slow_start=TIME` (nginx Plus): a peer that comes back ramps its weight from nothing to `weight` over
     /// this many milliseconds (0: at once).
     public var slowStartMilliseconds: Int64 = 0
+    /// `route=STRING`: the peer's sticky server ID instead of the MD5 of its address.
+    public var route: String?
 
     /// Defaults are nginx's `server` defaults: weight=1 max_fails=1 fail_timeout=10s.
     public init(

@@ -3,6 +3,8 @@
 struct PeerList: Sendable {
     var peers: [PeerState]
     let ids: [PeerID]
+    /// Each peer's sticky server ID (`Sticky.serverID`), by position.
+    let serverIDs: [[UInt8]]
     /// Sum of all weights, `down` peers included (ip_hash walks it so that `down` keeps the mapping of the others).
     private(set) var totalWeight: Int
     /// Peers that are `up` (neither `down` nor draining): this list's share of the per-request `tries`.
@@ -15,6 +17,7 @@ struct PeerList: Sendable {
         self.peers = peers
         weightScale = Self.weightScale(for: peers)
         ids = members.map(\.id)
+        serverIDs = members.map { Sticky.serverID(of: $0.descriptor) }
         totalWeight = 0
         tries = 0
         recount()

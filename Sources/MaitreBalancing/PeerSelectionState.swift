@@ -20,6 +20,8 @@ public struct PeerSelectionState: Sendable {
     var hashValue: UInt32 = 0
     var hashRehash = 0
     var hashProbes = 0
+    /// The server ID the request names (`sticky`: its cookie or route), empty for none.
+    public var stickyHint: [UInt8] = []
 
     init(triesLeft: Int, triedCapacity: Int, client: ClientAddressKey) {
         self.triesLeft = triesLeft

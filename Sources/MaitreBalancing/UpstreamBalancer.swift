@@ -119,6 +119,13 @@ public struct UpstreamBalancer {
     /// `checked` update.
     public mutating func select(_ request: inout PeerSelectionState, now: Int64, nowMilliseconds: Int64? = nil) -> PeerID? {
         let milliseconds = nowMilliseconds ?? now &* 1000
+        if !request.stickyHint.isEmpty, !lists.single,
+            let chosen = selectSticky(&request, now: now, milliseconds: milliseconds)
+        {
+            counters[chosen.index].selected += 1
+            counters[chosen.index].active += 1
+            return chosen
+        }
         let selected: PeerID?
         switch method {
         case .roundRobin:
@@ -156,6 +163,32 @@ public struct UpstreamBalancer {
             counters[selected.index].active += 1
         }
         return selected
+    }
+
+    /// The peer the request's sticky hint names, taken when it may serve (`Sticky.find`); round robin adjusts its
+    /// weights as nginx does, the other methods take it as it is. The single-peer shortcut ignores hints, as the
+    /// answer is the same peer.
+    private mutating func selectSticky(_ request: inout PeerSelectionState, now: Int64, milliseconds: Int64) -> PeerID? {
+        let useBackups = request.usingBackups
+        guard let position = Sticky.find(
+            request.stickyHint, in: useBackups ? lists.backup : lists.primary, tried: request.tried, now: now)
+        else { return nil }
+        if useBackups {
+            if method == .roundRobin {
+                Sticky.roundRobin(position, in: &lists.backup, tried: request.tried, now: now, milliseconds: milliseconds)
+            }
+            return lists.backup.take(position, marking: &request.tried, now: now)
+        }
+        if method == .roundRobin {
+            Sticky.roundRobin(position, in: &lists.primary, tried: request.tried, now: now, milliseconds: milliseconds)
+        }
+        return lists.primary.take(position, marking: &request.tried, now: now)
+    }
+
+    /// `peer`'s sticky server ID: what a `sticky cookie` response sets.
+    public func serverID(of peer: PeerID) -> [UInt8] {
+        let location = locations[peer.index]
+        return (location.isBackup ? lists.backup : lists.primary).serverIDs[location.position]
     }
 
     /// The request is done with `peer` (ngx_http_upstream_free_round_robin_peer): conns--, tries--, and max_fails/fail_timeout

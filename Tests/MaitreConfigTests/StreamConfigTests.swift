@@ -116,3 +116,39 @@ final class StreamConfigTests: ConfigTestCase {
         assertError("stream { } stream { }", "\"stream\" directive is duplicate in @:1")
     }
 }
+
+/// `sticky` (nginx 1.29.6) and `server … route=`.
+final class StickyConfigTests: ConfigTestCase {
+    func testCookieAndRoute() throws {
+        let http = try XCTUnwrap(loadHTTP("""
+            upstream a { server 127.0.0.1:1 route=one; server 127.0.0.1:2; sticky cookie srv expires=max domain=.example.com path=/ httponly secure samesite=lax; }
+            upstream b { server 127.0.0.1:3; sticky route $cookie_route $arg_route; }
+            """))
+        var cookie = StickyCookie(name: "srv")
+        cookie.expires = .max
+        cookie.domain = ".example.com"
+        cookie.path = "/"
+        cookie.httpOnly = true
+        cookie.secure = true
+        cookie.sameSite = "lax"
+        XCTAssertEqual(http.upstream(named: "a")?.sticky, .cookie(cookie))
+        XCTAssertEqual(http.upstream(named: "a")?.servers.map(\.route), ["one", nil])
+        XCTAssertEqual(http.upstream(named: "b")?.sticky, .route([.cookie("route"), .argument("route")]))
+    }
+
+    func testNginxMessages() {
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky cookie s; sticky cookie t; }",
+                        "\"sticky\" directive is duplicate in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky cookie s samesite=sometimes; }",
+                        "\"sticky\" directive invalid \"samesite\" parameter value in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky cookie s expires=soon; }",
+                        "\"sticky\" directive invalid \"expires\" parameter value in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky cookie s color=red; }", "unknown parameter \"color=red\" in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky route route; }", "invalid variable name \"route\" in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=$x lookup=$y zone=z:1m; }",
+                        "\"sticky learn\" is not supported yet in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1 route=; }", "route is empty in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1 route=\(String(repeating: "x", count: 33)); }",
+                        "route is longer than 32 in @:2")
+    }
+}

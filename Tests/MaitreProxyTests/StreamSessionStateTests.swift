@@ -1,3 +1,4 @@
+import MaitreConfig
 import XCTest
 
 @testable import MaitreProxy
@@ -129,5 +130,30 @@ final class StreamSessionStateTests: XCTestCase {
         XCTAssertEqual(s.upstreamFailed(retry: retry), [], "after an answer an error does not retry")
         XCTAssertEqual(s.clientDatagram(), [.forwardToUpstream, .unbind])
         XCTAssertEqual(s.upstreamDatagram(), [.forwardToClient, .finish(status: 200)])
+    }
+}
+
+/// The Set-Cookie line `sticky cookie` writes, byte for byte as nginx's ngx_http_upstream_sticky_cookie_insert.
+final class StickyCookieLineTests: XCTestCase {
+    func testNginxsOrderAndFormats() {
+        var cookie = StickyCookie(name: "srv_id")
+        XCTAssertEqual(StickySession.cookieLine(cookie, serverID: Array("abc".utf8)), "Set-Cookie: srv_id=abc\r\n")
+        cookie.expires = .max
+        cookie.domain = ".example.com"
+        cookie.httpOnly = true
+        cookie.secure = true
+        cookie.sameSite = "lax"
+        cookie.path = "/"
+        XCTAssertEqual(
+            StickySession.cookieLine(cookie, serverID: Array("abc".utf8)),
+            "Set-Cookie: srv_id=abc; expires=Thu, 31-Dec-37 23:55:55 GMT; max-age=315360000; domain=.example.com; "
+                + "httponly; secure; samesite=lax; path=/\r\n")
+        var hour = StickyCookie(name: "s")
+        hour.expires = .seconds(3600)
+        // 2026-11-29 00:00:00 UTC, one hour later.
+        XCTAssertEqual(
+            StickySession.cookieLine(hour, serverID: [0x31], now: 1_795_910_400),
+            "Set-Cookie: s=1; expires=Sun, 29-Nov-26 01:00:00 GMT; max-age=3600\r\n")
+        XCTAssertEqual(StickySession.cookieTime(2_200_000_000), "Sun, 18-Sep-2039 23:06:40 GMT", "four digits after 2037")
     }
 }

@@ -77,6 +77,7 @@ extension ConfigBuilder {
         var stateFile: String?
         var resolver: ResolverSetting?
         var resolverTimeout: TimeSpan?
+        var sticky: StickySetting?
 
         try walk(directive.block!, in: context == .http ? .upstream : .streamUpstream) { (directive) throws(ConfigError) in
             switch directive.name {
@@ -172,6 +173,9 @@ extension ConfigBuilder {
             case "queue":
                 if queue != nil { throw Self.duplicate(directive) }
                 queue = try Self.parseQueue(directive)
+            case "sticky":
+                if sticky != nil { throw Self.duplicate(directive) }
+                sticky = try Self.parseSticky(directive)
             default:
                 throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)
             }
@@ -192,6 +196,7 @@ extension ConfigBuilder {
         upstream.stateFile = stateFile
         upstream.resolver = resolver
         upstream.context = context
+        upstream.sticky = sticky
         if let resolverTimeout { upstreamResolverTimeouts[name] = resolverTimeout }
         try withUpstreamEntries(context) { $0[index].upstream = upstream }
     }
@@ -214,7 +219,7 @@ extension ConfigBuilder {
     }
 
     /// Parameters nginx knows but maitred does not implement: refused by name rather than as "invalid".
-    private static let unsupportedServerParameters = ["route=", "drain"]
+    private static let unsupportedServerParameters = ["drain"]
 
     /// ngx_http_upstream_server: parameters first, then the address, resolved now.
     private func parseUpstreamServer(_ directive: Directive, acceptsBackup: Bool) throws(ConfigError) -> UpstreamServer {
@@ -251,6 +256,11 @@ extension ConfigBuilder {
                 server.backup = true
             } else if parameter == "down" {
                 server.down = true
+            } else if parameter.hasPrefix("route=") {
+                let route = String(parameter.dropFirst(6))
+                if route.isEmpty { throw ConfigError("route is empty", at: directive.location) }
+                if route.utf8.count > 32 { throw ConfigError("route is longer than 32", at: directive.location) }
+                server.route = route
             } else if parameter == "resolve" {
                 resolvesAtRunTime = true
             } else if parameter.hasPrefix("service=") {

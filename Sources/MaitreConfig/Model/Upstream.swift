@@ -33,6 +33,8 @@ public struct Upstream: Sendable {
     /// Which context's namespace the upstream belongs to: `http { upstream a {} }` and `stream { upstream a {} }`
     /// are two upstreams.
     public var context: ProxyContext = .http
+    /// `sticky cookie …` or `sticky route …` (nginx 1.29.6), nil without one.
+    public var sticky: StickySetting?
 
     /// True when some server is re-resolved at run time.
     public var resolvesAtRunTime: Bool { servers.contains { $0.resolution != nil } }
@@ -102,6 +104,8 @@ public struct UpstreamServer: Sendable, Equatable {
     public var maxConns = 0
     /// `slow_start=TIME` (nginx Plus; zero: none).
     public var slowStart: TimeSpan = .zero
+    /// `route=STRING`: the server's sticky ID instead of the MD5 of its address.
+    public var route: String?
     /// `resolve` (with `service=`): looked up at run time rather than at load; `addresses` starts empty then
     /// (the name has no peers until the resolver answers).
     public var resolution: ServerResolution?
@@ -134,4 +138,34 @@ public struct ResolvedAddress: Sendable, Hashable, CustomStringConvertible {
     public var isIPv6: Bool { ip.contains(":") }
     /// nginx's text form: `10.0.0.1:80`, `[::1]:80`.
     public var description: String { isIPv6 ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
+}
+
+/// `sticky` (nginx 1.29.6's ngx_http_upstream_sticky_module): how a request names its server.
+public enum StickySetting: Sendable, Equatable {
+    /// `sticky cookie NAME …`: the server ID comes in cookie NAME and every proxied response sets it.
+    case cookie(StickyCookie)
+    /// `sticky route $a $b …`: the first non-empty variable is the server ID (a `route=` or the address MD5).
+    case route([Variable])
+}
+
+/// The cookie `sticky cookie` sets: `NAME=SID[; expires=…; max-age=…][; domain=…][; httponly][; secure]
+/// [; samesite=…][; path=…]`, in nginx's order.
+public struct StickyCookie: Sendable, Equatable {
+    public var name: String
+    /// `expires=TIME` in seconds, or `max` (nil: a session cookie).
+    public var expires: StickyExpiry?
+    public var domain: String?
+    public var path: String?
+    public var httpOnly = false
+    public var secure = false
+    public var sameSite: String?
+
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+public enum StickyExpiry: Sendable, Equatable {
+    case seconds(Int64)
+    case max
 }

@@ -127,10 +127,14 @@ extension HTTPProxyHandler {
                 respondLocally(status: .internalServerError, keepAlive: false, isHead: isHead)
                 return
             }
-            let balancing = runtime.startRequest(
+            let upstreamSettings = runtime.snapshot.upstreams[upstreamIndex].upstream
+            var balancing = runtime.startRequest(
                 upstream: upstreamIndex, client: addresses.clientKey,
-                hashKey: Self.hashKey(runtime.snapshot.upstreams[upstreamIndex].upstream.method, variables),
+                hashKey: Self.hashKey(upstreamSettings.method, variables),
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
+            if let sticky = upstreamSettings.sticky {
+                balancing.stickyHint = StickySession.hint(sticky, variables)
+            }
             let exchange = ProxyExchange(
                 handler: self, request: request.record, location: location,
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,

@@ -265,7 +265,7 @@ extension HTTPProxyHandler {
         let written = ResponseHeadWriter.write(
             upstream, date: loop.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,
-            into: &out)
+            addedLine: stickyCookieLine(exchange), into: &out)
         guard written else {
             loop.headBuffers.recycle(out)
             attemptFailed(exchange, failure: .invalidHeader("upstream sent a response head maitred could not rewrite while reading response header from upstream"))

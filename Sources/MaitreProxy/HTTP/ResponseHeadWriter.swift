@@ -11,13 +11,14 @@ enum ResponseHeadWriter {
     /// rather than send a truncated head. The bound is exact enough that this only guards against a mistake.
     static func write(
         _ upstream: UpstreamResponseHead, date: String, framingHeader: StaticString?,
-        keepAlive: Bool, keepAliveHeader: TimeSpan?, into out: inout ByteBuffer
+        keepAlive: Bool, keepAliveHeader: TimeSpan?, addedLine: String? = nil, into out: inout ByteBuffer
     ) -> Bool {
         let parsed = upstream.parsed
         // Everything copied comes from the upstream head, each line at most 2 bytes longer than it came in
         // (": " and CRLF for "Name:v" and a bare LF); what is added is bounded (status line, Server, Date,
         // framing, Connection, Keep-Alive, a standard reason phrase).
         let maximum = upstream.bytes.readableBytes + 2 * parsed.fields.count + date.utf8.count + 256
+            + (addedLine?.utf8.count ?? 0)
         return upstream.bytes.withUnsafeReadableBytes { raw in
             out.writeRuns(maximum: maximum) { w in
                 // nginx's status line says HTTP/1.1 whatever the client's version (RFC 9110 §2.5 allows it).
@@ -44,6 +45,8 @@ enum ResponseHeadWriter {
                     w.add(UnsafeRawBufferPointer(rebasing: raw[field.valueStart..<field.valueEnd]))
                     w.add("\r\n")
                 }
+                // A line maitred adds after the upstream's own (sticky's Set-Cookie), CRLF included.
+                if let addedLine { w.add(addedLine) }
                 if let framingHeader { w.add(framingHeader) }
                 w.add(keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
                 if let keepAliveHeader {

@@ -221,6 +221,7 @@ struct UpstreamPlan: Sendable {
                     backup: server.backup || answer.backup, down: server.down)
                 peer.maxConns = server.maxConns
                 peer.slowStartMilliseconds = server.slowStart.milliseconds
+                peer.route = server.route
                 peers.append(peer)
                 addresses.append(try SocketAddress(ipAddress: answer.address.ip, port: answer.address.port))
             }
