@@ -15,6 +15,8 @@ public enum BalancingMethod: Sendable, Equatable {
     /// `random two least_time=header|last_byte` (nginx Plus's form): two choices compared by a peak EWMA of the
     /// response time (to the header, or to the last byte) times the requests in flight, per weight.
     case randomTwoLeastTime(lastByte: Bool)
+    /// `least_time header|last_byte [inflight]` (nginx 1.31): the least estimated time to finish, per weight.
+    case leastTime(lastByte: Bool, inflight: Bool)
 
     /// The method hashes a per-request key (`hash`), so the request must bring one.
     public var usesHashKey: Bool { self == .hash || self == .consistentHash || self == .maglev }
@@ -22,7 +24,7 @@ public enum BalancingMethod: Sendable, Equatable {
     /// nginx's hash and random modules drop NGX_HTTP_UPSTREAM_BACKUP, as ip_hash does.
     var acceptsBackups: Bool {
         switch self {
-        case .roundRobin, .leastConn: true
+        case .roundRobin, .leastConn, .leastTime: true
         case .ipHash, .hash, .consistentHash, .maglev, .random, .randomTwo, .randomTwoLeastTime: false
         }
     }

@@ -22,6 +22,8 @@ public struct PeerSelectionState: Sendable {
     var hashProbes = 0
     /// The server ID the request names (`sticky`: its cookie or route), empty for none.
     public var stickyHint: [UInt8] = []
+    /// `least_time … inflight`: the selected peer counts this request in flight until its header or its release.
+    var leastTimeInflight = false
 
     init(triesLeft: Int, triedCapacity: Int, client: ClientAddressKey) {
         self.triesLeft = triesLeft

@@ -44,6 +44,8 @@ struct PeerState: Sendable {
     var checked: Int64 = 0
     /// `least_time`: the peak EWMA of this peer's response times on this loop.
     var responseTime = PeakEWMA()
+    /// `least_time` (nginx 1.31): this peer's averages on this loop.
+    var leastTime = LeastTimeStats()
 
     init(_ descriptor: PeerDescriptor) {
         // nginx's config parser rejects weight < 1 and parses max_fails as unsigned; clamping keeps the hash walk and the

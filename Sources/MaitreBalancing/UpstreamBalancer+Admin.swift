@@ -83,6 +83,7 @@ extension UpstreamBalancer {
     /// The counter cell of a peer (shared by every balancer of its registry record on this loop).
     /// `least_time`'s decayed peak EWMA of the peer's response time in milliseconds; nil for other methods.
     public func responseTimeEWMA(of peer: PeerID, atMilliseconds now: Int64) -> Double? {
+        if let average = leastTimeAverage(of: peer) { return average }
         guard case .randomTwoLeastTime = method, peer.index >= 0, peer.index < locations.count else { return nil }
         return peerState(peer).responseTime.value(at: now) / 1_000_000
     }

@@ -152,3 +152,19 @@ final class StickyConfigTests: ConfigTestCase {
                         "route is longer than 32 in @:2")
     }
 }
+
+/// `least_time` (nginx 1.31).
+final class LeastTimeConfigTests: ConfigTestCase {
+    func testModes() {
+        let http = loadHTTP("""
+            upstream a { least_time header; server 127.0.0.1:1; }
+            upstream b { least_time last_byte inflight; server 127.0.0.1:2; server 127.0.0.1:3 backup; }
+            """)
+        XCTAssertEqual(http?.upstream(named: "a")?.method, .leastTime(.header, inflight: false))
+        XCTAssertEqual(http?.upstream(named: "b")?.method, .leastTime(.lastByte, inflight: true))
+        assertHTTPError("upstream a { least_time first_byte; server 127.0.0.1:1; }",
+                        "invalid value \"first_byte\" in \"least_time\" directive, it must be \"header\" or \"last_byte\" in @:2")
+        assertHTTPError("upstream a { least_time header fast; server 127.0.0.1:1; }",
+                        "invalid parameter \"fast\" in @:2")
+    }
+}

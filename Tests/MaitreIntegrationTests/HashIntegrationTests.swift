@@ -122,4 +122,38 @@ final class LeastTimeIntegrationTests: ProxyTestCase {
         XCTAssertLessThanOrEqual(slow.requests, 2, "at most its first probe (both unknown) and one tie")
         XCTAssertGreaterThanOrEqual(fast.requests, 38)
     }
+
+    /// nginx 1.31's `least_time header` (and `inflight`): the slow server is left once its answers are known,
+    /// round robin tries it again only as its average halves after fail_timeout.
+    func testOpenSourceLeastTimeAvoidsTheSlowServer() throws {
+        for mode in ["header", "last_byte inflight"] {
+            let slow = try TestBackend(name: "slow", group: group, delay: .milliseconds(150))
+            let fast = try TestBackend(name: "fast", group: group)
+            let proxy = try ProxyHarness("""
+                http {
+                    access_log off;
+                    upstream app { least_time \(mode); server \(slow.address); server \(fast.address); }
+                    server {
+                        listen 127.0.0.1:PROXY_PORT;
+                        location / { proxy_pass http://app; }
+                        location /api { api; }
+                    }
+                }
+                """, workers: 1)
+            defer {
+                proxy.stop()
+                slow.stop()
+                fast.stop()
+            }
+            let client = try proxy.client()
+            for _ in 0..<30 { XCTAssertEqual(try client.request("GET", "/").status, 200) }
+            XCTAssertEqual(slow.requests + fast.requests, 30)
+            XCTAssertLessThanOrEqual(slow.requests, 2, "\(mode): only while both were unknown")
+            let upstream = try JSONSerialization.jsonObject(
+                with: Data(try proxy.get("/api/9/http/upstreams/app").text.utf8)) as? [String: Any]
+            let scores = (upstream?["peers"] as? [[String: Any]] ?? []).compactMap { $0["least_time_ms"] as? Double }
+            XCTAssertEqual(scores.count, 2, mode)
+            if scores.count == 2 { XCTAssertGreaterThan(scores[0], 100, "\(mode): \(scores)") }
+        }
+    }
 }

@@ -121,6 +121,18 @@ extension ConfigBuilder {
                 }
                 method = .random(two: !arguments.isEmpty, leastTime: leastTime)
                 acceptsBackup = false
+            case "least_time":
+                // ngx_http_upstream_least_time: an enum slot, then `inflight`.
+                if methodWritten { warn("load balancing method redefined", at: directive.location) }
+                methodWritten = true
+                guard let metric = LeastTimeMetric(rawValue: directive.arguments[0]) else {
+                    throw ConfigError("invalid value \"\(directive.arguments[0])\" in \"least_time\" directive, "
+                        + "it must be \"header\" or \"last_byte\"", at: directive.location)
+                }
+                if directive.arguments.count == 2 && directive.arguments[1] != "inflight" {
+                    throw ConfigError("invalid parameter \"\(directive.arguments[1])\"", at: directive.location)
+                }
+                method = .leastTime(metric, inflight: directive.arguments.count == 2)
             case "keepalive":
                 if keepalive != nil { throw Self.duplicate(directive) }
                 guard let count = Units.integer(directive.arguments[0]) else {

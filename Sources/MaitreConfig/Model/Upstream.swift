@@ -87,6 +87,8 @@ public enum BalancingMethodSetting: Sendable, Equatable {
     case maglev(key: VariableTemplate)
     /// `random [two [least_conn | least_time=header|last_byte]]` (`least_time=`: nginx Plus's form).
     case random(two: Bool, leastTime: LeastTimeMetric? = nil)
+    /// `least_time header|last_byte [inflight]` (nginx 1.31).
+    case leastTime(LeastTimeMetric, inflight: Bool)
 }
 
 /// One `server` line inside `upstream`.

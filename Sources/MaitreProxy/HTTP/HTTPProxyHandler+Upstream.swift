@@ -171,7 +171,8 @@ extension HTTPProxyHandler {
             log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
             if let peer {
                 let disabled = runtime.release(
-                    peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .failure)
+                    peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .failure,
+                    attempt: exchange.state.attempts.last)
                 if disabled {
                     log.log(.warn, "upstream server temporarily disabled while connecting to upstream"
                             + describe(exchange, peer: peer), connection: connectionNumber)
@@ -191,7 +192,9 @@ extension HTTPProxyHandler {
             // The response is under way: the client cannot be told, only cut off.
             log.log(.error, failure.message + describe(exchange, peer: peer), connection: connectionNumber)
             closing.close()
-            runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success)
+            runtime.release(
+                peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success,
+                attempt: exchange.state.attempts.last)
             self.exchange = nil
             requestEnded(status: exchange.state.attempts.last?.status ?? 502, exchange: exchange, completed: false)
             state.close()
@@ -232,7 +235,10 @@ extension HTTPProxyHandler {
             attemptUpstream(exchange)
             return
         case .forward:
-            break
+            if let peer = exchange.currentPeer {
+                runtime.responseHeader(
+                    peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, attempt: exchange.state.attempts.last)
+            }
         }
         let delivery = upstream.bodyDelivery
         exchange.response.hasBody = delivery != .none
@@ -323,7 +329,9 @@ extension HTTPProxyHandler {
         bodyTimer?.cancel()
         bodyTimer = nil
         runtime.observeResponse(peer, upstream: exchange.upstreamIndex, attempt: exchange.state.attempts.last)
-        runtime.release(peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success)
+        runtime.release(
+            peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success,
+            attempt: exchange.state.attempts.last)
         if exchange.response.upstreamKeepAlive && exchange.bodyComplete {
             runtime.pools[exchange.upstreamIndex].release(connection)
         } else {

@@ -124,16 +124,36 @@ final class LoopRuntime {
 
     /// The request is done with `peer` (see `UpstreamBalancer.release`); a request waiting in the upstream's
     /// queue may take the place it frees. Returns true when the failure disabled the peer.
+    /// `attempt` (its times) feeds `least_time`'s averages when the attempt succeeded with a response head.
     @discardableResult
     func release(
-        _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, outcome: PeerOutcome
+        _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, outcome: PeerOutcome,
+        attempt: AttemptRecord? = nil
     ) -> Bool {
+        if case .leastTime = balancers[upstream].method {
+            let now = Int64(eventLoop.now.uptimeNanoseconds / 1_000_000)
+            let responseMilliseconds = attempt.map { max(0, (Int64(eventLoop.now.uptimeNanoseconds) - $0.startedAt)) / 1_000_000 } ?? 0
+            let sample = outcome == .success ? attempt.flatMap { attempt -> (header: Int64, lastByte: Int64)? in
+                guard attempt.headerNanoseconds >= 0 else { return nil }
+                return (attempt.headerNanoseconds / 1_000_000, max(attempt.responseNanoseconds, 0) / 1_000_000)
+            } : nil
+            balancers[upstream].leastTimeFinished(
+                peer, &selection, sample: sample, responseMilliseconds: responseMilliseconds, milliseconds: now)
+        }
         let disabled = balancers[upstream].release(peer, &selection, outcome: outcome, now: nowSeconds)
         if let queue = queues[upstream] {
             if outcome == .success { queue.upstreamReached() }
             queue.wake()
         }
         return disabled
+    }
+
+    /// The response head came (`least_time header inflight` learns it now).
+    func responseHeader(_ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, attempt: AttemptRecord?) {
+        guard case .leastTime = balancers[upstream].method, let attempt, attempt.headerNanoseconds >= 0 else { return }
+        balancers[upstream].leastTimeHeader(
+            peer, &selection, headerMilliseconds: attempt.headerNanoseconds / 1_000_000,
+            milliseconds: Int64(eventLoop.now.uptimeNanoseconds / 1_000_000))
     }
 
     /// A completed attempt's times, for `least_time` (ignored by the other methods).

@@ -240,6 +240,7 @@ struct UpstreamPlan: Sendable {
                 method = two ? .randomTwo : .random
             }
         case .maglev: method = .maglev
+        case .leastTime(let metric, let inflight): method = .leastTime(lastByte: metric == .lastByte, inflight: inflight)
         }
     }
 }
