@@ -15,8 +15,9 @@ public enum BalancingMethod: Sendable, Equatable {
     /// `random two least_time=header|last_byte` (nginx Plus's form): two choices compared by a peak EWMA of the
     /// response time (to the header, or to the last byte) times the requests in flight, per weight.
     case randomTwoLeastTime(lastByte: Bool)
-    /// `least_time header|last_byte [inflight]` (nginx 1.31): the least estimated time to finish, per weight.
-    case leastTime(lastByte: Bool, inflight: Bool)
+    /// `least_time header|last_byte [inflight]` (http) and `least_time connect|first_byte|last_byte [inflight]`
+    /// (stream), nginx 1.31: the least estimated time to finish, per weight.
+    case leastTime(LeastTimeMeasure, inflight: Bool)
 
     /// The method hashes a per-request key (`hash`), so the request must bring one.
     public var usesHashKey: Bool { self == .hash || self == .consistentHash || self == .maglev }
@@ -28,4 +29,12 @@ public enum BalancingMethod: Sendable, Equatable {
         case .ipHash, .hash, .consistentHash, .maglev, .random, .randomTwo, .randomTwoLeastTime: false
         }
     }
+}
+
+/// What `least_time` averages: the time to connect (stream), to the response header or the first byte (http's
+/// `header`, stream's `first_byte`), or to the last byte.
+public enum LeastTimeMeasure: Sendable, Equatable {
+    case connect
+    case header
+    case lastByte
 }

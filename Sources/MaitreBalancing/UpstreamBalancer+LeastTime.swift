@@ -1,47 +1,64 @@
+/// One attempt's times for `least_time`, in milliseconds: to connect (stream), to the header or first byte (nil
+/// when none came), to the last byte.
+public struct LeastTimeSample: Sendable, Equatable {
+    public var connect: Int64?
+    public var header: Int64?
+    public var lastByte: Int64
+
+    public init(connect: Int64? = nil, header: Int64?, lastByte: Int64) {
+        self.connect = connect
+        self.header = header
+        self.lastByte = lastByte
+    }
+}
+
 extension UpstreamBalancer {
-    /// `least_time header … inflight`: the response head arrived `headerMilliseconds` after the attempt began
-    /// (ngx_http_upstream_least_time_notify): the header average learns it and the request stops counting in
-    /// flight. Nothing for the other methods.
-    public mutating func leastTimeHeader(
-        _ peer: PeerID, _ request: inout PeerSelectionState, headerMilliseconds: Int64, milliseconds: Int64
+    /// `least_time … inflight`: the attempt reached the measured step (connected, or got its header or first
+    /// byte) after `value` ms (nginx's least_time notify): the average learns it and the request stops counting in
+    /// flight. Nothing for other methods or steps.
+    public mutating func leastTimeReached(
+        _ step: LeastTimeMeasure, _ peer: PeerID, _ request: inout PeerSelectionState, value: Int64, milliseconds: Int64
     ) {
-        guard case .leastTime(false, true) = method, peer.index >= 0, peer.index < locations.count else { return }
+        guard case .leastTime(let measure, true) = method, measure == step, step != .lastByte,
+            peer.index >= 0, peer.index < locations.count
+        else { return }
         let inflight = request.leastTimeInflight
         request.leastTimeInflight = false
         modifyPeerState(peer) { state in
-            state.leastTime.headerTime = LeastTimeStats.average(state.leastTime.headerTime, headerMilliseconds)
-            if inflight { state.leastTime.inflightDone(last: headerMilliseconds, now: milliseconds) }
+            state.leastTime.learn(step, value)
+            if inflight { state.leastTime.inflightDone(last: value, now: milliseconds) }
         }
     }
 
-    /// The attempt on `peer` is over (ngx_http_upstream_free_least_time_peer, before the round-robin release):
-    /// it stops counting in flight, and a successful one (`sample`: its times to the header and the last byte)
-    /// updates the averages. Call before `release`. Nothing for the other methods.
+    /// The attempt on `peer` is over (nginx's free_least_time_peer, before the round-robin release): it stops
+    /// counting in flight (`elapsed` ms after it began), and a successful one (`sample`) updates the averages; the
+    /// measured step under `inflight` was learnt when reached. Call before `release`. Nothing for other methods.
     public mutating func leastTimeFinished(
-        _ peer: PeerID, _ request: inout PeerSelectionState, sample: (header: Int64, lastByte: Int64)?,
-        responseMilliseconds: Int64, milliseconds: Int64
+        _ peer: PeerID, _ request: inout PeerSelectionState, sample: LeastTimeSample?, elapsed: Int64,
+        milliseconds: Int64
     ) {
-        guard case .leastTime(let lastByte, let inflight) = method, peer.index >= 0, peer.index < locations.count else {
+        guard case .leastTime(let measure, let inflight) = method, peer.index >= 0, peer.index < locations.count else {
             return
         }
         let wasInflight = request.leastTimeInflight
         request.leastTimeInflight = false
         modifyPeerState(peer) { state in
-            if wasInflight { state.leastTime.inflightDone(last: responseMilliseconds, now: milliseconds) }
-            // Only successful attempts with a header count, so that failing peers do not look fast.
-            guard let sample, sample.header >= 0 else { return }
-            state.leastTime.responseTime = LeastTimeStats.average(state.leastTime.responseTime, sample.lastByte)
-            if inflight && !lastByte { return }  // the header time was learnt when the header came
-            state.leastTime.headerTime = LeastTimeStats.average(state.leastTime.headerTime, sample.header)
+            if wasInflight { state.leastTime.inflightDone(last: elapsed, now: milliseconds) }
+            // Only successful attempts count, so that failing peers do not look fast.
+            guard let sample else { return }
+            state.leastTime.learn(.lastByte, sample.lastByte)
+            if let connect = sample.connect, !(inflight && measure == .connect) { state.leastTime.learn(.connect, connect) }
+            if let header = sample.header, header >= 0, !(inflight && measure == .header) {
+                state.leastTime.learn(.header, header)
+            }
         }
     }
 
-    /// `least_time`'s current average for `peer` (ms): the header's or the last byte's, as configured.
+    /// `least_time`'s current average for `peer` (ms), of the configured measure.
     func leastTimeAverage(of peer: PeerID) -> Double? {
-        guard case .leastTime(let lastByte, _) = method, peer.index >= 0, peer.index < locations.count else {
+        guard case .leastTime(let measure, _) = method, peer.index >= 0, peer.index < locations.count else {
             return nil
         }
-        let stats = peerState(peer).leastTime
-        return Double(lastByte ? stats.responseTime : stats.headerTime)
+        return Double(peerState(peer).leastTime.average(of: measure))
     }
 }

@@ -132,9 +132,9 @@ public struct UpstreamBalancer {
             selected = SmoothWeightedRoundRobin.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .leastConn:
             selected = LeastConnections.select(&request, from: &lists, now: now, milliseconds: milliseconds)
-        case .leastTime(let lastByte, let inflight):
+        case .leastTime(let measure, let inflight):
             selected = LeastTime.select(
-                &request, from: &lists, lastByte: lastByte, inflight: inflight, now: now, milliseconds: milliseconds)
+                &request, from: &lists, measure: measure, inflight: inflight, now: now, milliseconds: milliseconds)
         case .ipHash:
             selected = IPHash.select(&request, from: &lists, now: now, milliseconds: milliseconds)
         case .hash:

@@ -13,7 +13,8 @@ final class OpenSourceLeastTimeTests: XCTestCase {
     /// One request that took `header`/`lastByte` ms, released successfully.
     private func serve(_ b: inout UpstreamBalancer, header: Int64, lastByte: Int64, now: Int64 = t0) -> String {
         guard var (peer, selection) = request(&b, now: now) else { return "-" }
-        b.leastTimeFinished(peer, &selection, sample: (header, lastByte), responseMilliseconds: lastByte, milliseconds: 0)
+        b.leastTimeFinished(
+            peer, &selection, sample: LeastTimeSample(header: header, lastByte: lastByte), elapsed: lastByte, milliseconds: 0)
         b.release(peer, &selection, outcome: .success, now: now)
         return b.peers[peer.index].name
     }
@@ -26,27 +27,27 @@ final class OpenSourceLeastTimeTests: XCTestCase {
 
     func testEstimatesClusterCapAndCountConnections() {
         var state = PeerState(peer("a"))
-        XCTAssertEqual(LeastTime.eta(state, lastByte: false, now: 0), 20, "no data: the first cluster")
+        XCTAssertEqual(LeastTime.eta(state, measure: .header, now: 0), 20, "no data: the first cluster")
         state.leastTime.headerTime = 15
-        XCTAssertEqual(LeastTime.eta(state, lastByte: false, now: 0), 20, "1 to 19 ms are one cluster")
+        XCTAssertEqual(LeastTime.eta(state, measure: .header, now: 0), 20, "1 to 19 ms are one cluster")
         state.leastTime.headerTime = 20
-        XCTAssertEqual(LeastTime.eta(state, lastByte: false, now: 0), 40)
+        XCTAssertEqual(LeastTime.eta(state, measure: .header, now: 0), 40)
         state.leastTime.responseTime = 9000
-        XCTAssertEqual(LeastTime.eta(state, lastByte: true, now: 0), 5000, "capped")
+        XCTAssertEqual(LeastTime.eta(state, measure: .lastByte, now: 0), 5000, "capped")
         state.conns = 2
-        XCTAssertEqual(LeastTime.eta(state, lastByte: true, now: 0), 15000, "times one more than the connections")
+        XCTAssertEqual(LeastTime.eta(state, measure: .lastByte, now: 0), 15000, "times one more than the connections")
         state.conns = 0
         state.leastTime.responseTime = 400
         state.checked = 0
         // 23 s after the last check with fail_timeout 10: halved twice (23 / 11 = 2).
-        XCTAssertEqual(LeastTime.eta(state, lastByte: true, now: 23), 100 + 20)
+        XCTAssertEqual(LeastTime.eta(state, measure: .lastByte, now: 23), 100 + 20)
     }
 
     func testTheFasterServerGetsTheRequestsAndTiesGoRoundRobin() {
-        var b = balancer(.leastTime(lastByte: true, inflight: false), peer("a"), peer("b"), peer("c"))
+        var b = balancer(.leastTime(.lastByte, inflight: false), peer("a"), peer("b"), peer("c"))
         XCTAssertEqual((0..<3).map { _ in serve(&b, header: 1, lastByte: 1) }.joined(), "abc", "equal: round robin")
         // b answers slowly once: from then on a and c share the requests.
-        var slow = balancer(.leastTime(lastByte: true, inflight: false), peer("a"), peer("b"), peer("c"))
+        var slow = balancer(.leastTime(.lastByte, inflight: false), peer("a"), peer("b"), peer("c"))
         XCTAssertEqual(serve(&slow, header: 1, lastByte: 1), "a")
         XCTAssertEqual(serve(&slow, header: 1, lastByte: 300), "b")
         // The ties' round robin keeps the current weights of the three-way ties before (a -1, c 2), so c goes twice
@@ -55,7 +56,7 @@ final class OpenSourceLeastTimeTests: XCTestCase {
     }
 
     func testWeightsScaleTheEstimate() {
-        var b = balancer(.leastTime(lastByte: true, inflight: false), peer("a", weight: 2), peer("b"))
+        var b = balancer(.leastTime(.lastByte, inflight: false), peer("a", weight: 2), peer("b"))
         // a: 25 ms (cluster 40) at weight 2 equals b: 5 ms (cluster 20) at weight 1; the tie is round robin by weight.
         _ = serve(&b, header: 1, lastByte: 25)
         _ = serve(&b, header: 1, lastByte: 5)
@@ -68,28 +69,29 @@ final class OpenSourceLeastTimeTests: XCTestCase {
     }
 
     func testInflightRequestsCountTheirAge() {
-        var b = balancer(.leastTime(lastByte: false, inflight: true), peer("a"), peer("b"))
+        var b = balancer(.leastTime(.header, inflight: true), peer("a"), peer("b"))
         // A request goes to a and stays in flight; b has answered headers in 30 ms (cluster 40).
         guard var (first, held) = request(&b, ms: 0) else { return XCTFail("no peer") }
         XCTAssertEqual(b.peers[first.index].name, "a")
         guard var (second, selection) = request(&b, ms: 0) else { return XCTFail("no peer") }
         XCTAssertEqual(b.peers[second.index].name, "b")
-        b.leastTimeHeader(second, &selection, headerMilliseconds: 30, milliseconds: 30)
-        b.leastTimeFinished(second, &selection, sample: (30, 30), responseMilliseconds: 30, milliseconds: 30)
+        b.leastTimeReached(.header, second, &selection, value: 30, milliseconds: 30)
+        b.leastTimeFinished(
+            second, &selection, sample: LeastTimeSample(header: 30, lastByte: 30), elapsed: 30, milliseconds: 30)
         b.release(second, &selection, outcome: .success, now: t0)
         // 500 ms later a's request is still in flight: its age (500 ms) makes a look slow, so b is chosen.
         guard var (third, other) = request(&b, ms: 500) else { return XCTFail("no peer") }
         XCTAssertEqual(b.peers[third.index].name, "b")
         b.release(third, &other, outcome: .success, now: t0)
-        b.leastTimeFinished(first, &held, sample: nil, responseMilliseconds: 600, milliseconds: 600)
+        b.leastTimeFinished(first, &held, sample: nil, elapsed: 600, milliseconds: 600)
         b.release(first, &held, outcome: .success, now: t0)
         XCTAssertEqual(b.peerState(first).leastTime.inflightRequests, 0)
     }
 
     func testFailedAttemptsTeachNothingAndBackupsServeLast() {
-        var b = balancer(.leastTime(lastByte: true, inflight: false), peer("a"), peer("b", backup: true))
+        var b = balancer(.leastTime(.lastByte, inflight: false), peer("a"), peer("b", backup: true))
         guard var (peer, selection) = request(&b) else { return XCTFail("no peer") }
-        b.leastTimeFinished(peer, &selection, sample: nil, responseMilliseconds: 900, milliseconds: 0)
+        b.leastTimeFinished(peer, &selection, sample: nil, elapsed: 900, milliseconds: 0)
         b.release(peer, &selection, outcome: .failure, now: t0)
         XCTAssertEqual(b.peerState(peer).leastTime.responseTime, 0)
         XCTAssertEqual(b.peers[b.select(&selection, now: t0)!.index].name, "b", "the primary failed: the backup")

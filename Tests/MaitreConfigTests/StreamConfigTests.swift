@@ -166,5 +166,13 @@ final class LeastTimeConfigTests: ConfigTestCase {
                         "invalid value \"first_byte\" in \"least_time\" directive, it must be \"header\" or \"last_byte\" in @:2")
         assertHTTPError("upstream a { least_time header fast; server 127.0.0.1:1; }",
                         "invalid parameter \"fast\" in @:2")
+        assertHTTPError("upstream a { least_time connect; server 127.0.0.1:1; }",
+                        "invalid value \"connect\" in \"least_time\" directive, it must be \"header\" or \"last_byte\" in @:2")
+        let stream = load("stream { upstream s { least_time connect inflight; server 127.0.0.1:1; } "
+            + "upstream f { least_time first_byte; server 127.0.0.1:2; } server { listen 1; proxy_pass s; } }")?.stream
+        XCTAssertEqual(stream?.upstreams.first { $0.name == "s" }?.method, .leastTime(.connect, inflight: true))
+        XCTAssertEqual(stream?.upstreams.first { $0.name == "f" }?.method, .leastTime(.header, inflight: false))
+        assertError("stream { upstream s { least_time header; server 127.0.0.1:1; } }",
+                    "invalid value \"header\" in \"least_time\" directive, it must be \"connect\", \"first_byte\" or \"last_byte\" in @:1")
     }
 }

@@ -271,6 +271,22 @@ final class StreamProxyTests: XCTestCase {
     }
 }
 
+extension StreamProxyTests {
+    /// Stream's `least_time first_byte` (nginx 1.31): a server whose first byte takes 150 ms is left once known.
+    func testLeastTimeFirstByteAvoidsTheSlowServer() throws {
+        let slow = try TCPEchoServer(name: "S", group: group, greetingDelay: .milliseconds(150))
+        let fast = try TCPEchoServer(name: "F", group: group)
+        servers = [slow, fast]
+        let harness = try start("", upstream: "least_time first_byte; server \(slow.address); server \(fast.address);")
+        for index in 0..<12 {
+            let client = try TestHTTPClient(port: harness.port, timeoutSeconds: 5)
+            XCTAssertEqual(client.receive(count: 2).count, 2, "session \(index)")
+        }
+        XCTAssertEqual(slow.connections + fast.connections, 12)
+        XCTAssertLessThanOrEqual(slow.connections, 2, "only while both were unknown")
+    }
+}
+
 /// A client handed to a sender thread while the test reads: send and receive touch separate state of the socket.
 private final class SharedClient: @unchecked Sendable {
     let client: TestHTTPClient

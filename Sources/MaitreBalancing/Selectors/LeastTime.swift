@@ -1,8 +1,27 @@
 /// A peer's response-time figures for `least_time` (nginx 1.31's ngx_http_upstream_least_time_module), in
 /// milliseconds as nginx keeps them in `ngx_http_upstream_rr_peer_t`.
 struct LeastTimeStats: Sendable, Equatable {
+    var connectTime: Int64 = 0
+    /// To the response header (http) or the first byte (stream).
     var headerTime: Int64 = 0
+    /// To the last byte (the whole session in stream).
     var responseTime: Int64 = 0
+
+    func average(of measure: LeastTimeMeasure) -> Int64 {
+        switch measure {
+        case .connect: connectTime
+        case .header: headerTime
+        case .lastByte: responseTime
+        }
+    }
+
+    mutating func learn(_ measure: LeastTimeMeasure, _ sample: Int64) {
+        switch measure {
+        case .connect: connectTime = Self.average(connectTime, sample)
+        case .header: headerTime = Self.average(headerTime, sample)
+        case .lastByte: responseTime = Self.average(responseTime, sample)
+        }
+    }
     /// `inflight`: the average age of requests still in flight, and what is needed to keep it.
     var inflightTime: Int64 = 0
     var inflightLast: Int64 = 0
@@ -27,19 +46,20 @@ struct LeastTimeStats: Sendable, Equatable {
     }
 }
 
-/// nginx 1.31's `least_time header | last_byte [inflight]`: the peer with the least estimated time to finish its
-/// requests (its average time to the header or the last byte, decayed for a peer left alone for a while, at least
+/// nginx 1.31's `least_time header | last_byte [inflight]` (and stream's `connect | first_byte | last_byte`): the
+/// peer with the least estimated time to finish its requests (its average time to connect, to the header or first
+/// byte, or to the last byte, decayed for a peer left alone for a while, at least
 /// the average age of its in-flight requests with `inflight`, clustered in 20 ms steps and capped at 5 s, times
 /// one more than its connections), per weight; ties go round robin. Backups when no primary can serve.
 enum LeastTime {
     static func select(
-        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, lastByte: Bool, inflight: Bool,
+        _ request: inout PeerSelectionState, from upstream: inout UpstreamPeers, measure: LeastTimeMeasure, inflight: Bool,
         now: Int64, milliseconds: Int64
     ) -> PeerID? {
         if upstream.single { return upstream.takeSinglePeer() }
         if !request.usingBackups {
             if let position = choose(
-                in: &upstream.primary, tried: request.tried, lastByte: lastByte, inflight: inflight, now: now,
+                in: &upstream.primary, tried: request.tried, measure: measure, inflight: inflight, now: now,
                 milliseconds: milliseconds)
             {
                 return take(
@@ -50,15 +70,15 @@ enum LeastTime {
             request.tried.removeAll()
         }
         guard let position = choose(
-            in: &upstream.backup, tried: request.tried, lastByte: lastByte, inflight: inflight, now: now,
+            in: &upstream.backup, tried: request.tried, measure: measure, inflight: inflight, now: now,
             milliseconds: milliseconds)
         else { return nil }
         return take(position, in: &upstream.backup, &request, inflight: inflight, now: now, milliseconds: milliseconds)
     }
 
     /// ngx_http_upstream_least_time_eta.
-    static func eta(_ peer: PeerState, lastByte: Bool, now: Int64) -> Int64 {
-        var time = lastByte ? peer.leastTime.responseTime : peer.leastTime.headerTime
+    static func eta(_ peer: PeerState, measure: LeastTimeMeasure, now: Int64) -> Int64 {
+        var time = peer.leastTime.average(of: measure)
         if now - peer.checked > peer.failTimeout {
             // Once in fail_timeout the time halves, so that a slow peer gets another chance.
             let halvings = (now - peer.checked) / (peer.failTimeout + 1)
@@ -74,7 +94,7 @@ enum LeastTime {
     }
 
     private static func choose(
-        in list: inout PeerList, tried: TriedPeers, lastByte: Bool, inflight: Bool, now: Int64, milliseconds: Int64
+        in list: inout PeerList, tried: TriedPeers, measure: LeastTimeMeasure, inflight: Bool, now: Int64, milliseconds: Int64
     ) -> Int? {
         var best: Int?
         var bestETA: Int64 = 0
@@ -85,7 +105,7 @@ enum LeastTime {
                 let age = stats.inflightLast / Int64(stats.inflightRequests) + (milliseconds - stats.inflightChanged)
                 list.peers[position].leastTime.inflightTime = LeastTimeStats.average(stats.inflightTime, age)
             }
-            let eta = eta(list.peers[position], lastByte: lastByte, now: now)
+            let eta = eta(list.peers[position], measure: measure, now: now)
             let weight = Int64(list.peers[position].weight)
             if let leader = best {
                 let leaderWeight = Int64(list.peers[leader].weight)
@@ -109,7 +129,7 @@ enum LeastTime {
             for position in chosen..<list.peers.count
             where !tried.contains(position) && list.peers[position].isSelectable(now: now) {
                 let leaderWeight = Int64(list.peers[chosen].weight)
-                guard eta(list.peers[position], lastByte: lastByte, now: now) * leaderWeight
+                guard eta(list.peers[position], measure: measure, now: now) * leaderWeight
                     == bestETA * Int64(list.peers[position].weight)
                 else { continue }
                 total += list.peers[position].accumulateSmoothWeight(scale: 1, milliseconds: milliseconds)

@@ -125,9 +125,14 @@ extension ConfigBuilder {
                 // ngx_http_upstream_least_time: an enum slot, then `inflight`.
                 if methodWritten { warn("load balancing method redefined", at: directive.location) }
                 methodWritten = true
-                guard let metric = LeastTimeMetric(rawValue: directive.arguments[0]) else {
+                // http: header | last_byte; stream: connect | first_byte | last_byte.
+                let measures: [String: LeastTimeMetric] = context == .http
+                    ? ["header": .header, "last_byte": .lastByte]
+                    : ["connect": .connect, "first_byte": .header, "last_byte": .lastByte]
+                guard let metric = measures[directive.arguments[0]] else {
+                    let allowed = context == .http ? "\"header\" or \"last_byte\"" : "\"connect\", \"first_byte\" or \"last_byte\""
                     throw ConfigError("invalid value \"\(directive.arguments[0])\" in \"least_time\" directive, "
-                        + "it must be \"header\" or \"last_byte\"", at: directive.location)
+                        + "it must be \(allowed)", at: directive.location)
                 }
                 if directive.arguments.count == 2 && directive.arguments[1] != "inflight" {
                     throw ConfigError("invalid parameter \"\(directive.arguments[1])\"", at: directive.location)

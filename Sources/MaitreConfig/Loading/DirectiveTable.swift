@@ -57,7 +57,7 @@ enum DirectiveTable {
         ],
         "least_conn": [DirectiveRule(contexts: anyUpstream, arity: .counts([0]))],
         "ip_hash": [DirectiveRule(contexts: [.upstream], arity: .counts([0]))],
-        "least_time": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],
+        "least_time": [DirectiveRule(contexts: anyUpstream, arity: .counts([1, 2]))],
         "hash": [DirectiveRule(contexts: anyUpstream, arity: .counts([1, 2]))],
         "random": [DirectiveRule(contexts: anyUpstream, arity: .counts([0, 1, 2]))],
         "keepalive": [DirectiveRule(contexts: [.upstream], arity: .counts([1, 2]))],

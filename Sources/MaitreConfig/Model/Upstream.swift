@@ -73,8 +73,11 @@ public struct UpstreamQueueSettings: Sendable, Equatable {
 
 /// What `least_time` measures: the time to the response head, or to its last byte.
 public enum LeastTimeMetric: String, Sendable, Equatable {
+    /// http's `header`; stream's `first_byte` (the same slot: the first answer from the server).
     case header
     case lastByte = "last_byte"
+    /// stream's `connect`.
+    case connect
 }
 
 public enum BalancingMethodSetting: Sendable, Equatable {

@@ -124,21 +124,21 @@ final class LoopRuntime {
 
     /// The request is done with `peer` (see `UpstreamBalancer.release`); a request waiting in the upstream's
     /// queue may take the place it frees. Returns true when the failure disabled the peer.
-    /// `attempt` (its times) feeds `least_time`'s averages when the attempt succeeded with a response head.
+    /// `attempt` (an http attempt's times) feeds `least_time`'s averages when it succeeded with a response head.
     @discardableResult
     func release(
         _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, outcome: PeerOutcome,
         attempt: AttemptRecord? = nil
     ) -> Bool {
         if case .leastTime = balancers[upstream].method {
-            let now = Int64(eventLoop.now.uptimeNanoseconds / 1_000_000)
-            let responseMilliseconds = attempt.map { max(0, (Int64(eventLoop.now.uptimeNanoseconds) - $0.startedAt)) / 1_000_000 } ?? 0
-            let sample = outcome == .success ? attempt.flatMap { attempt -> (header: Int64, lastByte: Int64)? in
+            let sample = outcome == .success ? attempt.flatMap { attempt -> LeastTimeSample? in
+                // nginx's http module learns nothing from an attempt without a response head.
                 guard attempt.headerNanoseconds >= 0 else { return nil }
-                return (attempt.headerNanoseconds / 1_000_000, max(attempt.responseNanoseconds, 0) / 1_000_000)
+                return LeastTimeSample(
+                    header: attempt.headerNanoseconds / 1_000_000,
+                    lastByte: max(attempt.responseNanoseconds, 0) / 1_000_000)
             } : nil
-            balancers[upstream].leastTimeFinished(
-                peer, &selection, sample: sample, responseMilliseconds: responseMilliseconds, milliseconds: now)
+            finishLeastTime(peer, upstream: upstream, &selection, sample: sample, startedAt: attempt?.startedAt)
         }
         let disabled = balancers[upstream].release(peer, &selection, outcome: outcome, now: nowSeconds)
         if let queue = queues[upstream] {
@@ -148,12 +148,32 @@ final class LoopRuntime {
         return disabled
     }
 
+    /// `least_time`: an attempt that began at `startedAt` (the loop's clock, ns) is over; `sample` when it
+    /// succeeded. Stream sessions call this before their release; http's `release(…attempt:)` does.
+    func finishLeastTime(
+        _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, sample: LeastTimeSample?,
+        startedAt: Int64?
+    ) {
+        let now = Int64(eventLoop.now.uptimeNanoseconds)
+        balancers[upstream].leastTimeFinished(
+            peer, &selection, sample: sample, elapsed: startedAt.map { max(0, now - $0) / 1_000_000 } ?? 0,
+            milliseconds: now / 1_000_000)
+    }
+
+    /// The attempt reached a step `least_time … inflight` may measure (connected, header or first byte), `value`
+    /// ms after it began.
+    func leastTimeReached(
+        _ step: LeastTimeMeasure, _ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, value: Int64
+    ) {
+        guard case .leastTime = balancers[upstream].method else { return }
+        balancers[upstream].leastTimeReached(
+            step, peer, &selection, value: value, milliseconds: Int64(eventLoop.now.uptimeNanoseconds / 1_000_000))
+    }
+
     /// The response head came (`least_time header inflight` learns it now).
     func responseHeader(_ peer: PeerID, upstream: Int, _ selection: inout PeerSelectionState, attempt: AttemptRecord?) {
-        guard case .leastTime = balancers[upstream].method, let attempt, attempt.headerNanoseconds >= 0 else { return }
-        balancers[upstream].leastTimeHeader(
-            peer, &selection, headerMilliseconds: attempt.headerNanoseconds / 1_000_000,
-            milliseconds: Int64(eventLoop.now.uptimeNanoseconds / 1_000_000))
+        guard let attempt, attempt.headerNanoseconds >= 0 else { return }
+        leastTimeReached(.header, peer, upstream: upstream, &selection, value: attempt.headerNanoseconds / 1_000_000)
     }
 
     /// A completed attempt's times, for `least_time` (ignored by the other methods).

@@ -240,7 +240,9 @@ struct UpstreamPlan: Sendable {
                 method = two ? .randomTwo : .random
             }
         case .maglev: method = .maglev
-        case .leastTime(let metric, let inflight): method = .leastTime(lastByte: metric == .lastByte, inflight: inflight)
+        case .leastTime(let metric, let inflight):
+            let measures: [LeastTimeMetric: LeastTimeMeasure] = [.header: .header, .lastByte: .lastByte, .connect: .connect]
+            method = .leastTime(measures[metric] ?? .header, inflight: inflight)
         }
     }
 }

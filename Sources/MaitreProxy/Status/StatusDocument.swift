@@ -170,8 +170,9 @@ struct StatusDocument {
         case .random: "random"
         case .randomTwo: "random two least_conn"
         case .randomTwoLeastTime(let lastByte): lastByte ? "random two least_time=last_byte" : "random two least_time=header"
-        case .leastTime(let lastByte, let inflight):
-            "least_time " + (lastByte ? "last_byte" : "header") + (inflight ? " inflight" : "")
+        case .leastTime(let measure, let inflight):
+            "least_time " + (measure == .lastByte ? "last_byte" : measure == .connect ? "connect" : "header")
+                + (inflight ? " inflight" : "")
         }
     }
 

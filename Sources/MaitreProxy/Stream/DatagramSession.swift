@@ -91,10 +91,15 @@ final class DatagramSession {
         guard !state.isFinished else { return }
         let now = self.now
         lastActivity = now
+        var firstByte: Int64?
         choice?.updateLast { attempt in
-            if attempt.firstByteNanoseconds < 0 { attempt.firstByteNanoseconds = now - attempt.startedAt }
+            if attempt.firstByteNanoseconds < 0 {
+                attempt.firstByteNanoseconds = now - attempt.startedAt
+                firstByte = attempt.firstByteNanoseconds
+            }
             attempt.bytesReceived += data.readableBytes
         }
+        if let firstByte { choice?.reached(.header, runtime: runtime, nanoseconds: firstByte) }
         bytesSent += data.readableBytes
         let actions = state.upstreamDatagram()
         for action in actions {
@@ -115,7 +120,7 @@ final class DatagramSession {
             choice?.endLast(at: now)
             upstream?.close(promise: nil)
             upstream = nil
-            choice?.release(runtime: runtime, outcome: .failure)
+            choice?.release(runtime: runtime, outcome: .failure, now: now)
             // The first datagram goes to the next server, as nginx resends the session's buffer.
             queued = firstDatagram.map { [$0] } ?? []
             queuedBytes = queued.first?.readableBytes ?? 0
@@ -187,13 +192,16 @@ final class DatagramSession {
                 return
             }
             choice?.updateLast { $0.connectNanoseconds = now - $0.startedAt }
+            if let connected = choice?.attempts.last?.connectNanoseconds {
+                choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
+            }
             upstream = channel
             run(state.connected())
         case .failure(let error):
             guard !state.isFinished, var choice, choice.peer == chosen else { return }
             loop.log.log(.error, UpstreamFailure(connectError: error).message + describe(), connection: connectionNumber)
             choice.endLast(at: now)
-            choice.release(runtime: runtime, outcome: .failure)
+            choice.release(runtime: runtime, outcome: .failure, now: now)
             self.choice = choice
             run(state.upstreamFailed(retry: choice.retryInputs(settings, now: now)))
         }
@@ -223,7 +231,7 @@ final class DatagramSession {
         idleTimer?.cancel()
         idleTimer = nil
         let ended = now
-        choice?.release(runtime: runtime, outcome: .success)
+        choice?.release(runtime: runtime, outcome: .success, now: ended)
         choice?.endLast(at: ended)
         upstream?.close(promise: nil)
         upstream = nil

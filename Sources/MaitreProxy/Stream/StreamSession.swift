@@ -107,10 +107,15 @@ final class StreamSession {
         case .upstream:
             guard state.phase == .relaying else { return }
             let now = lastActivity
+            var firstByte: Int64?
             choice?.updateLast { attempt in
-                if attempt.firstByteNanoseconds < 0 { attempt.firstByteNanoseconds = now - attempt.startedAt }
+                if attempt.firstByteNanoseconds < 0 {
+                    attempt.firstByteNanoseconds = now - attempt.startedAt
+                    firstByte = attempt.firstByteNanoseconds
+                }
                 attempt.bytesReceived += buffer.readableBytes
             }
+            if let firstByte { choice?.reached(.header, runtime: runtime, nanoseconds: firstByte) }
             bytesSent += buffer.readableBytes
             client?.write(buffer, promise: nil)
         }
@@ -228,6 +233,9 @@ final class StreamSession {
                 return
             }
             choice?.updateLast { $0.connectNanoseconds = now - $0.startedAt }
+            if let connected = choice?.attempts.last?.connectNanoseconds {
+                choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
+            }
             do {
                 try channel.pipeline.syncOperations.addHandler(StreamRelayHandler(session: self, side: .upstream))
             } catch {
@@ -240,7 +248,7 @@ final class StreamSession {
             guard !state.isFinished, var choice, choice.peer == chosen else { return }
             choice.endLast(at: now)
             loop.log.log(.error, UpstreamFailure(connectError: error).message + describe(), connection: connectionNumber)
-            choice.release(runtime: runtime, outcome: .failure)
+            choice.release(runtime: runtime, outcome: .failure, now: now)
             self.choice = choice
             run(state.connectFailed(choice.retryInputs(settings, now: now)))
         }
@@ -308,7 +316,7 @@ final class StreamSession {
         idleTimer?.cancel()
         idleTimer = nil
         let ended = now
-        choice?.release(runtime: runtime, outcome: .success)
+        choice?.release(runtime: runtime, outcome: .success, now: ended)
         choice?.endLast(at: ended)
         // Closing drops the channels' handlers, which hold this session: nothing is left to keep it.
         client?.close(promise: nil)

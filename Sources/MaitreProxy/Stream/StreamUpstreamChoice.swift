@@ -38,11 +38,29 @@ struct StreamUpstreamChoice {
         return (chosen, plan.socketAddresses[chosen.index])
     }
 
-    /// The attempt is over with `peer`: the balancer learns the outcome (a failure counts toward `max_fails`).
-    mutating func release(runtime: LoopRuntime, outcome: PeerOutcome) {
+    /// The attempt is over with `peer` at `now` (the loop's clock, ns): the balancer learns the outcome (a
+    /// failure counts toward `max_fails`) and, for `least_time`, a successful attempt's times.
+    mutating func release(runtime: LoopRuntime, outcome: PeerOutcome, now: Int64) {
         guard let held = peer, var selecting = selection else { return }
         peer = nil
+        if let attempt = attempts.last {
+            let sample = outcome == .success
+                ? LeastTimeSample(
+                    connect: attempt.connectNanoseconds >= 0 ? attempt.connectNanoseconds / 1_000_000 : nil,
+                    header: attempt.firstByteNanoseconds >= 0 ? attempt.firstByteNanoseconds / 1_000_000 : nil,
+                    lastByte: max(0, now - attempt.startedAt) / 1_000_000)
+                : nil
+            runtime.finishLeastTime(
+                held, upstream: upstreamIndex, &selecting, sample: sample, startedAt: attempt.startedAt)
+        }
         runtime.release(held, upstream: upstreamIndex, &selecting, outcome: outcome)
+        selection = selecting
+    }
+
+    /// `least_time … inflight`: the attempt connected, or its first byte came, `nanoseconds` after it began.
+    mutating func reached(_ step: LeastTimeMeasure, runtime: LoopRuntime, nanoseconds: Int64) {
+        guard let held = peer, var selecting = selection else { return }
+        runtime.leastTimeReached(step, held, upstream: upstreamIndex, &selecting, value: nanoseconds / 1_000_000)
         selection = selecting
     }
 

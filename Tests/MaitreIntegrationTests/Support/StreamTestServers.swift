@@ -15,7 +15,8 @@ final class TCPEchoServer: Sendable {
     private let channel: any Channel
     private let counts = NIOLockedValueBox((connections: 0, bytes: 0))
 
-    init(name: String, group: any EventLoopGroup, port: Int = 0) throws {
+    /// `greetingDelay`: how long the greeting waits (a slow server's first byte).
+    init(name: String, group: any EventLoopGroup, port: Int = 0, greetingDelay: TimeAmount = .zero) throws {
         self.name = name
         let counts = self.counts
         channel = try ServerBootstrap(group: group)
@@ -23,7 +24,8 @@ final class TCPEchoServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, counts: counts))
+                    try channel.pipeline.syncOperations.addHandler(
+                        EchoHandler(name: name, counts: counts, greetingDelay: greetingDelay))
                 }
             }
             .bind(host: "127.0.0.1", port: port).wait()
@@ -42,15 +44,20 @@ private final class EchoHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let name: String
     let counts: NIOLockedValueBox<(connections: Int, bytes: Int)>
+    let greetingDelay: TimeAmount
 
-    init(name: String, counts: NIOLockedValueBox<(connections: Int, bytes: Int)>) {
+    init(name: String, counts: NIOLockedValueBox<(connections: Int, bytes: Int)>, greetingDelay: TimeAmount) {
         self.name = name
         self.counts = counts
+        self.greetingDelay = greetingDelay
     }
 
     func channelActive(context: ChannelHandlerContext) {
         counts.withLockedValue { $0.connections += 1 }
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: name + "\n")), promise: nil)
+        let greeting = ByteBuffer(string: name + "\n")
+        guard greetingDelay > .zero else { return context.writeAndFlush(wrapOutboundOut(greeting), promise: nil) }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: greetingDelay) { channel.writeAndFlush(greeting, promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
