@@ -44,7 +44,7 @@ final class APIIntegrationTests: ProxyTestCase {
         backends = [a, b]
         harness = try ProxyHarness(config(a, b), workers: 1)  // one loop: round robin's order is exact
         XCTAssertEqual(try json(try harness!.get("/api/")) as? [Int], Array(1...9))
-        XCTAssertEqual(try json(try harness!.get("/api/9/")) as? [String], ["nginx", "connections", "http"])
+        XCTAssertEqual(try json(try harness!.get("/api/9/")) as? [String], ["nginx", "connections", "http", "stream"])
         let nginx = try json(try harness!.get("/api/9/nginx")) as? [String: Any]
         XCTAssertEqual(nginx?["pid"] as? Int, Int(getpid()))
         XCTAssertEqual(nginx?["generation"] as? Int, 1)

@@ -83,6 +83,8 @@ final class StatusPageBrowserTests: ProxyTestCase {
         let browser = try HeadlessChromium(url: "data:text/html,<script>console.error('boom');undefinedFunction()</script>")
         defer { browser.stop() }
         XCTAssertEqual(try browser.evaluate("1 + 1") as? Int, 2)
+        // The errors' events may come after the evaluation's answer: each evaluation reads what arrived.
+        _ = eventually(5) { (try? browser.evaluate("0")) != nil && browser.pageErrors.count >= 2 }
         XCTAssertEqual(browser.pageErrors.count, 2, "\(browser.pageErrors)")
         XCTAssertTrue(browser.pageErrors.contains { $0.contains("undefinedFunction is not defined") }, "\(browser.pageErrors)")
     }

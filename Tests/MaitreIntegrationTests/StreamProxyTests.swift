@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import MaitreConfig
 import NIOCore
 import NIOPosix
@@ -284,6 +285,57 @@ extension StreamProxyTests {
         }
         XCTAssertEqual(slow.connections + fast.connections, 12)
         XCTAssertLessThanOrEqual(slow.connections, 2, "only while both were unknown")
+    }
+}
+
+extension StreamProxyTests {
+    /// Stream upstreams on nginx Plus's API (`/api/9/stream/upstreams`) and the status page's JSON; a PATCH
+    /// drains a stream server: new sessions go elsewhere at once.
+    func testStreamUpstreamsOnTheAPIAndDrain() throws {
+        let a = try TCPEchoServer(name: "A", group: group)
+        let b = try TCPEchoServer(name: "B", group: group)
+        servers = [a, b]
+        let apiPort = try freeLoopbackPort()
+        let harness = try ProxyHarness("""
+            stream {
+                upstream backend { server \(a.address); server \(b.address); }
+                server { listen 127.0.0.1:PROXY_PORT; proxy_pass backend; }
+            }
+            http {
+                upstream backend { server 127.0.0.1:1; }
+                server {
+                    listen 127.0.0.1:\(apiPort);
+                    location /api { api write=on; }
+                    location = /status { status; }
+                    location = /metrics { metrics; }
+                }
+            }
+            """)
+        self.harness = harness
+        _ = try session(harness.port, "one\n")
+        let api = try TestHTTPClient(port: apiPort, timeoutSeconds: 5)
+        let upstream = try api.request("GET", "/api/9/stream/upstreams/backend")
+        XCTAssertEqual(upstream.status, 200)
+        let json = try JSONSerialization.jsonObject(with: Data(upstream.text.utf8)) as? [String: Any]
+        let peers = json?["peers"] as? [[String: Any]] ?? []
+        XCTAssertEqual(peers.compactMap { $0["server"] as? String }, [a.address, b.address])
+        XCTAssertEqual(peers.compactMap { $0["requests"] as? Int }.reduce(0, +), 1, "sessions count as requests")
+        // The http upstream of the same name is another one.
+        let http = try api.request("GET", "/api/9/http/upstreams/backend/servers")
+        XCTAssertTrue(http.text.contains("127.0.0.1:1"), http.text)
+        XCTAssertFalse(http.text.contains(a.address), http.text)
+        let drained = try api.request(
+            "PATCH", "/api/9/stream/upstreams/backend/servers/0", body: "{\"drain\":true}")
+        XCTAssertEqual(drained.status, 200, drained.text)
+        for index in 0..<4 { XCTAssertEqual(try session(harness.port, "d\(index)\n"), "B\nd\(index)\n") }
+        let status = try api.request("GET", "/status?format=json")
+        let document = try JSONSerialization.jsonObject(with: Data(status.text.utf8)) as? [String: Any]
+        let streamPart = (document?["stream"] as? [String: Any])?["upstreams"] as? [String: Any]
+        XCTAssertNotNil(streamPart?["backend"], status.text)
+        XCTAssertEqual(try api.request("GET", "/api/9/stream/upstreams/nothing").status, 404)
+        let metrics = try api.request("GET", "/metrics").text
+        XCTAssertTrue(metrics.contains("upstream=\"backend\",server=\"\(a.address)\",peer=\"\(a.address)\",context=\"stream\""),
+                      metrics)
     }
 }
 

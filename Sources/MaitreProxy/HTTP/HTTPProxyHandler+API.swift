@@ -89,7 +89,7 @@ extension HTTPProxyHandler {
         pendingAPIWrite = nil
         bodyTimer?.cancel()
         bodyTimer = nil
-        guard case .server(let upstream, let id) = pending.route else { return }
+        guard case .server(let upstream, let id, let inStream) = pending.route else { return }
         let change: APIRoute.ServerChange
         switch APIRoute.serverChange(pending.body) {
         case .success(let read): change = read
@@ -103,9 +103,11 @@ extension HTTPProxyHandler {
         }
         let keepAlive = pending.keepAlive
         let request = requestsServed
-        registry.peers().hop(to: loop.eventLoop).assumeIsolated().flatMap { peers -> EventLoopFuture<Void> in
+        let context: ProxyContext = inStream ? .stream : .http
+        registry.peers(of: context).hop(to: loop.eventLoop).assumeIsolated().flatMap { peers -> EventLoopFuture<Void> in
             let ofUpstream = peers.filter { $0.identity.upstream == upstream }
-            guard !ofUpstream.isEmpty || self.runtime.snapshot.upstreamIndex(named: upstream) != nil else {
+            guard !ofUpstream.isEmpty || self.runtime.snapshot.upstreamIndex(named: upstream, context: context) != nil
+            else {
                 return self.loop.eventLoop.makeFailedFuture(APIError.upstreamNotFound)
             }
             guard id < ofUpstream.count else { return self.loop.eventLoop.makeFailedFuture(APIError.serverNotFound) }
@@ -131,7 +133,7 @@ extension HTTPProxyHandler {
                     return
                 }
                 self.withStatusDocument(keepAlive: keepAlive, isHead: false) { document in
-                    Self.apiDocument(.server(upstream, id), document)
+                    Self.apiDocument(.server(upstream, id, inStream: inStream), document)
                 }
             }
         }
@@ -177,26 +179,29 @@ extension HTTPProxyHandler {
     static func apiDocument(_ route: APIRoute, _ document: StatusDocument) -> (Int, String) {
         switch route {
         case .versions: return (200, "[" + APIRoute.versionNumbers.map(String.init).joined(separator: ",") + "]")
-        case .root: return (200, "[\"nginx\",\"connections\",\"http\"]")
+        case .root: return (200, "[\"nginx\",\"connections\",\"http\",\"stream\"]")
+        case .stream: return (200, "[\"upstreams\"]")
         case .nginx: return (200, document.processObject)
         case .connections: return (200, document.connectionsObject)
         case .http: return (200, "[\"requests\",\"server_zones\",\"upstreams\"]")
         case .httpRequests:
             return (200, "{\"total\":\(document.connections.requests),\"current\":\(document.connections.writing)}")
         case .serverZones: return (200, document.serverZonesObject)
-        case .upstreams: return (200, document.upstreamsObject)
-        case .upstream(let name):
+        case .upstreams(let inStream): return (200, (inStream ? document.streamView : document).upstreamsObject)
+        case .upstream(_, true), .servers(_, true), .server(_, _, true):
+            return apiDocument(route.inHTTP, document.streamView)
+        case .upstream(let name, false):
             guard let upstream = document.upstreams.first(where: { $0.name == name }) else {
                 return (404, APIError.upstreamNotFound.json(requestID: ""))
             }
             return (200, document.upstreamObject(upstream))
-        case .servers(let name):
+        case .servers(let name, false):
             guard document.upstreams.contains(where: { $0.name == name }) else {
                 return (404, APIError.upstreamNotFound.json(requestID: ""))
             }
             return (200, "[" + document.peers(of: name).map { document.serverObject(id: $0.id, $0.peer) }
                 .joined(separator: ",") + "]")
-        case .server(let name, let id):
+        case .server(let name, let id, false):
             guard document.upstreams.contains(where: { $0.name == name }) else {
                 return (404, APIError.upstreamNotFound.json(requestID: ""))
             }
@@ -216,11 +221,15 @@ extension HTTPProxyHandler {
     func withStatusDocument(keepAlive: Bool, isHead: Bool, _ make: @escaping (StatusDocument) -> (Int, String)) {
         let request = requestsServed
         let snapshot = runtime.snapshot
-        let upstreams = snapshot.upstreams.map { plan in
-            StatusDocument.UpstreamInfo(
-                name: plan.upstream.name, method: plan.method, healthCheck: plan.upstream.healthCheck,
-                stateFile: plan.upstream.stateFile)
+        func infos(_ context: ProxyContext) -> [StatusDocument.UpstreamInfo] {
+            snapshot.upstreams.filter { $0.upstream.context == context }.map { plan in
+                StatusDocument.UpstreamInfo(
+                    name: plan.upstream.name, method: plan.method, healthCheck: plan.upstream.healthCheck,
+                    stateFile: plan.upstream.stateFile)
+            }
         }
+        let upstreams = infos(.http)
+        let streamUpstreams = infos(.stream)
         guard let registry = loop.registry else {
             let document = StatusDocument(
                 process: Self.processFigures(nil), connections: loop.statsTable.totals,
@@ -229,15 +238,16 @@ extension HTTPProxyHandler {
             respondJSON(status: status, body: body, keepAlive: keepAlive, isHead: isHead)
             return
         }
-        let figures = registry.peers().and(registry.requestMetrics())
+        let figures = registry.peers().and(registry.requestMetrics()).and(registry.peers(of: .stream))
         figures.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
             guard let self, self.context != nil, self.requestsServed == request, self.exchange == nil,
                 !self.state.isClosing
             else { return }
-            let (peers, perLoop) = (try? result.get()) ?? ([], [])
-            let document = StatusDocument(
+            let ((peers, perLoop), streamPeers) = (try? result.get()) ?? (([], []), [])
+            var document = StatusDocument(
                 process: Self.processFigures(registry), connections: self.loop.statsTable.totals,
                 requests: MetricsPage.merge(perLoop), upstreams: upstreams, peers: peers)
+            document.stream = StatusDocument.StreamPart(upstreams: streamUpstreams, peers: streamPeers)
             let (status, body) = make(document)
             self.respondJSON(status: status, body: body, keepAlive: keepAlive, isHead: isHead)
         }

@@ -1,4 +1,5 @@
 import MaitreBalancing
+import MaitreConfig
 import NIOCore
 
 /// Status pages that need every event loop's figures: the answer is written once they are gathered (the request
@@ -25,14 +26,15 @@ extension HTTPProxyHandler {
         var checkDown: [String: Bool] = [:]
         for row in registry.checkStatus().rows { checkDown[row.upstream + " " + row.name] = row.isDown }
         let request = requestsServed
-        let figures = registry.peers().and(registry.requestMetrics())
+        // Stream upstreams' peers too: their series carry `context="stream"`.
+        let figures = registry.peers().and(registry.requestMetrics()).and(registry.peers(of: .stream))
         figures.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
             // The client may have gone, or the connection moved on: then nobody waits for this page.
             guard let self, self.context != nil, self.requestsServed == request, self.exchange == nil,
                 !self.state.isClosing
             else { return }
-            let (statuses, perLoop) = (try? result.get()) ?? ([], [])
-            let peers = statuses.map { status in
+            let ((httpStatuses, perLoop), streamStatuses) = (try? result.get()) ?? (([], []), [])
+            let peers = (httpStatuses + streamStatuses).map { status in
                 MetricsPage.Peer(
                     status: status, checkDown: checkDown[status.identity.upstream + " " + status.identity.address])
             }

@@ -14,10 +14,24 @@ enum APIRoute: Equatable {
     case http
     case httpRequests
     case serverZones
-    case upstreams
-    case upstream(String)
-    case servers(String)
-    case server(String, Int)
+    /// `/stream`: nginx Plus's stream endpoints (maitred answers its upstreams).
+    case stream
+    /// The upstream paths exist under `/http` and `/stream` (`inStream`), each context with its own names.
+    case upstreams(inStream: Bool)
+    case upstream(String, inStream: Bool)
+    case servers(String, inStream: Bool)
+    case server(String, Int, inStream: Bool)
+
+    /// The same route under `/http` (a stream route is answered from the stream view of the document).
+    var inHTTP: APIRoute {
+        switch self {
+        case .upstreams: .upstreams(inStream: false)
+        case .upstream(let name, _): .upstream(name, inStream: false)
+        case .servers(let name, _): .servers(name, inStream: false)
+        case .server(let name, let id, _): .server(name, id, inStream: false)
+        default: self
+        }
+    }
 
     /// The API versions answered (nginx Plus's numbering; every version gets the same documents).
     static let versionNumbers = Array(1...9)
@@ -36,21 +50,23 @@ enum APIRoute: Equatable {
             case "nginx": return .success(.nginx)
             case "connections": return .success(.connections)
             case "http": return .success(.http)
+            case "stream": return .success(.stream)
             default: return .failure(.pathNotFound)
             }
         default:
-            guard rest[0] == "http" else { return .failure(.pathNotFound) }
+            guard rest[0] == "http" || rest[0] == "stream" else { return .failure(.pathNotFound) }
+            let inStream = rest[0] == "stream"
             switch (rest[1], rest.count) {
-            case ("requests", 2): return .success(.httpRequests)
-            case ("server_zones", 2): return .success(.serverZones)
-            case ("upstreams", 2): return .success(.upstreams)
-            case ("upstreams", 3): return .success(.upstream(rest[2]))
-            case ("upstreams", 4) where rest[3] == "servers": return .success(.servers(rest[2]))
+            case ("requests", 2) where !inStream: return .success(.httpRequests)
+            case ("server_zones", 2) where !inStream: return .success(.serverZones)
+            case ("upstreams", 2): return .success(.upstreams(inStream: inStream))
+            case ("upstreams", 3): return .success(.upstream(rest[2], inStream: inStream))
+            case ("upstreams", 4) where rest[3] == "servers": return .success(.servers(rest[2], inStream: inStream))
             case ("upstreams", 5) where rest[3] == "servers":
                 guard let id = Int(rest[4]), id >= 0 else {
                     return .failure(APIError(status: 400, text: "invalid server id", code: "UpstreamBadServerId"))
                 }
-                return .success(.server(rest[2], id))
+                return .success(.server(rest[2], id, inStream: inStream))
             default: return .failure(.pathNotFound)
             }
         }

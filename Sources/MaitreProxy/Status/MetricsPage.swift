@@ -232,6 +232,7 @@ enum MetricsPage {
         out += "\(name){upstream=\"\(label(identity.upstream))\",server=\"\(label(identity.server))\","
             + "peer=\"\(label(identity.address))\""
         if identity.ordinal > 0 { out += ",ordinal=\"\(identity.ordinal)\"" }
+        if identity.isStream { out += ",context=\"stream\"" }
         if let extra { out += "," + extra }
         out += "} \(value)\n"
     }

@@ -29,6 +29,22 @@ struct StatusDocument {
     var upstreams: [UpstreamInfo]
     /// The registry's peers, by upstream in record order (`UpstreamRegistry.peers()`).
     var peers: [PeerStatus]
+    /// The stream context's upstreams and peers (nginx Plus's `/stream/upstreams`), as a document of their own.
+    var stream: StreamPart?
+
+    struct StreamPart {
+        var upstreams: [UpstreamInfo]
+        var peers: [PeerStatus]
+    }
+
+    /// The same document seen from the stream context: its upstreams and peers in place of http's.
+    var streamView: StatusDocument {
+        var view = self
+        view.upstreams = stream?.upstreams ?? []
+        view.peers = stream?.peers ?? []
+        view.stream = nil
+        return view
+    }
 
     /// The peers of `upstream` with their API ids (position among the upstream's records).
     func peers(of upstream: String) -> [(id: Int, peer: PeerStatus)] {
@@ -43,7 +59,8 @@ struct StatusDocument {
         out += ",\"connections\":" + connectionsObject
         out += ",\"requests\":{\"total\":\(connections.requests)}"
         out += ",\"server_zones\":" + serverZonesObject
-        out += ",\"upstreams\":" + upstreamsObject + "}"
+        out += ",\"upstreams\":" + upstreamsObject
+        out += ",\"stream\":{\"upstreams\":" + streamView.upstreamsObject + "}}"
         return out
     }
 

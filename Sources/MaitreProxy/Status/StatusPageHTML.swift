@@ -292,6 +292,12 @@ tr.amber td:first-child{box-shadow:inset 3px 0 #d69e2e}
     add(frag, h('h2', null, 'Upstreams'));
     if (!names.length) add(frag, h('div', {class: 'card'}, h('div', {class: 'empty'}, 'no upstreams configured')));
     names.forEach(function (n) { add(frag, upstreamCard(n, ups[n], pups && has(pups, n) ? pups[n] : null)); });
+    var sups = obj(doc.stream && doc.stream.upstreams), psups = p && p.stream ? obj(p.stream.upstreams) : null;
+    var snames = Object.keys(sups).sort();
+    if (snames.length) {
+      add(frag, h('h2', null, 'Stream upstreams (TCP/UDP)'));
+      snames.forEach(function (n) { add(frag, upstreamCard(n, sups[n], psups && has(psups, n) ? psups[n] : null)); });
+    }
     add(frag, h('h2', null, 'Server blocks'));
     add(frag, zonesTable(obj(doc.server_zones), p ? obj(p.server_zones) : null));
     var app = $('app');
