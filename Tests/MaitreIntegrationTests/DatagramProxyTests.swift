@@ -142,4 +142,16 @@ final class DatagramProxyTests: XCTestCase {
         // Two datagrams per session, then the next one starts a new session on the next server.
         XCTAssertEqual(answers, ["A:r0", "A:r1", "B:r2", "B:r3"])
     }
+
+    /// `proxy_protocol on` over UDP: the header opens the session's first datagram (the echo server returns it).
+    func testProxyProtocolOpensTheFirstDatagram() throws {
+        let a = try UDPEchoServer(name: "A", group: group)
+        servers = [a]
+        let harness = try start("proxy_protocol on; proxy_responses 1;", upstream: "server \(a.address);")
+        let client = try TestUDPClient()
+        client.send("q", to: harness.port)
+        let answer = try XCTUnwrap(client.receive())
+        XCTAssertTrue(answer.hasPrefix("A:PROXY TCP4 127.0.0.1 127.0.0.1 "), answer)
+        XCTAssertTrue(answer.hasSuffix(" \(harness.port)\r\nq"), answer)
+    }
 }

@@ -82,10 +82,6 @@ extension ConfigBuilder {
         var servers: [StreamServer] = []
         for draft in drafts {
             let settings = draft.layer.merged(over: streamLayer).resolved
-            if settings.proxyProtocol != .off, let udp = draft.listens.first(where: \.udp) {
-                throw ConfigError(
-                    "sending the PROXY protocol over udp is not supported yet", at: udp.source)
-            }
             servers.append(
                 StreamServer(
                     listens: draft.listens, upstreamName: draft.upstreamIndex.map { upstreams[$0].name },

@@ -1,5 +1,6 @@
 import MaitreBalancing
 import MaitreConfig
+import MaitreWire
 import NIOCore
 import NIOPosix
 
@@ -27,6 +28,8 @@ final class DatagramSession {
     private var bytesSent = 0
     private var lastActivity: Int64
     private var idleTimer: Scheduled<Void>?
+    /// `proxy_protocol on|v2`: the next datagram to the server carries the header.
+    private var headerPending = false
 
     init(
         client: SocketAddress, local: SocketAddress?, route: StreamRoute, listener: DatagramListenerHandler,
@@ -152,8 +155,21 @@ final class DatagramSession {
 
     private func send(_ data: ByteBuffer) {
         guard let upstream else { return }
-        choice?.updateLast { $0.bytesSent += data.readableBytes }
-        upstream.writeAndFlush(data, promise: nil)
+        var datagram = data
+        if headerPending {
+            // nginx's proxy_protocol over UDP: the header opens the first datagram to each server (v2 says DGRAM).
+            headerPending = false
+            let endpoints = addresses.proxyProtocolEndpoints
+            let header = settings.proxyProtocol == .v2
+                ? ProxyProtocolWriter.v2(source: endpoints?.source, destination: endpoints?.destination, datagram: true)
+                : ProxyProtocolWriter.v1(source: endpoints?.source, destination: endpoints?.destination)
+            var joined = ByteBuffer(bytes: header)
+            var body = data
+            joined.writeBuffer(&body)
+            datagram = joined
+        }
+        choice?.updateLast { $0.bytesSent += datagram.readableBytes }
+        upstream.writeAndFlush(datagram, promise: nil)
     }
 
     private func connectNext() {
@@ -196,6 +212,7 @@ final class DatagramSession {
                 choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
             }
             upstream = channel
+            headerPending = settings.proxyProtocol != .off
             run(state.connected())
         case .failure(let error):
             guard !state.isFinished, var choice, choice.peer == chosen else { return }
