@@ -76,3 +76,42 @@ final class StickyTests: XCTestCase {
         XCTAssertTrue(unhinted.contains("b") && unhinted.contains("c"), "\(unhinted)")
     }
 }
+
+/// `sticky learn`'s table on one loop (ngx_http_upstream_sticky_learn_peer's rules, bounded).
+final class StickySessionTableTests: XCTestCase {
+    private let s1 = Array("s1".utf8), a = Array("A".utf8), b = Array("B".utf8)
+
+    func testCreateRefreshMoveAndExpire() {
+        var table = StickySessionTable(capacity: 10, timeoutMilliseconds: 1000)
+        XCTAssertEqual(table.learn(s1, serverID: a, create: false, now: 0), .local, "a refresh of nothing creates nothing")
+        XCTAssertNil(table.serverID(of: s1, now: 0))
+        XCTAssertEqual(table.learn(s1, serverID: a, create: true, now: 0), .share(serverID: a, lastUsed: 0))
+        XCTAssertEqual(table.serverID(of: s1, now: 900), a)
+        XCTAssertEqual(table.learn(s1, serverID: a, create: false, now: 50), .local, "a refresh is told at most every tenth")
+        XCTAssertEqual(table.learn(s1, serverID: a, create: false, now: 150), .share(serverID: a, lastUsed: 150))
+        XCTAssertEqual(table.learn(s1, serverID: b, create: false, now: 160), .share(serverID: b, lastUsed: 160),
+                       "moved to another server: told at once")
+        XCTAssertEqual(table.serverID(of: s1, now: 1160), b)
+        XCTAssertNil(table.serverID(of: s1, now: 1161), "unused for the timeout: gone")
+        XCTAssertEqual(table.count, 0)
+    }
+
+    func testCapacityDropsTheLeastRecentlyUsed() {
+        var table = StickySessionTable(capacity: 10, timeoutMilliseconds: 100_000)
+        for index in 0..<10 { _ = table.learn(Array("s\(index)".utf8), serverID: a, create: true, now: Int64(index)) }
+        _ = table.learn(Array("s0".utf8), serverID: a, create: false, now: 100)
+        _ = table.learn(Array("new".utf8), serverID: b, create: true, now: 101)
+        XCTAssertLessThanOrEqual(table.count, 10)
+        XCTAssertEqual(table.serverID(of: Array("s0".utf8), now: 102), a, "recently used: kept")
+        XCTAssertNil(table.serverID(of: Array("s1".utf8), now: 102), "the oldest went")
+        XCTAssertEqual(table.serverID(of: Array("new".utf8), now: 102), b)
+    }
+
+    func testAdoptKeepsTheNewerLocalUse() {
+        var table = StickySessionTable(capacity: 10, timeoutMilliseconds: 1000)
+        table.adopt(s1, serverID: a, lastUsed: 10)
+        XCTAssertEqual(table.serverID(of: s1, now: 20), a)
+        table.adopt(s1, serverID: b, lastUsed: 30)
+        XCTAssertEqual(table.serverID(of: s1, now: 40), b)
+    }
+}

@@ -145,8 +145,24 @@ final class StickyConfigTests: ConfigTestCase {
                         "\"sticky\" directive invalid \"expires\" parameter value in @:2")
         assertHTTPError("upstream a { server 127.0.0.1:1; sticky cookie s color=red; }", "unknown parameter \"color=red\" in @:2")
         assertHTTPError("upstream a { server 127.0.0.1:1; sticky route route; }", "invalid variable name \"route\" in @:2")
-        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=$x lookup=$y zone=z:1m; }",
-                        "\"sticky learn\" is not supported yet in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=$upstream_cookie_s zone=z:1m; }",
+                        "\"sticky\" directive \"lookup\" parameter is not specified in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=$upstream_cookie_s lookup=$cookie_s; }",
+                        "\"sticky\" directive \"zone\" parameter is not specified in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=$upstream_cookie_s lookup=$cookie_s zone=z:4k; }",
+                        "\"sticky\" directive zone is too small in @:2")
+        assertHTTPError("upstream a { server 127.0.0.1:1; sticky learn create=x lookup=$cookie_s zone=z:1m; }",
+                        "\"sticky\" directive missing variable in the \"create\" parameter in @:2")
+        assertHTTPError("""
+            upstream a { server 127.0.0.1:1; sticky learn create=$upstream_cookie_s lookup=$cookie_s zone=z:1m; }
+            upstream b { server 127.0.0.1:2; sticky learn create=$upstream_cookie_s lookup=$cookie_s zone=z:1m; }
+            """, "sticky zone \"z\" is already used in upstream \"a\" in @:3")
+        let learn = loadHTTP(
+            "upstream a { server 127.0.0.1:1; sticky learn create=$upstream_cookie_s lookup=$cookie_s zone=z:1m header; }")
+        XCTAssertEqual(
+            learn?.upstream(named: "a")?.sticky,
+            .learn(StickyLearn(create: [.upstreamCookie("s")], lookup: [.cookie("s")], zone: "z", capacity: 8192,
+                               timeout: .seconds(600), afterHeaders: true)))
         assertHTTPError("upstream a { server 127.0.0.1:1 route=; }", "route is empty in @:2")
         assertHTTPError("upstream a { server 127.0.0.1:1 route=\(String(repeating: "x", count: 33)); }",
                         "route is longer than 32 in @:2")

@@ -88,6 +88,47 @@ final class StickyIntegrationTests: XCTestCase {
         XCTAssertNil(try harness.get("/z?route=r1").header("Set-Cookie"), "route sets no cookie")
     }
 
+    /// `sticky learn`: the server that set a session cookie gets that session's requests, on any connection and
+    /// either event loop (the loops tell each other what they learn); an unknown session is balanced as usual.
+    func testLearnFollowsTheSessionCookieTheServerSets() throws {
+        for mode in ["", " header"] {
+            let scripted = try ["a", "b", "c"].map { name in
+                try ScriptedBackend(group: group) { path in
+                    let cookie = path == "/login" ? "Set-Cookie: sess=\(name)-id; Path=/\r\n" : ""
+                    return [.write(Array("HTTP/1.1 200 OK\r\n\(cookie)Content-Length: 1\r\n\r\n\(name)".utf8))]
+                }
+            }
+            defer { for backend in scripted { backend.channel.close(promise: nil) } }
+            let harness = try ProxyHarness("""
+                http {
+                    access_log off;
+                    upstream app {
+                        \(scripted.map { "server \($0.address);" }.joined(separator: " "))
+                        sticky learn create=$upstream_cookie_sess lookup=$cookie_sess zone=sessions:1m timeout=1h\(mode);
+                    }
+                    server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+                }
+                """, workers: 2)
+            defer { harness.stop() }
+            let login = try harness.get("/login")
+            XCTAssertEqual(login.status, 200)
+            let owner = login.text
+            let cookie = try XCTUnwrap(login.header("Set-Cookie"), "the server's own cookie passes through")
+            XCTAssertTrue(cookie.hasPrefix("sess=\(owner)-id"), cookie)
+            // New connections land on either loop; every one reaches the server that made the session.
+            var seen: [String] = []
+            for index in 0..<16 {
+                let response = try harness.get("/page\(index)", headers: [("Cookie", "sess=\(owner)-id")])
+                seen.append(response.text)
+            }
+            XCTAssertEqual(Set(seen), [owner], "mode\(mode): \(seen)")
+            // A session nobody created is balanced as usual.
+            var others: Set<String> = []
+            for index in 0..<6 { others.insert(try harness.get("/x\(index)", headers: [("Cookie", "sess=nobody")]).text) }
+            XCTAssertGreaterThan(others.count, 1, "\(others)")
+        }
+    }
+
     private func md5Hex(_ text: String) -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")

@@ -73,9 +73,73 @@ extension ConfigBuilder {
             }
             return .route(variables)
         case "learn":
-            throw ConfigError("\"sticky learn\" is not supported yet", at: directive.location)
+            return .learn(try parseLearn(directive))
         default:
             throw ConfigError("unknown parameter \"\(arguments[0])\"", at: directive.location)
         }
+    }
+
+    /// ngx_http_upstream_sticky_learn, with its messages.
+    private static func parseLearn(_ directive: Directive) throws(ConfigError) -> StickyLearn {
+        func directiveError(_ text: String) -> ConfigError {
+            ConfigError("\"sticky\" directive \(text)", at: directive.location)
+        }
+        var create: [StickyCreateSource] = []
+        var lookup: [Variable] = []
+        var zone: (name: String, size: Int)?
+        var timeout: TimeSpan?
+        var afterHeaders = false
+        for parameter in directive.arguments.dropFirst() {
+            if parameter.hasPrefix("zone=") {
+                if zone != nil { throw directiveError("duplicate zone") }
+                let value = parameter.dropFirst(5)
+                guard let colon = value.firstIndex(of: ":") else { throw directiveError("zone size is not specified") }
+                let name = String(value[..<colon])
+                if name.isEmpty { throw directiveError("zone name is not specified") }
+                guard let size = Units.size(String(value[value.index(after: colon)...])) else {
+                    throw directiveError("invalid zone size")
+                }
+                if size < 8 * 4096 { throw directiveError("zone is too small") }
+                zone = (name, size)
+            } else if parameter.hasPrefix("timeout=") {
+                if timeout != nil { throw directiveError("duplicate timeout") }
+                guard let value = Units.milliseconds(String(parameter.dropFirst(8))), value.milliseconds > 0 else {
+                    throw directiveError("invalid timeout")
+                }
+                timeout = value
+            } else if parameter.hasPrefix("create=") {
+                let written = parameter.dropFirst(7)
+                guard written.hasPrefix("$") else { throw directiveError("missing variable in the \"create\" parameter") }
+                let name = written.dropFirst().lowercased()
+                if name.hasPrefix("upstream_cookie_"), name.count > 16 {
+                    create.append(.upstreamCookie(String(name.dropFirst(16))))
+                } else if name.hasPrefix("upstream_http_"), name.count > 14 {
+                    create.append(.upstreamHeader(String(name.dropFirst(14))))
+                } else if let variable = Variable(name: name), variable.exists(in: .http), !variable.isLogPhase {
+                    create.append(.variable(variable))
+                } else {
+                    throw ConfigError("unknown \"\(written.dropFirst())\" variable", at: directive.location)
+                }
+            } else if parameter.hasPrefix("lookup=") {
+                let written = parameter.dropFirst(7)
+                guard written.hasPrefix("$") else { throw directiveError("missing variable in the \"lookup\" parameter") }
+                guard let variable = Variable(name: written.dropFirst().lowercased()), variable.exists(in: .http),
+                    !variable.isLogPhase
+                else {
+                    throw ConfigError("unknown \"\(written.dropFirst())\" variable", at: directive.location)
+                }
+                lookup.append(variable)
+            } else if parameter == "header" {
+                afterHeaders = true
+            } else {
+                throw ConfigError("unknown parameter \"\(parameter)\"", at: directive.location)
+            }
+        }
+        if lookup.isEmpty { throw directiveError("\"lookup\" parameter is not specified") }
+        if create.isEmpty { throw directiveError("\"create\" parameter is not specified") }
+        guard let zone else { throw directiveError("\"zone\" parameter is not specified") }
+        return StickyLearn(
+            create: create, lookup: lookup, zone: zone.name, capacity: max(1, zone.size / 128),
+            timeout: timeout ?? .seconds(600), afterHeaders: afterHeaders)
     }
 }

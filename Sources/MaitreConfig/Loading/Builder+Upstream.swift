@@ -193,6 +193,15 @@ extension ConfigBuilder {
             case "sticky":
                 if sticky != nil { throw Self.duplicate(directive) }
                 sticky = try Self.parseSticky(directive)
+                if case .learn(let learn)? = sticky {
+                    // One table per zone name, as one shared memory zone cannot serve two upstreams.
+                    if let other = stickyZones[learn.zone] {
+                        throw ConfigError(
+                            "sticky zone \"\(learn.zone)\" is already used in upstream \"\(other)\"",
+                            at: directive.location)
+                    }
+                    stickyZones[learn.zone] = name
+                }
             default:
                 throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)
             }

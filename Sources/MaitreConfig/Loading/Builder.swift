@@ -25,6 +25,8 @@ final class ConfigBuilder {
     /// The stream context's `log_format`s (it has no predefined one).
     var streamLogFormats: [String: LogFormat] = [:]
     var streamSeen = false
+    /// `sticky learn` zones by name, with the upstream that uses each.
+    var stickyZones: [String: String] = [:]
     var stream: StreamConfiguration?
     /// `log_format`s defined so far (an `access_log` may only name one defined before it, as in nginx).
     var logFormats: [String: LogFormat] = ["combined": .combined]

@@ -151,6 +151,43 @@ public enum StickySetting: Sendable, Equatable {
     case cookie(StickyCookie)
     /// `sticky route $a $b …`: the first non-empty variable is the server ID (a `route=` or the address MD5).
     case route([Variable])
+    /// `sticky learn create=… lookup=… zone=NAME:SIZE [timeout=T] [header]`: sessions the servers create are
+    /// remembered with the server that created them.
+    case learn(StickyLearn)
+}
+
+/// `sticky learn`: where a session id comes from when a server creates it (`create=`, read from its response)
+/// and when a client brings it back (`lookup=`), and how long an unused session is kept.
+public struct StickyLearn: Sendable, Equatable {
+    public var create: [StickyCreateSource]
+    public var lookup: [Variable]
+    /// `zone=NAME:SIZE`: the table's name, and how many sessions it holds (SIZE / 128, as nginx's "1m ≈ 8000").
+    public var zone: String
+    public var capacity: Int
+    /// `timeout=`: an unused session is forgotten after this long (default 10m).
+    public var timeout: TimeSpan
+    /// `header`: learnt when the response head arrives rather than when the request ends.
+    public var afterHeaders: Bool
+
+    public init(
+        create: [StickyCreateSource], lookup: [Variable], zone: String, capacity: Int, timeout: TimeSpan,
+        afterHeaders: Bool
+    ) {
+        self.create = create
+        self.lookup = lookup
+        self.zone = zone
+        self.capacity = capacity
+        self.timeout = timeout
+        self.afterHeaders = afterHeaders
+    }
+}
+
+/// A `create=` variable: a cookie the upstream sets (`$upstream_cookie_NAME`), one of its headers
+/// (`$upstream_http_NAME`), or a request variable.
+public enum StickyCreateSource: Sendable, Equatable {
+    case upstreamCookie(String)
+    case upstreamHeader(String)
+    case variable(Variable)
 }
 
 /// The cookie `sticky cookie` sets: `NAME=SID[; expires=…; max-age=…][; domain=…][; httponly][; secure]

@@ -132,7 +132,12 @@ extension HTTPProxyHandler {
                 upstream: upstreamIndex, client: addresses.clientKey,
                 hashKey: Self.hashKey(upstreamSettings.method, variables),
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
-            if let sticky = upstreamSettings.sticky {
+            var learnState: StickyLearnState?
+            if case .learn(let learn)? = upstreamSettings.sticky {
+                let (state, hint) = stickyLearnStart(learn, variables)
+                learnState = state
+                balancing.stickyHint = hint
+            } else if let sticky = upstreamSettings.sticky {
                 balancing.stickyHint = StickySession.hint(sticky, variables)
             }
             let exchange = ProxyExchange(
@@ -140,6 +145,7 @@ extension HTTPProxyHandler {
                 serverName: server.primaryName, upstreamIndex: upstreamIndex, upstreamRequest: upstreamRequest,
                 balancing: balancing, bodyExpected: bodyFraming != .none, clientWantsKeepAlive: keepAlive,
                 startedAt: requestStartedAt, queues: runtime.queues[upstreamIndex] != nil)
+            if let learnState { exchange.sticky = learnState }
             self.exchange = exchange
             if bodyFraming != .none, version == .http1_1, request.head.expectsContinue {
                 var interim = context.channel.allocator.buffer(capacity: 32)

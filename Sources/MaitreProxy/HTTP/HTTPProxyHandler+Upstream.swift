@@ -238,6 +238,12 @@ extension HTTPProxyHandler {
             if let peer = exchange.currentPeer {
                 runtime.responseHeader(
                     peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, attempt: exchange.state.attempts.last)
+                if case .learn(let learn)? = runtime.snapshot.upstreams[exchange.upstreamIndex].upstream.sticky {
+                    exchange.sticky.created = Self.stickyCreatedID(learn, upstream, exchange.sticky)
+                    if learn.afterHeaders {
+                        stickyLearnFinish(learn, exchange.sticky, peer: peer, upstream: exchange.upstreamIndex)
+                    }
+                }
             }
         }
         let delivery = upstream.bodyDelivery
@@ -329,6 +335,11 @@ extension HTTPProxyHandler {
         bodyTimer?.cancel()
         bodyTimer = nil
         runtime.observeResponse(peer, upstream: exchange.upstreamIndex, attempt: exchange.state.attempts.last)
+        if case .learn(let learn)? = runtime.snapshot.upstreams[exchange.upstreamIndex].upstream.sticky,
+            !learn.afterHeaders
+        {
+            stickyLearnFinish(learn, exchange.sticky, peer: peer, upstream: exchange.upstreamIndex)
+        }
         runtime.release(
             peer, upstream: exchange.upstreamIndex, &exchange.state.balancing, outcome: .success,
             attempt: exchange.state.attempts.last)

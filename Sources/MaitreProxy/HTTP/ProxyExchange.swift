@@ -30,6 +30,8 @@ final class ProxyExchange: UpstreamResponseReceiver {
 
     /// Set once the response head is accepted: how its end is told and whether the connections stay open.
     var response = ResponseTerms()
+    /// `sticky learn`: the session this request named, and the one its response created.
+    var sticky = StickyLearnState()
 
     struct ResponseTerms {
         var keepsClientAlive = false

@@ -20,6 +20,8 @@ enum StickySession {
                 if !value.isEmpty { return Array(value.utf8) }
             }
             return []
+        case .learn:
+            return []  // the table's answer (`stickyLearnStart`)
         }
     }
 

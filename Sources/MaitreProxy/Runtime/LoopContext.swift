@@ -52,6 +52,10 @@ final class LoopContext {
     private(set) var upstreamConnections = 0
     /// When "worker_connections are not enough" was last logged (at most once a second).
     private var shortageLoggedAt: Int64 = 0
+    /// `sticky learn` sessions by zone name: the process's, kept across reloads.
+    var stickySessions: [String: StickySessionTable] = [:]
+    /// Every loop's context (this one's included): where what this loop learns is told.
+    var siblings: [NIOLoopBound<LoopContext>] = []
     /// This loop's request counters for every live registry record: they outlive reloads that keep the record,
     /// and the registry sums them over the loops when asked.
     private var peerCounters: [PeerRecordID: PeerCounters] = [:]

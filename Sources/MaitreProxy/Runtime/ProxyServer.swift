@@ -103,6 +103,7 @@ public final class ProxyServer: Sendable {
             for bound in loops { state.loops[ObjectIdentifier(bound.eventLoop)] = bound }
             state.configuration = snapshot.configuration
         }
+        for bound in loops { bound.eventLoop.execute { bound.value.siblings = loops } }
         do {
             try openListeners(for: snapshot)
         } catch {
