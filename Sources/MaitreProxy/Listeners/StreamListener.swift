@@ -23,7 +23,9 @@ enum StreamListener {
                 onHeader: { boundSession.value.proxyProtocolRead($0) },
                 onFailure: { boundSession.value.proxyProtocolFailed($0) }))
         }
-        try channel.pipeline.syncOperations.addHandler(StreamRelayHandler(session: session, side: .client))
+        let handler = StreamRelayHandler(session: session, side: .client)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        session.clientHandler = handler
         if let options = channel.syncOptions {
             try options.setOption(.allowRemoteHalfClosure, value: settings.halfClose)
             try options.setOption(

@@ -9,10 +9,26 @@ final class StreamRelayHandler: ChannelDuplexHandler {
 
     private var session: StreamSession?
     private let side: StreamSessionState.Side
+    /// While in the pipeline: the other side writes through it, skipping the pipeline's tail (held only until
+    /// the handler is removed, so the context does not keep the pipeline alive).
+    private(set) var context: ChannelHandlerContext?
 
     init(session: StreamSession, side: StreamSessionState.Side) {
         self.session = session
         self.side = side
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Writes toward this side's socket, from the other side's reads.
+    func send(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flushSide() {
+        context?.flush()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -60,6 +76,7 @@ final class StreamRelayHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         session = nil
+        self.context = nil
     }
 }
 

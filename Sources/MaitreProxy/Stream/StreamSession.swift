@@ -22,6 +22,9 @@ final class StreamSession {
     private var state: StreamSessionState
     private var client: (any Channel)?
     private var upstream: (any Channel)?
+    /// Each side's handler: relayed bytes are written through its context (not from the pipeline's tail).
+    var clientHandler: StreamRelayHandler?
+    private var upstreamHandler: StreamRelayHandler?
     private var choice: StreamUpstreamChoice?
     private let startedAt: Int64
     /// What the client sent before the upstream was connected.
@@ -100,7 +103,7 @@ final class StreamSession {
                 early.append(buffer)
             case .relaying:
                 choice?.updateLast { $0.bytesSent += buffer.readableBytes }
-                upstream?.write(buffer, promise: nil)
+                upstreamHandler?.send(buffer)
             case .finished:
                 break
             }
@@ -117,15 +120,15 @@ final class StreamSession {
             }
             if let firstByte { choice?.reached(.header, runtime: runtime, nanoseconds: firstByte) }
             bytesSent += buffer.readableBytes
-            client?.write(buffer, promise: nil)
+            clientHandler?.send(buffer)
         }
     }
 
     func readComplete(from side: StreamSessionState.Side) {
         guard state.phase == .relaying else { return }
         switch side {
-        case .client: upstream?.flush()
-        case .upstream: client?.flush()
+        case .client: upstreamHandler?.flushSide()
+        case .upstream: clientHandler?.flushSide()
         }
     }
 
@@ -170,8 +173,12 @@ final class StreamSession {
     func closed(_ side: StreamSessionState.Side) {
         guard !state.isFinished else { return }
         switch side {
-        case .client: client = nil
-        case .upstream: upstream = nil
+        case .client:
+            client = nil
+            clientHandler = nil
+        case .upstream:
+            upstream = nil
+            upstreamHandler = nil
         }
         run(state.inputEnded(from: side))
     }
@@ -237,7 +244,9 @@ final class StreamSession {
                 choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
             }
             do {
-                try channel.pipeline.syncOperations.addHandler(StreamRelayHandler(session: self, side: .upstream))
+                let handler = StreamRelayHandler(session: self, side: .upstream)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                upstreamHandler = handler
             } catch {
                 channel.close(promise: nil)
                 return run(state.failed())
@@ -323,6 +332,8 @@ final class StreamSession {
         upstream?.close(promise: nil)
         client = nil
         upstream = nil
+        clientHandler = nil
+        upstreamHandler = nil
         early = []
         if !settings.accessLogs.isEmpty {
             loop.accessLogger.sessionEnded(
