@@ -114,6 +114,12 @@ final class StreamConfigTests: ConfigTestCase {
         assertError("http { real_ip_header X-Forwarded-For; }",
                     "\"real_ip_header X-Forwarded-For\" is not supported yet (only proxy_protocol) in @:1")
         assertError("stream { } stream { }", "\"stream\" directive is duplicate in @:1")
+        assertError("stream { server { listen 1; return a; return b; } }", "\"return\" directive is duplicate in @:1")
+        let handlers = load("stream { server { listen 1; return a; proxy_pass 127.0.0.1:2; } server { listen 3; proxy_pass 127.0.0.1:4; return b; } }")?.stream?.servers
+        XCTAssertEqual(handlers?[0].upstreamName, "127.0.0.1:2", "the later handler wins, as in nginx")
+        XCTAssertNil(handlers?[0].returnText)
+        XCTAssertNil(handlers?[1].upstreamName)
+        XCTAssertEqual(handlers?[1].returnText?.constantValue, "b")
     }
 }
 

@@ -339,6 +339,32 @@ extension StreamProxyTests {
     }
 }
 
+extension StreamProxyTests {
+    /// `return VALUE` (ngx_stream_return_module), over TCP and UDP: the text with its variables, then the end.
+    func testReturnAnswersWithTextAndCloses() throws {
+        let udpPort = try freeLoopbackPort()
+        let harness = try ProxyHarness("""
+            stream {
+                \(Self.logFormat)
+                access_log TMP/stream.log basic;
+                server { listen 127.0.0.1:PROXY_PORT; return "hello $remote_addr $protocol\\n"; }
+                server { listen 127.0.0.1:\(udpPort) udp; return "pong $protocol"; }
+            }
+            """, logFileLevel: .info)
+        self.harness = harness
+        let client = try TestHTTPClient(port: harness.port, timeoutSeconds: 5)
+        let (bytes, end) = client.readUntilClose()
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "hello 127.0.0.1 TCP\n")
+        XCTAssertEqual(end, .eof)
+        let udp = try TestUDPClient()
+        udp.send("ping", to: udpPort)
+        XCTAssertEqual(udp.receive(), "pong UDP")
+        let lines = logLines(harness, count: 2)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("TCP 200 0 20 \"-\"") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("UDP 200 4 8 \"-\"") }, "\(lines)")
+    }
+}
+
 /// A client handed to a sender thread while the test reads: send and receive touch separate state of the socket.
 private final class SharedClient: @unchecked Sendable {
     let client: TestHTTPClient

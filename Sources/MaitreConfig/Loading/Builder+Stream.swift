@@ -57,6 +57,9 @@ final class StreamServerDraft {
     let source: SourceLocation
     var listens: [Listen] = []
     var upstreamIndex: Int?
+    var returnText: VariableTemplate?
+    /// Which of `proxy_pass` and `return` came last: it is the handler.
+    var returns = false
     var layer = StreamSettingsLayer()
 
     init(source: SourceLocation) {
@@ -82,10 +85,11 @@ extension ConfigBuilder {
         var servers: [StreamServer] = []
         for draft in drafts {
             let settings = draft.layer.merged(over: streamLayer).resolved
-            servers.append(
-                StreamServer(
-                    listens: draft.listens, upstreamName: draft.upstreamIndex.map { upstreams[$0].name },
-                    settings: settings, source: draft.source))
+            var server = StreamServer(
+                listens: draft.listens, upstreamName: draft.returns ? nil : draft.upstreamIndex.map { upstreams[$0].name },
+                settings: settings, source: draft.source)
+            server.returnText = draft.returns ? draft.returnText : nil
+            servers.append(server)
         }
         stream = StreamConfiguration(upstreams: upstreams, servers: servers)
     }
@@ -99,6 +103,12 @@ extension ConfigBuilder {
             case "proxy_pass":
                 if server.upstreamIndex != nil { throw Self.duplicate(directive) }
                 server.upstreamIndex = try applyStreamProxyPass(directive)
+                server.returns = false
+            case "return":
+                if server.returnText != nil { throw Self.duplicate(directive) }
+                server.returnText = try VariableTemplate.parse(
+                    directive.arguments[0], at: directive.location, context: .stream)
+                server.returns = true
             default:
                 try applyStreamSetting(directive, to: &server.layer)
             }

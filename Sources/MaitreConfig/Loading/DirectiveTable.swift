@@ -95,7 +95,10 @@ enum DirectiveTable {
         "listen": [DirectiveRule(contexts: [.server, .streamServer], arity: .oneOrMore)],
         "server_name": [DirectiveRule(contexts: [.server], arity: .oneOrMore)],
         "location": [DirectiveRule(contexts: [.server, .location], arity: .counts([1, 2]), isBlock: true)],
-        "return": [DirectiveRule(contexts: [.server, .location], arity: .counts([1, 2]))],
+        "return": [
+            DirectiveRule(contexts: [.server, .location], arity: .counts([1, 2])),
+            DirectiveRule(contexts: [.streamServer], arity: .counts([1])),
+        ],
         "proxy_pass": [DirectiveRule(contexts: [.location, .streamServer], arity: .counts([1]))],
 
         "proxy_http_version": [DirectiveRule(contexts: inheritable, arity: .counts([1]))],

@@ -17,6 +17,9 @@ public struct StreamServer: Sendable {
     /// The upstream `proxy_pass` names (an explicit block's name, or `host:port` of an implicit one); nil
     /// without `proxy_pass` (nginx then closes every connection with status 500, "no handler for server").
     public var upstreamName: String?
+    /// `return VALUE` (ngx_stream_return_module): the text sent before the connection closes, instead of proxying
+    /// (the later of `return` and `proxy_pass` is the server's handler, as in nginx).
+    public var returnText: VariableTemplate?
     public var settings: StreamProxySettings
     public var source: SourceLocation
 

@@ -42,8 +42,7 @@ final class DatagramListenerHandler: ChannelInboundHandler {
         sessions[envelope.remoteAddress] = session
         running[ObjectIdentifier(session)] = session
         loop.datagramSessionOpened()
-        session.start()
-        session.clientDatagram(envelope.data)
+        session.start(first: envelope.data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -57,14 +57,28 @@ final class DatagramSession {
     private var now: Int64 { Int64(loop.eventLoop.now.uptimeNanoseconds) }
     var isFinished: Bool { state.isFinished }
 
-    func start() {
+    /// The client's first datagram opens the session.
+    func start(first: ByteBuffer) {
         if !settings.accessRules.isEmpty, !AccessRule.allows(addresses.remoteBytes, by: settings.accessRules) {
             loop.log.log(.error, "access forbidden by rule, udp client: \(addresses.remoteIP), server: \(listener.endpoint)",
                          connection: connectionNumber)
             return run(state.forbidden())
         }
+        if let template = route.server.returnText {
+            // `return VALUE`: one datagram back, and the session is over.
+            let text = StreamLogLine.evaluate(
+                template, addresses: addresses, udp: true, startedAt: startedAt, now: now,
+                connectionNumber: connectionNumber)
+            bytesReceived += first.readableBytes
+            if !text.isEmpty {
+                bytesSent += text.count
+                listener.reply(ByteBuffer(bytes: text), to: client)
+            }
+            return run(state.returned())
+        }
         scheduleIdleCheck(after: settings.timeout.nanoseconds)
         run(state.start(hasUpstream: route.upstream != nil))
+        clientDatagram(first)
     }
 
     func clientDatagram(_ data: ByteBuffer) {

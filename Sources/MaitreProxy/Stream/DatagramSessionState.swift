@@ -53,6 +53,12 @@ struct DatagramSessionState {
         return finish(502)
     }
 
+    /// `return`: the text went back; the session ends with 200.
+    mutating func returned() -> [Action] {
+        guard phase == .connecting else { return [] }
+        return finish(200)
+    }
+
     mutating func forbidden() -> [Action] {
         guard phase == .connecting else { return [] }
         return finish(403)

@@ -74,6 +74,7 @@ final class StreamSession {
             run(state.forbidden())
             return
         }
+        if let text = route.server.returnText { return returnText(text) }
         run(state.start(hasUpstream: route.upstream != nil))
     }
 
@@ -181,6 +182,17 @@ final class StreamSession {
             upstreamHandler = nil
         }
         run(state.inputEnded(from: side))
+    }
+
+    /// `return VALUE`: the text (variables as at the session's start), then the end.
+    private func returnText(_ template: VariableTemplate) {
+        let text = StreamLogLine.evaluate(template, addresses: addresses, udp: false, startedAt: startedAt, now: now,
+                                          connectionNumber: connectionNumber)
+        guard !text.isEmpty, let client else { return run(state.returned()) }
+        bytesSent += text.count
+        let promise = loop.eventLoop.makePromise(of: Void.self)
+        client.writeAndFlush(ByteBuffer(bytes: text), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in self.run(self.state.returned()) }
     }
 
     // MARK: actions

@@ -32,6 +32,28 @@ struct StreamSessionEnd {
 
 /// Writes one stream access-log line (ngx_stream_log_module): the same escaping and number formats as http's.
 struct StreamLogLine {
+    /// A template's value during a session (`return`): the variables as they stand now, unescaped.
+    static func evaluate(
+        _ template: VariableTemplate, addresses: ConnectionAddresses, udp: Bool, startedAt: Int64, now: Int64,
+        connectionNumber: UInt64
+    ) -> [UInt8] {
+        let clock = LogClock()
+        clock.update()
+        let line = StreamLogLine(
+            end: StreamSessionEnd(
+                addresses: addresses, isUDP: udp, status: 200, bytesReceived: 0, bytesSent: 0, startedAt: startedAt,
+                endedAt: now, attempts: [], connectionNumber: connectionNumber, accessLogs: []),
+            clock: clock)
+        var out: [UInt8] = []
+        for part in template.parts {
+            switch part {
+            case .literal(let text): out.append(contentsOf: text.utf8)
+            case .variable(let variable): _ = line.append(variable, escape: .none, to: &out)
+            }
+        }
+        return out
+    }
+
     let end: StreamSessionEnd
     let clock: LogClock
 

@@ -85,6 +85,12 @@ struct StreamSessionState {
         return finish(400)
     }
 
+    /// `return`: the text was written; the session ends with 200.
+    mutating func returned() -> [Action] {
+        guard phase == .connecting else { return [] }
+        return finish(200)
+    }
+
     /// The balancer had no server to give ("no live upstreams"): 502.
     mutating func noServer() -> [Action] {
         guard phase == .connecting else { return [] }
