@@ -44,18 +44,8 @@ final class ConnectionAddresses {
     /// The connection's two ends as a PROXY protocol header writes them (nil for a non-IP socket).
     var proxyProtocolEndpoints: (source: ProxyProtocolWriter.Endpoint, destination: ProxyProtocolWriter.Endpoint)? {
         guard let remotePort = remote?.port, let localPort = local?.port else { return nil }
-        let localBytes: [UInt8]
-        switch local {
-        case .v4(let address)?:
-            var raw = address.address.sin_addr
-            localBytes = withUnsafeBytes(of: &raw) { Array($0) }
-        case .v6(let address)?:
-            var raw = address.address.sin6_addr
-            localBytes = withUnsafeBytes(of: &raw) { Array($0) }
-        default:
-            return nil
-        }
-        guard !remoteBytes.isEmpty else { return nil }
+        let localBytes = Self.bytes(of: local)
+        guard !remoteBytes.isEmpty, !localBytes.isEmpty else { return nil }
         return (ProxyProtocolWriter.Endpoint(address: remoteBytes, port: remotePort),
                 ProxyProtocolWriter.Endpoint(address: localBytes, port: localPort))
     }
@@ -71,8 +61,11 @@ final class ConnectionAddresses {
     /// The client address as `ip_hash` keys it.
     private(set) lazy var clientKey = ClientAddressKey(numericAddress: remoteIP)
     /// The client address's 4 or 16 bytes, as `allow` and `deny` match them (empty when unknown).
-    private(set) lazy var remoteBytes: [UInt8] = {
-        switch remote {
+    private(set) lazy var remoteBytes: [UInt8] = Self.bytes(of: remote)
+
+    /// An IP socket address's 4 or 16 bytes (empty for any other kind).
+    private static func bytes(of address: SocketAddress?) -> [UInt8] {
+        switch address {
         case .v4(let address)?:
             var raw = address.address.sin_addr
             return withUnsafeBytes(of: &raw) { Array($0) }
@@ -82,7 +75,7 @@ final class ConnectionAddresses {
         default:
             return []
         }
-    }()
+    }
 }
 
 @available(*, unavailable)

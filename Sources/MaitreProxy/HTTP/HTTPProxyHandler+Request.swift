@@ -127,17 +127,18 @@ extension HTTPProxyHandler {
                 respondLocally(status: .internalServerError, keepAlive: false, isHead: isHead)
                 return
             }
-            let upstreamSettings = runtime.snapshot.upstreams[upstreamIndex].upstream
             var balancing = runtime.startRequest(
                 upstream: upstreamIndex, client: addresses.clientKey,
-                hashKey: Self.hashKey(upstreamSettings.method, variables),
+                hashKey: Self.hashKey(runtime.snapshot.upstreams[upstreamIndex].upstream.method, variables),
                 nextUpstreamTries: location.settings.proxyNextUpstreamTries)
             var learnState: StickyLearnState?
-            if case .learn(let learn)? = upstreamSettings.sticky {
+            // Read in place: copying the upstream's settings would retain every field per request.
+            let sticky = runtime.snapshot.upstreams[upstreamIndex].upstream.sticky
+            if case .learn(let learn)? = sticky {
                 let (state, hint) = stickyLearnStart(learn, variables)
                 learnState = state
                 balancing.stickyHint = hint
-            } else if let sticky = upstreamSettings.sticky {
+            } else if let sticky {
                 balancing.stickyHint = StickySession.hint(sticky, variables)
             }
             let exchange = ProxyExchange(

@@ -128,13 +128,12 @@ extension LoopContext {
 
     /// The loop's table for the zone, made (or remade, when its size or timeout changed) on first use.
     func withStickyTable<Result>(_ learn: StickyLearn, _ body: (inout StickySessionTable) -> Result) -> Result {
-        var table = stickySessions.removeValue(forKey: learn.zone)
-            ?? StickySessionTable(capacity: learn.capacity, timeoutMilliseconds: learn.timeout.milliseconds)
-        if table.capacity != learn.capacity || table.timeoutMilliseconds != learn.timeout.milliseconds {
-            table = StickySessionTable(capacity: learn.capacity, timeoutMilliseconds: learn.timeout.milliseconds)
+        let fresh = StickySessionTable(capacity: learn.capacity, timeoutMilliseconds: learn.timeout.milliseconds)
+        if let table = stickySessions[learn.zone],
+            table.capacity != fresh.capacity || table.timeoutMilliseconds != fresh.timeoutMilliseconds
+        {
+            stickySessions[learn.zone] = fresh
         }
-        let result = body(&table)
-        stickySessions[learn.zone] = table
-        return result
+        return body(&stickySessions[learn.zone, default: fresh])
     }
 }

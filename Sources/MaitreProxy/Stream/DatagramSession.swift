@@ -108,15 +108,7 @@ final class DatagramSession {
         guard !state.isFinished else { return }
         let now = self.now
         lastActivity = now
-        var firstByte: Int64?
-        choice?.updateLast { attempt in
-            if attempt.firstByteNanoseconds < 0 {
-                attempt.firstByteNanoseconds = now - attempt.startedAt
-                firstByte = attempt.firstByteNanoseconds
-            }
-            attempt.bytesReceived += data.readableBytes
-        }
-        if let firstByte { choice?.reached(.header, runtime: runtime, nanoseconds: firstByte) }
+        choice?.received(data.readableBytes, at: now, runtime: runtime)
         bytesSent += data.readableBytes
         let actions = state.upstreamDatagram()
         for action in actions {
@@ -182,7 +174,7 @@ final class DatagramSession {
             joined.writeBuffer(&body)
             datagram = joined
         }
-        choice?.updateLast { $0.bytesSent += datagram.readableBytes }
+        choice?.sent(datagram.readableBytes)
         upstream.writeAndFlush(datagram, promise: nil)
     }
 
@@ -221,10 +213,7 @@ final class DatagramSession {
                 channel.close(promise: nil)
                 return
             }
-            choice?.updateLast { $0.connectNanoseconds = now - $0.startedAt }
-            if let connected = choice?.attempts.last?.connectNanoseconds {
-                choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
-            }
+            choice?.connected(at: now, runtime: runtime)
             upstream = channel
             headerPending = settings.proxyProtocol != .off
             run(state.connected())

@@ -90,8 +90,7 @@ struct DatagramSessionState {
     /// nginx's next upstream (`retry` says whether one may be tried); after one, the session waits for its end.
     mutating func upstreamFailed(retry: StreamSessionState.RetryInputs) -> [Action] {
         guard !isFinished, responses == 0 else { return [] }
-        let timedOut = retry.timeoutMilliseconds > 0 && retry.elapsedMilliseconds >= retry.timeoutMilliseconds
-        guard retry.enabled, retry.triesLeft > 0, !timedOut else { return finish(502) }
+        guard retry.allowsAnother else { return finish(502) }
         phase = .connecting
         return [.connect]
     }

@@ -103,23 +103,14 @@ final class StreamSession {
                 earlyBytes += buffer.readableBytes
                 early.append(buffer)
             case .relaying:
-                choice?.updateLast { $0.bytesSent += buffer.readableBytes }
+                choice?.sent(buffer.readableBytes)
                 upstreamHandler?.send(buffer)
             case .finished:
                 break
             }
         case .upstream:
             guard state.phase == .relaying else { return }
-            let now = lastActivity
-            var firstByte: Int64?
-            choice?.updateLast { attempt in
-                if attempt.firstByteNanoseconds < 0 {
-                    attempt.firstByteNanoseconds = now - attempt.startedAt
-                    firstByte = attempt.firstByteNanoseconds
-                }
-                attempt.bytesReceived += buffer.readableBytes
-            }
-            if let firstByte { choice?.reached(.header, runtime: runtime, nanoseconds: firstByte) }
+            choice?.received(buffer.readableBytes, at: lastActivity, runtime: runtime)
             bytesSent += buffer.readableBytes
             clientHandler?.send(buffer)
         }
@@ -251,10 +242,7 @@ final class StreamSession {
                 channel.close(promise: nil)
                 return
             }
-            choice?.updateLast { $0.connectNanoseconds = now - $0.startedAt }
-            if let connected = choice?.attempts.last?.connectNanoseconds {
-                choice?.reached(.connect, runtime: runtime, nanoseconds: connected)
-            }
+            choice?.connected(at: now, runtime: runtime)
             do {
                 let handler = StreamRelayHandler(session: self, side: .upstream)
                 try channel.pipeline.syncOperations.addHandler(handler)
@@ -287,7 +275,7 @@ final class StreamSession {
             upstream.write(ByteBuffer(bytes: header), promise: nil)
             early += header.count
         }
-        choice?.updateLast { $0.bytesSent += early }
+        choice?.sent(early)
         for buffer in self.early { upstream.write(buffer, promise: nil) }
         upstream.flush()
         self.early = []

@@ -49,6 +49,11 @@ struct StreamSessionState {
         var elapsedMilliseconds: Int64
         /// `proxy_next_upstream_timeout` (0: none).
         var timeoutMilliseconds: Int64
+
+        /// ngx_stream_proxy_next_upstream: another server may be tried.
+        var allowsAnother: Bool {
+            enabled && triesLeft > 0 && !(timeoutMilliseconds > 0 && elapsedMilliseconds >= timeoutMilliseconds)
+        }
     }
 
     let halfClose: Bool
@@ -100,9 +105,7 @@ struct StreamSessionState {
     /// A connect failed or timed out: the next server, or 502.
     mutating func connectFailed(_ retry: RetryInputs) -> [Action] {
         guard phase == .connecting else { return [] }
-        let timedOut = retry.timeoutMilliseconds > 0 && retry.elapsedMilliseconds >= retry.timeoutMilliseconds
-        guard retry.enabled, retry.triesLeft > 0, !timedOut else { return finish(502) }
-        return [.connect]
+        return retry.allowsAnother ? [.connect] : finish(502)
     }
 
     /// The upstream connection is up: relay, and pass on an end of input the client sent meanwhile.

@@ -57,8 +57,27 @@ struct StreamUpstreamChoice {
         selection = selecting
     }
 
+    /// The current attempt connected at `now`: `$upstream_connect_time`, and `least_time connect … inflight`.
+    mutating func connected(at now: Int64, runtime: LoopRuntime) {
+        guard !attempts.isEmpty else { return }
+        let elapsed = now - attempts[attempts.count - 1].startedAt
+        attempts[attempts.count - 1].connectNanoseconds = elapsed
+        reached(.connect, runtime: runtime, nanoseconds: elapsed)
+    }
+
+    /// `count` bytes came from the server at `now`: `$upstream_bytes_received`, and the first of them
+    /// `$upstream_first_byte_time` and `least_time first_byte … inflight`.
+    mutating func received(_ count: Int, at now: Int64, runtime: LoopRuntime) {
+        guard !attempts.isEmpty else { return }
+        let last = attempts.count - 1
+        attempts[last].bytesReceived += count
+        guard attempts[last].firstByteNanoseconds < 0 else { return }
+        attempts[last].firstByteNanoseconds = now - attempts[last].startedAt
+        reached(.header, runtime: runtime, nanoseconds: attempts[last].firstByteNanoseconds)
+    }
+
     /// `least_time … inflight`: the attempt connected, or its first byte came, `nanoseconds` after it began.
-    mutating func reached(_ step: LeastTimeMeasure, runtime: LoopRuntime, nanoseconds: Int64) {
+    private mutating func reached(_ step: LeastTimeMeasure, runtime: LoopRuntime, nanoseconds: Int64) {
         guard let held = peer, var selecting = selection else { return }
         runtime.leastTimeReached(step, held, upstream: upstreamIndex, &selecting, value: nanoseconds / 1_000_000)
         selection = selecting
@@ -73,17 +92,16 @@ struct StreamUpstreamChoice {
             timeoutMilliseconds: settings.nextUpstreamTimeout.milliseconds)
     }
 
-    /// Changes the current attempt's record.
-    mutating func updateLast(_ change: (inout StreamAttempt) -> Void) {
+    /// `count` bytes went to the server on the current attempt (`$upstream_bytes_sent`).
+    mutating func sent(_ count: Int) {
         guard !attempts.isEmpty else { return }
-        change(&attempts[attempts.count - 1])
+        attempts[attempts.count - 1].bytesSent += count
     }
 
     /// The current attempt ends now (its `$upstream_session_time`), unless it already did.
     mutating func endLast(at now: Int64) {
-        updateLast { attempt in
-            if attempt.sessionNanoseconds < 0 { attempt.sessionNanoseconds = now - attempt.startedAt }
-        }
+        guard let last = attempts.indices.last, attempts[last].sessionNanoseconds < 0 else { return }
+        attempts[last].sessionNanoseconds = now - attempts[last].startedAt
     }
 
     /// nginx's stream error-log context: `, client: …, server: …, upstream: "…", bytes from/to …`.
