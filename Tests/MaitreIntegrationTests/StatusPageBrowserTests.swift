@@ -48,8 +48,13 @@ final class StatusPageBrowserTests: ProxyTestCase {
         XCTAssertEqual(try browser.evaluate(
             "[...document.querySelectorAll('[data-upstream-card]')].map(e => e.dataset.upstreamCard).join(',')") as? String,
                        "app,static_files")
-        XCTAssertEqual(try state(a.address), "up")
-        XCTAssertEqual(try state(b.address), "up")
+        // Each peer is down until its own first check passes ("checking"); on a loaded machine one peer's first
+        // check can land a refresh later than the other's, so wait for the page to show both up.
+        for server in [a.address, b.address] {
+            let shownUp = try browser.waitFor(
+                "document.querySelector('tr[data-server=\"\(server)\"]')?.dataset.state === 'up'", timeout: 10)
+            XCTAssertTrue(shownUp, "\(server) shown up, not \(String(describing: try? state(server)))")
+        }
         XCTAssertTrue(try browser.waitFor(
             "document.querySelector('tr[data-server=\"127.0.0.1:1\"]')?.dataset.state === 'unhealthy'", timeout: 10))
         let rowText = try browser.evaluate(
