@@ -4,9 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    # curl is what the README's demo instructions use; chromium loads the status page in StatusPageBrowserTests.
+    # curl is what the README's demo instructions use; chromium loads the status page in StatusPageBrowserTests;
+    # redis-server is the shared store `sticky learn … sync` is tested against (StickySyncIntegrationTests
+    # start their own servers on free loopback ports; the package's own service is not used).
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl chromium redis-server >/dev/null
 fi
 
 swift build --build-tests

@@ -9,6 +9,9 @@ extension ConfigBuilder {
             case "server": try applyServer(directive)
             case "log_format":
                 try applyLogFormat(directive)
+            case "zone_sync_redis":
+                if zoneSync != nil { throw Self.duplicate(directive) }
+                zoneSync = try parseZoneSyncRedis(directive)
             case "check_shm_size":
                 // The check module's shared zone; maitred keeps verdicts in its process-wide registry. The size
                 // is checked as the module checks it (ngx_parse_size).
@@ -38,6 +41,10 @@ extension ConfigBuilder {
         try indexServerNames(into: &virtualServers)
         applyEndpointOptions(to: &virtualServers)
         http = HTTPConfiguration(upstreams: upstreams, servers: virtualServers)
+        if let use = stickySyncUse, zoneSync == nil {
+            throw ConfigError("\"sticky\" directive \"sync\" parameter requires \"zone_sync_redis\" in the http block", at: use)
+        }
+        http?.zoneSync = zoneSync
     }
 
     // MARK: server

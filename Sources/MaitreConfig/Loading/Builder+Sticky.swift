@@ -89,6 +89,7 @@ extension ConfigBuilder {
         var zone: (name: String, size: Int)?
         var timeout: TimeSpan?
         var afterHeaders = false
+        var sync = false
         for parameter in directive.arguments.dropFirst() {
             if parameter.hasPrefix("zone=") {
                 if zone != nil { throw directiveError("duplicate zone") }
@@ -131,6 +132,8 @@ extension ConfigBuilder {
                 lookup.append(variable)
             } else if parameter == "header" {
                 afterHeaders = true
+            } else if parameter == "sync" {
+                sync = true
             } else {
                 throw ConfigError("unknown parameter \"\(parameter)\"", at: directive.location)
             }
@@ -138,8 +141,10 @@ extension ConfigBuilder {
         if lookup.isEmpty { throw directiveError("\"lookup\" parameter is not specified") }
         if create.isEmpty { throw directiveError("\"create\" parameter is not specified") }
         guard let zone else { throw directiveError("\"zone\" parameter is not specified") }
-        return StickyLearn(
+        var learn = StickyLearn(
             create: create, lookup: lookup, zone: zone.name, capacity: max(1, zone.size / 128),
             timeout: timeout ?? .seconds(600), afterHeaders: afterHeaders)
+        learn.sync = sync
+        return learn
     }
 }

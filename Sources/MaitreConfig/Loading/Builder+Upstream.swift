@@ -201,6 +201,7 @@ extension ConfigBuilder {
                             at: directive.location)
                     }
                     stickyZones[learn.zone] = name
+                    if learn.sync, stickySyncUse == nil { stickySyncUse = directive.location }
                 }
             default:
                 throw ConfigError("\"\(directive.name)\" directive is not supported yet", at: directive.location)

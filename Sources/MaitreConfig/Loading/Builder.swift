@@ -27,6 +27,10 @@ final class ConfigBuilder {
     var streamSeen = false
     /// `sticky learn` zones by name, with the upstream that uses each.
     var stickyZones: [String: String] = [:]
+    /// Where the first `sticky learn … sync` was written (it needs `zone_sync_redis`).
+    var stickySyncUse: SourceLocation?
+    /// `zone_sync_redis` (http).
+    var zoneSync: ZoneSyncRedis?
     var stream: StreamConfiguration?
     /// `log_format`s defined so far (an `access_log` may only name one defined before it, as in nginx).
     var logFormats: [String: LogFormat] = ["combined": .combined]

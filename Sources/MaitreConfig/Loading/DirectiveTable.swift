@@ -80,6 +80,7 @@ enum DirectiveTable {
         "api": [DirectiveRule(contexts: [.location], arity: .counts([0, 1]))],
         "state": [DirectiveRule(contexts: [.upstream], arity: .counts([1]))],
         "sticky": [DirectiveRule(contexts: [.upstream], arity: .oneOrMore)],
+        "zone_sync_redis": [DirectiveRule(contexts: [.http], arity: .oneOrMore)],
         "allow": [DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .counts([1]))],
         "deny": [DirectiveRule(contexts: [.http, .server, .location, .stream, .streamServer], arity: .counts([1]))],
         "check_shm_size": [DirectiveRule(contexts: [.http], arity: .counts([1]))],

@@ -4,6 +4,8 @@ public struct HTTPConfiguration: Sendable {
     /// Explicit `upstream` blocks, and the implicit ones `proxy_pass http://host:port` creates, in definition order.
     public var upstreams: [Upstream]
     public var servers: [VirtualServer]
+    /// `zone_sync_redis`: where `sticky learn … sync` sessions are shared (nil: not configured).
+    public var zoneSync: ZoneSyncRedis?
 
     public init(upstreams: [Upstream], servers: [VirtualServer]) {
         self.upstreams = upstreams

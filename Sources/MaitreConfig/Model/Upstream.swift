@@ -168,6 +168,8 @@ public struct StickyLearn: Sendable, Equatable {
     public var timeout: TimeSpan
     /// `header`: learnt when the response head arrives rather than when the request ends.
     public var afterHeaders: Bool
+    /// `sync`: sessions are shared with other maitred instances through `zone_sync_redis`.
+    public var sync = false
 
     public init(
         create: [StickyCreateSource], lookup: [Variable], zone: String, capacity: Int, timeout: TimeSpan,

@@ -119,6 +119,7 @@ extension LoopContext {
         let now = Int64(eventLoop.now.uptimeNanoseconds / 1_000_000)
         let change = withStickyTable(learn) { $0.learn(session, serverID: serverID, create: create, now: now) }
         guard case .share(let id, let lastUsed) = change else { return }
+        if learn.sync { stickySync?.share(zone: learn.zone, session: session, serverID: id) }
         for sibling in siblings where sibling.eventLoop !== eventLoop {
             sibling.eventLoop.execute {
                 sibling.value.withStickyTable(learn) { $0.adopt(session, serverID: id, lastUsed: lastUsed) }

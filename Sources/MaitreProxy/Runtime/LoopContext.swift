@@ -56,6 +56,8 @@ final class LoopContext {
     var stickySessions: [String: StickySessionTable] = [:]
     /// Every loop's context (this one's included): where what this loop learns is told.
     var siblings: [NIOLoopBound<LoopContext>] = []
+    /// Where `sticky learn … sync` zones tell other instances what this loop learnt (the process's).
+    var stickySync: StickySyncClient?
     /// This loop's request counters for every live registry record: they outlive reloads that keep the record,
     /// and the registry sums them over the loops when asked.
     private var peerCounters: [PeerRecordID: PeerCounters] = [:]

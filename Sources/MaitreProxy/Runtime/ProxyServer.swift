@@ -29,6 +29,8 @@ public final class ProxyServer: Sendable {
     private let installQueue = DispatchQueue(label: "maitre.resolution-install")
     /// Every access-log file, opened before the configuration that names it is served.
     private let accessLogs: AccessLogFiles
+    /// `sticky learn … sync`'s link to the other instances (through `zone_sync_redis`).
+    let stickySync: StickySyncClient
 
     private struct State {
         var loops: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
@@ -51,6 +53,7 @@ public final class ProxyServer: Sendable {
         self.state = NIOLockedValueBox(State())
         self.resolution = ResolutionService(loop: group.next(), log: log)
         self.accessLogs = AccessLogFiles(errorLog: log)
+        self.stickySync = StickySyncClient(eventLoop: group.next(), log: log)
         resolution.onChange { [weak self] in
             guard let self else { return }
             self.installQueue.async { self.installResolvedAnswers() }
@@ -89,11 +92,12 @@ public final class ProxyServer: Sendable {
         let statsTable = ConnectionStatsTable(loopCount: all.count)
         let loops = try registry.start(snapshot) { peers in
             try all.enumerated().map { index, loop in
-                try loop.submit { [log, registry] in
+                try loop.submit { [log, registry, stickySync] in
                     let context = LoopContext(
                         snapshot: snapshot, eventLoop: loop, log: log, index: index, loopCount: all.count,
                         peers: peers, statsTable: statsTable)
                     context.registry = registry
+                    context.stickySync = stickySync
                     context.prepareAccessLogs(writers, metrics: snapshot.configuration.hasMetricsPage)
                     return NIOLoopBound(context, eventLoop: loop)
                 }.wait()
@@ -111,6 +115,7 @@ public final class ProxyServer: Sendable {
             throw error
         }
         resolution.sync(snapshot.configuration)
+        stickySync.configure(snapshot.configuration, loops: loops)
     }
 
     /// Serves `snapshot` from now on: binds new endpoints first (a failure leaves everything as it was), installs
@@ -141,6 +146,7 @@ public final class ProxyServer: Sendable {
         }
         adoptListeners(opened, for: snapshot)
         resolution.sync(snapshot.configuration)
+        stickySync.configure(snapshot.configuration, loops: state.withLockedValue { Array($0.loops.values) })
     }
 
     private func openListeners(for snapshot: ProxySnapshot) throws {
@@ -270,6 +276,7 @@ public final class ProxyServer: Sendable {
     public func shutdownGracefully(timeout: TimeAmount) {
         registry.stopHealthChecks()
         resolution.stop()
+        stickySync.stop()
         let (listeners, loops) = takeEverything()
         for channel in listeners { try? channel.close().wait() }
         let deadline = NIODeadline.now() + timeout
@@ -292,6 +299,7 @@ public final class ProxyServer: Sendable {
     public func shutdownNow() {
         registry.stopHealthChecks()
         resolution.stop()
+        stickySync.stop()
         let (listeners, loops) = takeEverything()
         for channel in listeners { channel.close(promise: nil) }
         for bound in loops { bound.eventLoop.execute { bound.value.closeAll() } }

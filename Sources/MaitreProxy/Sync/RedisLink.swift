@@ -1,0 +1,180 @@
+import MaitreConfig
+import MaitreWire
+import NIOCore
+import NIOPosix
+
+/// One connection to Redis that keeps itself open: `RedisLinkState` decides, this runs its actions on
+/// `eventLoop` (every method must be called there). What the link is for (commands, or subscribed messages)
+/// is the owner's: it hears `onReady`, each reply or message (`onValue`) and `onLost`.
+final class RedisLink {
+    let eventLoop: any EventLoop
+    private let setting: ZoneSyncRedis
+    private let log: ErrorLog
+    private var machine: RedisLinkState
+    private var channel: (any Channel)?
+    /// Bumped for every connection, so a late event of an old one is ignored.
+    private var generation = 0
+    private var retryTask: Scheduled<Void>?
+
+    var onReady: () -> Void = {}
+    var onValue: (RESPValue) -> Void = { _ in }
+    var onLost: () -> Void = {}
+
+    init(role: String, handshake: [[UInt8]], setting: ZoneSyncRedis, eventLoop: any EventLoop, log: ErrorLog) {
+        self.eventLoop = eventLoop
+        self.setting = setting
+        self.log = log
+        self.machine = RedisLinkState(name: "redis \(setting.address) (\(role))", handshake: handshake)
+    }
+
+    var isReady: Bool { machine.isReady }
+
+    /// True when a command written now would go out without piling up behind a slow server.
+    var isWritable: Bool { machine.isReady && (channel?.isWritable ?? false) }
+
+    func start() { run(machine.start()) }
+
+    func stop() {
+        retryTask?.cancel()
+        retryTask = nil
+        run(machine.stop())
+    }
+
+    /// Writes commands (RESP-encoded) on a ready link; the owner counts the replies it expects.
+    func send(_ commands: [[UInt8]]) {
+        guard let channel, machine.isReady else { return }
+        write(commands, to: channel)
+    }
+
+    private func run(_ actions: [RedisLinkState.Action]) {
+        for action in actions {
+            switch action {
+            case .connect: connect()
+            case .send(let commands):
+                if let channel { write(commands, to: channel) }
+            case .close:
+                channel?.close(promise: nil)
+            case .retry(let milliseconds):
+                retryTask = eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { [self] in
+                    retryTask = nil
+                    run(machine.retryTimerFired())
+                }
+            case .log(let level, let message): log.log(level, message)
+            case .becameReady: onReady()
+            case .deliver(let value): onValue(value)
+            case .lost: onLost()
+            }
+        }
+    }
+
+    private func write(_ commands: [[UInt8]], to channel: any Channel) {
+        var buffer = channel.allocator.buffer(capacity: commands.reduce(0) { $0 + $1.count })
+        for command in commands { buffer.writeBytes(command) }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func connect() {
+        generation += 1
+        let generation = generation
+        let address: SocketAddress
+        do {
+            switch setting.address {
+            case .tcp(let resolved): address = try SocketAddress(ipAddress: resolved.ip, port: resolved.port)
+            case .unix(let path): address = try SocketAddress(unixDomainSocketPath: path)
+            }
+        } catch {
+            run(machine.connectFailed("\(error)"))
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.milliseconds(setting.connectTimeout.milliseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler(link: bound, generation: generation))
+                }
+            }
+            .connect(to: address)
+            .whenComplete { result in
+                let link = bound.value
+                guard link.generation == generation else {
+                    if case .success(let channel) = result { channel.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let channel):
+                    link.channel = channel
+                    link.run(link.machine.connected())
+                case .failure(let error):
+                    link.run(link.machine.connectFailed(Self.reason(error)))
+                }
+            }
+    }
+
+    fileprivate func received(_ values: [RESPValue], generation: Int) {
+        guard generation == self.generation else { return }
+        for value in values { run(machine.received(value)) }
+    }
+
+    fileprivate func refused(_ error: RESPError, generation: Int) {
+        guard generation == self.generation else { return }
+        run(machine.protocolError(error.description))
+    }
+
+    fileprivate func closed(generation: Int) {
+        guard generation == self.generation, channel != nil else { return }
+        channel = nil
+        run(machine.closed())
+    }
+
+    /// nginx's words for a failed connect: `111: Connection refused`, `110: Connection timed out`.
+    private static func reason(_ error: any Error) -> String {
+        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+            return "110: Connection timed out"
+        }
+        if let connectionError = error as? NIOConnectionError {
+            for attempt in connectionError.connectionErrors {
+                if let io = attempt.error as? IOError { return "\(io.errnoCode): \(io.localizedErrnoDescription)" }
+            }
+        }
+        if let io = error as? IOError { return "\(io.errnoCode): \(io.localizedErrnoDescription)" }
+        return "\(error)"
+    }
+}
+
+/// Decodes what Redis sends and hands whole values to the link; refused bytes close the connection.
+private final class RedisReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let link: NIOLoopBound<RedisLink>
+    private let generation: Int
+    private var decoder = RESPDecoder()
+    private var failed = false
+
+    init(link: NIOLoopBound<RedisLink>, generation: Int) {
+        self.link = link
+        self.generation = generation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let buffer = unwrapInboundIn(data)
+        do {
+            let values = try decoder.feed(buffer.readableBytesView)
+            if !values.isEmpty { link.value.received(values, generation: generation) }
+        } catch {
+            failed = true
+            link.value.refused(error, generation: generation)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        link.value.closed(generation: generation)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,193 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MaitreConfig
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// `sticky learn … sync` through a real redis-server: what one maitred instance learns, the others follow (at
+/// once by PUBLISH, and by reading the keys when an instance starts or reconnects); Redis going away never
+/// stops proxying; a hostile "Redis" never takes the proxy down.
+final class StickySyncIntegrationTests: XCTestCase {
+    var group: MultiThreadedEventLoopGroup!
+    var backends: [ScriptedBackend] = []
+    var harnesses: [ProxyHarness] = []
+
+    override func setUp() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    override func tearDown() {
+        for harness in harnesses { harness.stop() }
+        for backend in backends { backend.channel.close(promise: nil) }
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Three backends; each sets `sess=NAME-N` on `/login/N` and answers its name.
+    private func startBackends() throws {
+        backends = try ["a", "b", "c"].map { name in
+            try ScriptedBackend(group: group) { path in
+                var cookie = ""
+                if path.hasPrefix("/login/") { cookie = "Set-Cookie: sess=\(name)-\(path.dropFirst(7)); Path=/\r\n" }
+                return [.write(Array("HTTP/1.1 200 OK\r\n\(cookie)Content-Length: 1\r\n\r\n\(name)".utf8))]
+            }
+        }
+    }
+
+    private func config(redis: String, extra: String = "") -> String {
+        """
+        http {
+            access_log off;
+            zone_sync_redis \(redis) prefix=test:\(extra);
+            upstream app {
+                \(backends.map { "server \($0.address);" }.joined(separator: " "))
+                sticky learn create=$upstream_cookie_sess lookup=$cookie_sess zone=sessions:1m timeout=1h sync;
+            }
+            server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+        }
+        """
+    }
+
+    /// Logs in through `harness`: the session id and the backend that made it.
+    private func login(_ harness: ProxyHarness, _ number: Int) throws -> (session: String, owner: String) {
+        let response = try harness.get("/login/\(number)")
+        XCTAssertEqual(response.status, 200)
+        return ("\(response.text)-\(number)", response.text)
+    }
+
+    private func follows(_ harness: ProxyHarness, _ session: String, _ owner: String, times: Int = 12) throws -> Bool {
+        for index in 0..<times {
+            let response = try harness.get("/page\(index)", headers: [("Cookie", "sess=\(session)")])
+            if response.status != 200 || response.text != owner { return false }
+        }
+        return true
+    }
+
+    func testInstancesFollowWhatAnotherLearntAndANewInstanceReadsItAtStart() throws {
+        let redis = try TestRedis()
+        try startBackends()
+        let text = config(redis: redis.address)
+        harnesses = [try ProxyHarness(text, workers: 2), try ProxyHarness(text, workers: 2)]
+        // Both instances have subscribed once a learning crosses: log in until one does (the first may come
+        // before the second instance's subscription).
+        var first = try login(harnesses[0], 0)
+        XCTAssertTrue(pollUntil(timeout: 10) { (try? self.follows(self.harnesses[1], first.session, first.owner, times: 1)) == true },
+                      "instance 2 follows a session instance 1 learnt")
+        // Sessions learnt on either instance are followed by the other on every loop, without a wait beyond the
+        // PUBLISH: ten logins, alternating, each checked at once on the other instance (after a short settle).
+        var sessions: [(session: String, owner: String)] = []
+        for number in 1...10 {
+            let learntOn = number % 2
+            sessions.append(try login(harnesses[learntOn], number))
+        }
+        XCTAssertTrue(pollUntil(timeout: 5) {
+            sessions.enumerated().allSatisfy { index, session in
+                (try? self.follows(self.harnesses[(index + 2) % 2], session.session, session.owner, times: 1)) == true
+            }
+        })
+        for (index, session) in sessions.enumerated() {
+            XCTAssertTrue(try follows(harnesses[(index + 2) % 2], session.session, session.owner), "\(session)")
+        }
+        // The owners differ (the method balanced the logins), so following is not luck.
+        XCTAssertGreaterThan(Set(sessions.map(\.owner)).count, 1)
+        // Redis holds each session with the owner's server ID (the MD5 of its address) and the zone's timeout.
+        first = sessions[0]
+        let ownerAddress = try XCTUnwrap(backends.first { $0.address.hasSuffix(":\(try port(of: first.owner))") }).address
+        let value = try redis.command(["GET", "test:sticky:sessions:\(first.session)"])
+        XCTAssertTrue(value.hasSuffix(" " + md5Hex(ownerAddress)), value)
+        let ttl = Int(try redis.command(["PTTL", "test:sticky:sessions:\(first.session)"])) ?? -1
+        XCTAssertGreaterThan(ttl, 3_500_000)
+        XCTAssertLessThanOrEqual(ttl, 3_600_000)
+
+        // A third instance started now reads the zone from Redis: it follows every session at once.
+        let late = try ProxyHarness(text, workers: 2)
+        harnesses.append(late)
+        XCTAssertTrue(pollUntil(timeout: 5) { (try? self.follows(late, sessions[9].session, sessions[9].owner, times: 1)) == true })
+        for session in sessions { XCTAssertTrue(try follows(late, session.session, session.owner), "\(session)") }
+    }
+
+    func testRedisOutageKeepsProxyingAndSyncComesBack() throws {
+        let redis = try TestRedis()
+        try startBackends()
+        let text = config(redis: redis.address)
+        let a = try ProxyHarness(text, workers: 1, logFileLevel: .notice)
+        let b = try ProxyHarness(text, workers: 1)
+        harnesses = [a, b]
+        let before = try login(a, 0)
+        XCTAssertTrue(pollUntil(timeout: 10) { (try? self.follows(b, before.session, before.owner, times: 1)) == true })
+
+        redis.kill()
+        // Proxying goes on: logins and follow-ups on one instance work from its own table.
+        for number in 1...20 {
+            let session = try login(a, number)
+            XCTAssertTrue(try follows(a, session.session, session.owner, times: 2))
+        }
+        XCTAssertTrue(pollUntil(timeout: 5) {
+            let log = readFile(a.errorLogPath) ?? ""
+            return log.contains("[error]")
+                && log.contains("zone_sync_redis: connection to redis \(redis.address) (commands) was closed, retrying")
+                && log.contains("zone_sync_redis: connection to redis \(redis.address) (subscriber) was closed, retrying")
+        }, readFile(a.errorLogPath) ?? "")
+        // The links retry (connect() is refused meanwhile) without a line per retry: one line per link.
+        Thread.sleep(forTimeInterval: 1)
+        let log = readFile(a.errorLogPath) ?? ""
+        XCTAssertEqual(log.components(separatedBy: "zone_sync_redis: ").count - 1, 2, log)
+        // An instance started while Redis is away starts and serves, and says why it cannot share.
+        let c = try ProxyHarness(text, workers: 1, logFileLevel: .notice)
+        harnesses.append(c)
+        XCTAssertEqual(try c.get("/").status, 200)
+        XCTAssertTrue(pollUntil(timeout: 5) {
+            (readFile(c.errorLogPath) ?? "").contains(
+                "zone_sync_redis: connect() to redis \(redis.address) (commands) failed (111: Connection refused), retrying")
+        }, readFile(c.errorLogPath) ?? "")
+
+        // Redis comes back (empty: no persistence): the links reconnect and new learnings cross again.
+        try redis.start()
+        XCTAssertTrue(pollUntil(timeout: 15) { (readFile(a.errorLogPath) ?? "").contains("again") })
+        var crossed: (session: String, owner: String)?
+        XCTAssertTrue(pollUntil(timeout: 15) {
+            guard let session = try? self.login(a, 100 + Int.random(in: 0..<1000)) else { return false }
+            crossed = session
+            return (try? self.follows(b, session.session, session.owner, times: 1)) == true
+        }, "a session learnt after the outage reaches the other instance")
+        if let crossed { XCTAssertTrue(try follows(b, crossed.session, crossed.owner)) }
+    }
+
+    func testAuthAndDatabaseAreUsed() throws {
+        let redis = try TestRedis(arguments: ["--requirepass", "s3cret"])
+        try startBackends()
+        let text = config(redis: redis.address, extra: " password=s3cret db=3")
+        harnesses = [try ProxyHarness(text), try ProxyHarness(text)]
+        var session: (session: String, owner: String)?
+        XCTAssertTrue(pollUntil(timeout: 10) {
+            guard let learnt = try? self.login(self.harnesses[0], Int.random(in: 0..<100_000)) else { return false }
+            session = learnt
+            return (try? self.follows(self.harnesses[1], learnt.session, learnt.owner, times: 1)) == true
+        })
+        let learnt = try XCTUnwrap(session)
+        XCTAssertEqual(try redis.command(["-n", "3", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "1")
+        XCTAssertEqual(try redis.command(["-n", "0", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "0")
+    }
+
+    private func port(of name: String) throws -> Int {
+        let index = try XCTUnwrap(["a", "b", "c"].firstIndex(of: name))
+        return backends[index].port
+    }
+
+    private func md5Hex(_ text: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try? process.run()
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    }
+}
