@@ -8,7 +8,7 @@ final class ZoneSyncConfigTests: ConfigTestCase {
 
     func testSettingAndSyncZone() throws {
         let http = try XCTUnwrap(loadHTTP("""
-            zone_sync_redis 127.0.0.1:7000 db=2 password=pw prefix=site: connect_timeout=250ms;
+            zone_sync_redis 127.0.0.1:7000 db=2 password=pw prefix=site: connect_timeout=250ms timeout=2s;
             upstream a { server 127.0.0.1:1; \(learn) sync; }
             """))
         let setting = try XCTUnwrap(http.zoneSync)
@@ -17,6 +17,7 @@ final class ZoneSyncConfigTests: ConfigTestCase {
         XCTAssertEqual(setting.password, "pw")
         XCTAssertEqual(setting.prefix, "site:")
         XCTAssertEqual(setting.connectTimeout.milliseconds, 250)
+        XCTAssertEqual(setting.timeout.milliseconds, 2000)
         guard case .learn(let learnt)? = http.upstreams.first?.sticky else { return XCTFail("learn") }
         XCTAssertTrue(learnt.sync)
 
@@ -26,6 +27,7 @@ final class ZoneSyncConfigTests: ConfigTestCase {
         XCTAssertNil(defaults.password)
         XCTAssertEqual(defaults.prefix, "maitred:")
         XCTAssertEqual(defaults.connectTimeout.milliseconds, 1000)
+        XCTAssertEqual(defaults.timeout.milliseconds, 5000)
         XCTAssertEqual(loadHTTP("zone_sync_redis unix:/run/redis.sock;")?.zoneSync?.address, .unix("/run/redis.sock"))
         guard case .learn(let unsynced)? = loadHTTP("upstream a { server 127.0.0.1:1; \(learn); }")?.upstreams.first?.sticky
         else { return XCTFail("learn") }

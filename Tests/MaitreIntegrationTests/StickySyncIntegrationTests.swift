@@ -45,7 +45,11 @@ final class StickySyncIntegrationTests: XCTestCase {
                 \(backends.map { "server \($0.address);" }.joined(separator: " "))
                 sticky learn create=$upstream_cookie_sess lookup=$cookie_sess zone=sessions:1m timeout=1h sync;
             }
-            server { listen 127.0.0.1:PROXY_PORT; location / { proxy_pass http://app; } }
+            server {
+                listen 127.0.0.1:PROXY_PORT;
+                location / { proxy_pass http://app; }
+                location = /metrics { metrics; }
+            }
         }
         """
     }
@@ -106,6 +110,11 @@ final class StickySyncIntegrationTests: XCTestCase {
         harnesses.append(late)
         XCTAssertTrue(pollUntil(timeout: 5) { (try? self.follows(late, sessions[9].session, sessions[9].owner, times: 1)) == true })
         for session in sessions { XCTAssertTrue(try follows(late, session.session, session.owner), "\(session)") }
+        // The metrics say so: every link up, what was published, heard and read.
+        for harness in harnesses { XCTAssertEqual(try metric(harness, "maitred_sticky_sync_up"), 1) }
+        XCTAssertGreaterThanOrEqual(try metric(late, #"maitred_sticky_sync_sessions_total{event="loaded"}"#) ?? 0, 11)
+        XCTAssertGreaterThanOrEqual(try metric(harnesses[1], #"maitred_sticky_sync_sessions_total{event="received"}"#) ?? 0, 5)
+        XCTAssertGreaterThanOrEqual(try metric(harnesses[1], #"maitred_sticky_sync_sessions_total{event="published"}"#) ?? 0, 5)
     }
 
     func testRedisOutageKeepsProxyingAndSyncComesBack() throws {
@@ -134,6 +143,8 @@ final class StickySyncIntegrationTests: XCTestCase {
         Thread.sleep(forTimeInterval: 1)
         let log = readFile(a.errorLogPath) ?? ""
         XCTAssertEqual(log.components(separatedBy: "zone_sync_redis: ").count - 1, 2, log)
+        XCTAssertEqual(try metric(a, "maitred_sticky_sync_up"), 0)
+        XCTAssertGreaterThanOrEqual(try metric(a, #"maitred_sticky_sync_sessions_total{event="dropped"}"#) ?? 0, 20)
         // An instance started while Redis is away starts and serves, and says why it cannot share.
         let c = try ProxyHarness(text, workers: 1, logFileLevel: .notice)
         harnesses.append(c)
@@ -169,6 +180,52 @@ final class StickySyncIntegrationTests: XCTestCase {
         let learnt = try XCTUnwrap(session)
         XCTAssertEqual(try redis.command(["-n", "3", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "1")
         XCTAssertEqual(try redis.command(["-n", "0", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "0")
+    }
+
+    /// A hostile "Redis" (garbage, oversized values, forged messages and pages naming real and unknown servers,
+    /// silence, tiny pieces) for about 4 s, with fixed seeds: proxying goes on without a failed request, the
+    /// links keep reconnecting, and a reload that names a real Redis makes sync work again.
+    func testHostileRedisNeverTakesTheProxyDown() throws {
+        try startBackends()
+        let serverIDs = backends.map { md5Hex($0.address) } + ["0123456789abcdef0123456789abcdef"]
+        let hostile = try HostileRedis(group: group, seed: 0xBAD_2ED1, zoneChannel: "test:sticky:sessions", serverIDs: serverIDs)
+        defer { hostile.stop() }
+        let a = try ProxyHarness(config(redis: hostile.address, extra: " timeout=1s connect_timeout=200ms"), workers: 2)
+        harnesses = [a]
+        let deadline = Date().addingTimeInterval(4)
+        var requests = 0
+        var number = 0
+        while Date() < deadline && requests < 20_000 {
+            number += 1
+            let session = try login(a, number)
+            XCTAssertEqual(try a.get("/page", headers: [("Cookie", "sess=\(session.session)")]).status, 200)
+            // Forged sessions: whatever a forged message made of them, the request is served.
+            XCTAssertEqual(try a.get("/forged", headers: [("Cookie", "sess=s\(number % 50)")]).status, 200)
+            requests += 3
+        }
+        XCTAssertGreaterThan(hostile.connections, 6, "the links kept reconnecting")
+        XCTAssertGreaterThan(requests, 100)
+        let forged = try metric(a, #"maitred_sticky_sync_sessions_total{event="received"}"#) ?? 0
+        XCTAssertGreaterThan(forged, 0, "forged messages reached the tables")
+        print("hostile redis: \(hostile.connections) connections, \(requests) requests, \(forged) forged sessions taken")
+
+        // Pointed at a real Redis by a reload, instances share again.
+        let redis = try TestRedis()
+        let text = config(redis: redis.address)
+        try a.reload(text)
+        let b = try ProxyHarness(text, workers: 2)
+        harnesses.append(b)
+        XCTAssertTrue(pollUntil(timeout: 10) {
+            guard let learnt = try? self.login(a, 1_000_000 + Int.random(in: 0..<1000)) else { return false }
+            return (try? self.follows(b, learnt.session, learnt.owner, times: 1)) == true
+        })
+    }
+
+    /// A series' value on the instance's metrics page.
+    private func metric(_ harness: ProxyHarness, _ series: String) throws -> Int? {
+        let page = try harness.get("/metrics").text
+        guard let line = page.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }) else { return nil }
+        return Int(line.dropFirst(series.count + 1))
     }
 
     private func port(of name: String) throws -> Int {

@@ -11,28 +11,28 @@ final class RedisLinkStateTests: XCTestCase {
     private let select = RESPCommand.encode(["SELECT", "3"])
 
     func testHandshakeThenServe() {
-        var link = RedisLinkState(name: "redis x", handshake: [auth, select])
+        var link = RedisLinkState(name: "redis x", handshake: [auth, select], timeout: 5000)
         XCTAssertEqual(link.start(), [.connect])
         XCTAssertEqual(link.start(), [], "started once")
-        XCTAssertEqual(link.connected(), [.send([auth, select])])
-        XCTAssertEqual(link.received(.simpleString(Array("OK".utf8))), [])
+        XCTAssertEqual(link.connected(now: 0), [.send([auth, select])])
+        XCTAssertEqual(link.received(.simpleString(Array("OK".utf8)), now: 0), [])
         XCTAssertFalse(link.isReady)
-        XCTAssertEqual(link.received(.simpleString(Array("OK".utf8))), [.becameReady])
+        XCTAssertEqual(link.received(.simpleString(Array("OK".utf8)), now: 0), [.becameReady])
         XCTAssertTrue(link.isReady)
-        XCTAssertEqual(link.received(.integer(1)), [.deliver(.integer(1))])
+        XCTAssertEqual(link.received(.integer(1), now: 0), [.deliver(.integer(1))])
     }
 
     func testNoHandshakeIsReadyOnConnect() {
-        var link = RedisLinkState(name: "redis x", handshake: [])
+        var link = RedisLinkState(name: "redis x", handshake: [], timeout: 5000)
         _ = link.start()
-        XCTAssertEqual(link.connected(), [.becameReady])
+        XCTAssertEqual(link.connected(now: 0), [.becameReady])
     }
 
     func testRefusedHandshakeClosesAndRetries() {
-        var link = RedisLinkState(name: "redis x", handshake: [auth])
+        var link = RedisLinkState(name: "redis x", handshake: [auth], timeout: 5000)
         _ = link.start()
-        _ = link.connected()
-        XCTAssertEqual(link.received(.error(Array("WRONGPASS invalid".utf8))), [
+        _ = link.connected(now: 0)
+        XCTAssertEqual(link.received(.error(Array("WRONGPASS invalid".utf8)), now: 0), [
             .close, .log(.error, "zone_sync_redis: redis x refused the handshake: WRONGPASS invalid, retrying"),
             .retry(afterMilliseconds: 100),
         ])
@@ -42,9 +42,9 @@ final class RedisLinkStateTests: XCTestCase {
 
     /// Failures double the wait up to 5 s; only the first of an outage is logged, and the recovery once.
     func testBackoffAndOneLinePerOutage() {
-        var link = RedisLinkState(name: "redis x", handshake: [])
+        var link = RedisLinkState(name: "redis x", handshake: [], timeout: 5000)
         _ = link.start()
-        _ = link.connected()
+        _ = link.connected(now: 0)
         XCTAssertEqual(link.closed(), [
             .lost, .log(.error, "zone_sync_redis: connection to redis x was closed, retrying"), .retry(afterMilliseconds: 100),
         ])
@@ -57,20 +57,61 @@ final class RedisLinkStateTests: XCTestCase {
         }
         XCTAssertEqual(waits, [200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000])
         _ = link.retryTimerFired()
-        XCTAssertEqual(link.connected(), [.log(.notice, "connected to redis x again"), .becameReady])
+        XCTAssertEqual(link.connected(now: 0), [.log(.notice, "connected to redis x again"), .becameReady])
         // A new outage is logged again, and starts from the shortest wait.
         XCTAssertEqual(link.closed().count, 3)
     }
 
-    func testProtocolErrorAndStop() {
-        var link = RedisLinkState(name: "redis x", handshake: [])
+    /// Replies go to the owner in order; a PING's answer is the link's own; pushed messages answer nothing.
+    func testPingsKeepAnIdleLinkCheckedAndSilenceEndsIt() {
+        var link = RedisLinkState(name: "redis x", handshake: [], timeout: 4000)
         _ = link.start()
-        _ = link.connected()
+        _ = link.connected(now: 0)
+        XCTAssertEqual(link.tick(now: 1000), [], "not idle for half the timeout yet")
+        XCTAssertEqual(link.tick(now: 2000), [.send([RedisLinkState.ping])])
+        link.sent(1, now: 2100)
+        let push = RESPValue.array([.bulk(Array("pmessage".utf8)), .bulk([]), .bulk([]), .bulk([])])
+        XCTAssertEqual(link.received(push, now: 2200), [.deliver(push)], "a push pops nothing")
+        XCTAssertEqual(link.received(.simpleString(Array("PONG".utf8)), now: 2300), [], "the PING's answer")
+        XCTAssertEqual(link.received(.integer(1), now: 2400), [.deliver(.integer(1))], "the owner's answer")
+        XCTAssertEqual(link.awaitedCount, 0)
+        XCTAssertTrue(link.acceptsCommands)
+        // A command left unanswered for the timeout ends the connection.
+        link.sent(2, now: 3000)
+        XCTAssertEqual(link.tick(now: 6000), [])
+        XCTAssertEqual(link.tick(now: 7000), [
+            .close, .lost, .log(.error, "zone_sync_redis: redis x did not answer in 4000 ms, retrying"),
+            .retry(afterMilliseconds: 100),
+        ])
+        // A handshake left unanswered too.
+        var silent = RedisLinkState(name: "redis y", handshake: [auth], timeout: 4000)
+        _ = silent.start()
+        _ = silent.connected(now: 0)
+        XCTAssertEqual(silent.tick(now: 3999), [])
+        XCTAssertEqual(silent.tick(now: 4000).first, .close)
+    }
+
+    func testAFullLinkRefusesCommands() {
+        var link = RedisLinkState(name: "redis x", handshake: [], timeout: 4000)
+        _ = link.start()
+        _ = link.connected(now: 0)
+        link.sent(RedisLinkState.maxAwaited - 1, now: 0)
+        XCTAssertTrue(link.acceptsCommands)
+        link.sent(1, now: 0)
+        XCTAssertFalse(link.acceptsCommands)
+        _ = link.received(.integer(0), now: 1)
+        XCTAssertTrue(link.acceptsCommands)
+    }
+
+    func testProtocolErrorAndStop() {
+        var link = RedisLinkState(name: "redis x", handshake: [], timeout: 5000)
+        _ = link.start()
+        _ = link.connected(now: 0)
         XCTAssertEqual(link.protocolError("unexpected byte"), [.log(.error, "redis x sent an invalid reply: unexpected byte"), .close])
         XCTAssertEqual(link.closed().first, .lost)
         XCTAssertEqual(link.stop(), [], "waiting: nothing open to close")
         XCTAssertEqual(link.retryTimerFired(), [], "stopped for good")
-        XCTAssertEqual(link.received(.integer(1)), [])
+        XCTAssertEqual(link.received(.integer(1), now: 0), [])
     }
 
     /// Command replies are matched to what they answer in order; SCAN pages are read defensively.

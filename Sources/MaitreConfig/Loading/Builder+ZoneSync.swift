@@ -1,5 +1,5 @@
 extension ConfigBuilder {
-    /// `zone_sync_redis ADDRESS [db=N] [password=TEXT] [prefix=TEXT] [connect_timeout=TIME]`: ADDRESS is
+    /// `zone_sync_redis ADDRESS [db=N] [password=TEXT] [prefix=TEXT] [connect_timeout=TIME] [timeout=TIME]`: ADDRESS is
     /// `HOST[:PORT]` (port 6379 unless written; a name is resolved now, its first address used) or `unix:PATH`.
     func parseZoneSyncRedis(_ directive: Directive) throws(ConfigError) -> ZoneSyncRedis {
         let written = directive.arguments[0]
@@ -38,6 +38,11 @@ extension ConfigBuilder {
                     throw invalid
                 }
                 setting.connectTimeout = timeout
+            } else if parameter.hasPrefix("timeout=") {
+                guard let timeout = Units.milliseconds(String(parameter.dropFirst(8))), timeout.milliseconds > 0 else {
+                    throw invalid
+                }
+                setting.timeout = timeout
             } else {
                 throw invalid
             }

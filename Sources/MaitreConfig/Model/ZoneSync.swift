@@ -1,4 +1,4 @@
-/// `zone_sync_redis ADDRESS [db=N] [password=TEXT] [prefix=TEXT] [connect_timeout=TIME];` (http, ours): the Redis
+/// `zone_sync_redis ADDRESS [db=N] [password=TEXT] [prefix=TEXT] [connect_timeout=TIME] [timeout=TIME];` (http, ours): the Redis
 /// server through which several maitred instances share `sticky learn … sync` sessions. nginx Plus shares zones
 /// between instances with `zone_sync` over a protocol of its own; maitred keeps shared state in Redis.
 public struct ZoneSyncRedis: Sendable, Equatable {
@@ -23,6 +23,9 @@ public struct ZoneSyncRedis: Sendable, Equatable {
     public var prefix = "maitred:"
     /// `connect_timeout=` (default 1s).
     public var connectTimeout = TimeSpan.seconds(1)
+    /// `timeout=` (default 5s): a command (or the handshake) unanswered this long closes the connection, and an
+    /// idle connection is PINGed every half of it.
+    public var timeout = TimeSpan.seconds(5)
     public var source: SourceLocation
 
     public init(address: Address, source: SourceLocation) {

@@ -27,13 +27,15 @@ extension HTTPProxyHandler {
         for row in registry.checkStatus().rows { checkDown[row.upstream + " " + row.name] = row.isDown }
         let request = requestsServed
         // Stream upstreams' peers too: their series carry `context="stream"`.
-        let figures = registry.peers().and(registry.requestMetrics()).and(registry.peers(of: .stream))
+        let sync = loop.stickySync?.readCounters() ?? loop.eventLoop.makeSucceededFuture(StickySyncClient.Counters())
+        let figures = registry.peers().and(registry.requestMetrics()).and(registry.peers(of: .stream)).and(sync)
         figures.hop(to: loop.eventLoop).assumeIsolated().whenComplete { [weak self] result in
             // The client may have gone, or the connection moved on: then nobody waits for this page.
             guard let self, self.context != nil, self.requestsServed == request, self.exchange == nil,
                 !self.state.isClosing
             else { return }
-            let ((httpStatuses, perLoop), streamStatuses) = (try? result.get()) ?? (([], []), [])
+            let (((httpStatuses, perLoop), streamStatuses), sync) =
+                (try? result.get()) ?? ((([], []), []), StickySyncClient.Counters())
             let peers = (httpStatuses + streamStatuses).map { status in
                 MetricsPage.Peer(
                     status: status, checkDown: checkDown[status.identity.upstream + " " + status.identity.address])
@@ -42,7 +44,7 @@ extension HTTPProxyHandler {
                 status: .ok, keepAlive: keepAlive, isHead: isHead,
                 body: format(MetricsPage.body(
                     connections: self.loop.statsTable.totals, peers: peers, requests: MetricsPage.merge(perLoop),
-                    reloads: registry.reloadStatus)),
+                    reloads: registry.reloadStatus) + MetricsPage.stickySync(sync)),
                 contentType: contentType)
         }
     }

@@ -13,6 +13,8 @@ struct StickyLearnState {
     var created: [UInt8]?
     /// `create=` sources that are request variables, read when the request started.
     var createdFromRequest: [UInt8]?
+    /// The looked-up session was known when the request was balanced.
+    var lookupKnown = false
 }
 
 extension HTTPProxyHandler {
@@ -36,6 +38,7 @@ extension HTTPProxyHandler {
             }
         }
         let hint = state.lookup.flatMap { loop.stickyServerID(learn, session: $0) } ?? []
+        state.lookupKnown = !hint.isEmpty
         return (state, hint)
     }
 
@@ -57,13 +60,16 @@ extension HTTPProxyHandler {
         }
     }
 
-    /// nginx's learn: the created id (a new session) or else the looked-up one (a refresh), with the server that
-    /// answered.
+    /// nginx's learn: the created id (a new session) or else the looked-up one (a refresh, which moves the
+    /// session when its server could not take the request), with the server that answered. Unlike nginx, a
+    /// looked-up session that was unknown when the request was balanced is left alone: learnt meanwhile (by
+    /// another loop or instance, or read from Redis as an instance starts), it must not move to wherever this
+    /// request happened to go.
     func stickyLearnFinish(_ learn: StickyLearn, _ state: StickyLearnState, peer: PeerID, upstream: Int) {
         let serverID = runtime.balancers[upstream].serverID(of: peer)
         if let created = state.created {
             loop.stickyLearn(learn, session: created, serverID: serverID, create: true)
-        } else if let lookup = state.lookup {
+        } else if let lookup = state.lookup, state.lookupKnown {
             loop.stickyLearn(learn, session: lookup, serverID: serverID, create: false)
         }
     }

@@ -208,6 +208,22 @@ enum MetricsPage {
 
     /// Cumulative buckets, then `_sum` (seconds) and `_count`, as the format wants a histogram.
     /// Prometheus's buckets, summed from the finer ones.
+    /// `sticky learn … sync`'s link to Redis, when one is configured.
+    static func stickySync(_ sync: StickySyncClient.Counters) -> String {
+        guard sync.configured else { return "" }
+        var out = ""
+        family(&out, "maitred_sticky_sync_up", "gauge",
+               "1 when both connections to the zone_sync_redis server are up, 0 while they reconnect.")
+        out += "maitred_sticky_sync_up \(sync.up ? 1 : 0)\n"
+        family(&out, "maitred_sticky_sync_sessions_total", "counter",
+               "sticky learn sync sessions: published to Redis, received from other instances, loaded at (re)connection, dropped while Redis was away or behind.")
+        out += "maitred_sticky_sync_sessions_total{event=\"published\"} \(sync.published)\n"
+        out += "maitred_sticky_sync_sessions_total{event=\"received\"} \(sync.received)\n"
+        out += "maitred_sticky_sync_sessions_total{event=\"loaded\"} \(sync.loaded)\n"
+        out += "maitred_sticky_sync_sessions_total{event=\"dropped\"} \(sync.dropped)\n"
+        return out
+    }
+
     static func histogram(_ out: inout String, _ name: String, _ labels: String, _ histogram: LatencyHistogram) {
         for bound in RequestMetrics.bounds {
             let cumulative = histogram.count(atMostMilliseconds: bound * 1000)

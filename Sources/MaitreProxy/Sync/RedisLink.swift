@@ -15,6 +15,7 @@ final class RedisLink {
     /// Bumped for every connection, so a late event of an old one is ignored.
     private var generation = 0
     private var retryTask: Scheduled<Void>?
+    private var ticks: RepeatedTask?
 
     var onReady: () -> Void = {}
     var onValue: (RESPValue) -> Void = { _ in }
@@ -24,27 +25,39 @@ final class RedisLink {
         self.eventLoop = eventLoop
         self.setting = setting
         self.log = log
-        self.machine = RedisLinkState(name: "redis \(setting.address) (\(role))", handshake: handshake)
+        self.machine = RedisLinkState(
+            name: "redis \(setting.address) (\(role))", handshake: handshake, timeout: setting.timeout.milliseconds)
     }
 
     var isReady: Bool { machine.isReady }
 
     /// True when a command written now would go out without piling up behind a slow server.
-    var isWritable: Bool { machine.isReady && (channel?.isWritable ?? false) }
+    var isWritable: Bool { machine.acceptsCommands && (channel?.isWritable ?? false) }
 
-    func start() { run(machine.start()) }
+    func start() {
+        ticks = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+            run(machine.tick(now: Self.now()))
+        }
+        run(machine.start())
+    }
 
     func stop() {
         retryTask?.cancel()
         retryTask = nil
+        ticks?.cancel()
+        ticks = nil
         run(machine.stop())
     }
 
-    /// Writes commands (RESP-encoded) on a ready link; the owner counts the replies it expects.
+    /// Writes commands (each one RESP-encoded command) on a ready link; each one's reply comes to `onValue`, in
+    /// order.
     func send(_ commands: [[UInt8]]) {
         guard let channel, machine.isReady else { return }
+        machine.sent(commands.count, now: Self.now())
         write(commands, to: channel)
     }
+
+    private static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
     private func run(_ actions: [RedisLinkState.Action]) {
         for action in actions {
@@ -104,7 +117,7 @@ final class RedisLink {
                 switch result {
                 case .success(let channel):
                     link.channel = channel
-                    link.run(link.machine.connected())
+                    link.run(link.machine.connected(now: Self.now()))
                 case .failure(let error):
                     link.run(link.machine.connectFailed(Self.reason(error)))
                 }
@@ -113,7 +126,8 @@ final class RedisLink {
 
     fileprivate func received(_ values: [RESPValue], generation: Int) {
         guard generation == self.generation else { return }
-        for value in values { run(machine.received(value)) }
+        let now = Self.now()
+        for value in values { run(machine.received(value, now: now)) }
     }
 
     fileprivate func refused(_ error: RESPError, generation: Int) {

@@ -33,6 +33,10 @@ final class StickySyncClient: @unchecked Sendable {
     private(set) var counters = Counters()
 
     struct Counters: Equatable {
+        /// A Redis and at least one sync zone are configured.
+        var configured = false
+        /// Both links are up.
+        var up = false
         var published = 0
         var received = 0
         var loaded = 0
@@ -79,23 +83,31 @@ final class StickySyncClient: @unchecked Sendable {
                 return
             }
             let learnt = StickySyncRecord.Learnt(session: session, serverID: serverID, lastUsed: Self.wallNow())
-            var out: [UInt8] = []
+            var set: [UInt8] = []
             RESPCommand.encode([
                 Array("SET".utf8), StickySyncRecord.key(prefix: setting.prefix, zone: zone, session: session),
                 StickySyncRecord.value(learnt), Array("PX".utf8), Array(String(learn.timeout.milliseconds).utf8),
-            ], into: &out)
+            ], into: &set)
+            var publish: [UInt8] = []
             RESPCommand.encode([
                 Array("PUBLISH".utf8), StickySyncRecord.channel(prefix: setting.prefix, zone: zone),
                 StickySyncRecord.message(learnt, instance: instance),
-            ], into: &out)
+            ], into: &publish)
             replies.expect(.ignore, .ignore)
-            commands.send([out])
+            commands.send([set, publish])
             counters.published += 1
         }
     }
 
     /// The counters, read on the client's loop.
-    func readCounters() -> EventLoopFuture<Counters> { eventLoop.submit { self.counters } }
+    func readCounters() -> EventLoopFuture<Counters> {
+        eventLoop.submit {
+            var counters = self.counters
+            counters.configured = self.setting != nil
+            counters.up = self.bothReady
+            return counters
+        }
+    }
 
     /// The Redis and sync zones `configuration` names.
     func configure(_ configuration: Configuration, loops: [NIOLoopBound<LoopContext>]) {
