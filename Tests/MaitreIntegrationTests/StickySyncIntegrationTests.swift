@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import MaitreConfig
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import XCTest
@@ -180,6 +181,83 @@ final class StickySyncIntegrationTests: XCTestCase {
         let learnt = try XCTUnwrap(session)
         XCTAssertEqual(try redis.command(["-n", "3", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "1")
         XCTAssertEqual(try redis.command(["-n", "0", "EXISTS", "test:sticky:sessions:\(learnt.session)"]), "0")
+    }
+
+    /// What an operator lives through: 4 clients log in 1,200 times on two instances at once, each session used at
+    /// once on the other instance, while one instance is reloaded 6 times. No request fails, and once the
+    /// publications have landed every session is followed by both instances, request for request.
+    func testSessionsCrossUnderLoadAndReload() throws {
+        let redis = try TestRedis()
+        try startBackends()
+        let text = config(redis: redis.address)
+        let a = try ProxyHarness(text, workers: 2)
+        let b = try ProxyHarness(text, workers: 2)
+        harnesses = [a, b]
+        XCTAssertTrue(pollUntil(timeout: 10) {
+            guard let learnt = try? self.login(a, Int.random(in: 100_000..<200_000)) else { return false }
+            return (try? self.follows(b, learnt.session, learnt.owner, times: 1)) == true
+        }, "both instances subscribed")
+
+        struct Outcome { var sessions: [(String, String)] = []; var failed = 0 }
+        let ports = (a.port, b.port)
+        let outcomes = NIOLockedValueBox([Outcome](repeating: Outcome(), count: 4))
+        let done = DispatchGroup()
+        for worker in 0..<4 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                var outcome = Outcome()
+                let started = Date()
+                for step in 0..<300 where Date().timeIntervalSince(started) < 60 {
+                    let number = worker * 1000 + step
+                    let (learnOn, useOn) = step % 2 == 0 ? ports : (ports.1, ports.0)
+                    func get(_ port: Int, _ path: String, _ headers: [(String, String)] = []) throws -> TestHTTPClient.Response {
+                        try TestHTTPClient(port: port, source: nil, timeoutSeconds: 10).request("GET", path, headers: headers)
+                    }
+                    do {
+                        let response = try get(learnOn, "/login/\(number)")
+                        guard response.status == 200 else { outcome.failed += 1; continue }
+                        outcome.sessions.append(("\(response.text)-\(number)", response.text))
+                        // Used at once on the other instance: answered, wherever it goes before the news lands.
+                        let use = try get(useOn, "/use", [("Cookie", "sess=\(response.text)-\(number)")])
+                        if use.status != 200 { outcome.failed += 1 }
+                    } catch {
+                        outcome.failed += 1
+                    }
+                }
+                outcomes.withLockedValue { $0[worker] = outcome }
+            }.start()
+        }
+        for _ in 0..<6 {
+            Thread.sleep(forTimeInterval: 0.3)
+            try a.reload(text)
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 90), .success)
+        let all = outcomes.withLockedValue { $0 }
+        XCTAssertEqual(all.map(\.failed).reduce(0, +), 0, "no failed request")
+        let sessions = all.flatMap(\.sessions)
+        XCTAssertEqual(sessions.count, 1200)
+        XCTAssertGreaterThan(Set(sessions.map(\.1)).count, 1)
+        // Every session, on both instances, reaches its owner.
+        var wrong: [String] = []
+        XCTAssertTrue(pollUntil(timeout: 10) {
+            wrong = []
+            for (session, owner) in sessions {
+                for harness in [a, b] {
+                    guard let response = try? harness.get("/check", headers: [("Cookie", "sess=\(session)")]),
+                        response.text == owner
+                    else {
+                        wrong.append(session)
+                        break
+                    }
+                }
+                if wrong.count > 0 { return false }
+            }
+            return true
+        }, "first wrong: \(wrong.prefix(5))")
+        XCTAssertEqual(try metric(a, #"maitred_sticky_sync_sessions_total{event="dropped"}"#), 0)
+        // Redis holds every one of them.
+        XCTAssertEqual(try redis.command(["EXISTS"] + sessions.map { "test:sticky:sessions:\($0.0)" }), "1200")
     }
 
     /// A hostile "Redis" (garbage, oversized values, forged messages and pages naming real and unknown servers,
