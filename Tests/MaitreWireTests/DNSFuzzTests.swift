@@ -12,17 +12,6 @@ import Darwin
 /// what it returns, work stays bounded (pointer loops, counts of 0xFFFF), and what it returns is well formed.
 /// Deterministic (fixed seeds), bounded in count.
 final class DNSFuzzTests: XCTestCase {
-    /// SplitMix64: a fixed, dependency-free sequence.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Valid responses covering each record type, both compressions, CNAME chains and all four sections.
     private static let seeds: [[UInt8]] = {
@@ -107,7 +96,7 @@ final class DNSFuzzTests: XCTestCase {
     /// 10,000 mutations of valid responses: bit flips, random bytes, inserts, deletes, counts set to 0 or 0xFFFF,
     /// and compression pointers written anywhere, to anywhere.
     func testMutatedResponses() {
-        var rng = Generator(state: 0xD45_F022)
+        var rng = SplitMix64(seed: 0xD45_F022)
         var parsed = 0
         var refused = 0
         for round in 0..<10_000 {
@@ -244,7 +233,7 @@ final class DNSFuzzTests: XCTestCase {
 
     /// 6,000 random messages, half behind a plausible header, the bytes biased to what names are made of.
     func testRandomBytes() {
-        var rng = Generator(state: 0x5EED_D115)
+        var rng = SplitMix64(seed: 0x5EED_D115)
         let interesting: [UInt8] = [0, 1, 2, 3, 4, 16, 28, 33, 63, 64, 0x3F, 0x61, 0x80, 0xC0, 0xC0, 0xFF]
         var parsed = 0
         for round in 0..<6_000 {
@@ -261,7 +250,7 @@ final class DNSFuzzTests: XCTestCase {
     /// 3,000 random names (odd bytes and escapes included) through query encode and parse: the name comes back
     /// normalized, and the normalized form is stable.
     func testQueryNameRoundTrip() throws {
-        var rng = Generator(state: 0x9A3E)
+        var rng = SplitMix64(seed: 0x9A3E)
         let characters = Array("abcXYZ09-_.\\ \u{7F}é").map(String.init) + ["\\046", "\\255", "\\\\", "\\."]
         var encoded = 0
         for _ in 0..<3_000 {
@@ -278,7 +267,7 @@ final class DNSFuzzTests: XCTestCase {
 
     /// 2,000 random IPv6 addresses, runs of zeros likely: `inet_pton` reads the text back to the same bytes.
     func testIPv6TextRoundTrip() {
-        var rng = Generator(state: 0x1F6)
+        var rng = SplitMix64(seed: 0x1F6)
         for _ in 0..<2_000 {
             let bytes = (0..<8).flatMap { _ -> [UInt8] in
                 Bool.random(using: &rng) ? [0, 0] : [UInt8.random(in: 0...255, using: &rng), UInt8.random(in: 0...255, using: &rng)]

@@ -36,7 +36,7 @@ final class JSONValueTests: XCTestCase {
 
     /// Random bytes and byte-level mutations of valid bodies: every one parses or throws (a trap fails the run).
     func testFuzzNeverTraps() {
-        var random = SplitMix(seed: 0x5EED_0A91)
+        var random = SplitMix64(seed: 0x5EED_0A91)
         let seeds = [#"{"weight":3}"#, #"{"drain":true,"down":false}"#, #"[1,"a\u00e9",{"b":[null,true]}]"#]
         var parsed = 0
         for round in 0..<20_000 {
@@ -66,17 +66,5 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(JSONText.number(3), "3")
         XCTAssertEqual(JSONText.number(0.25), "0.25")
         XCTAssertEqual(JSONText.number(.nan), "null")
-    }
-}
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -63,7 +63,7 @@ final class RESPDecoderTests: XCTestCase {
 
     /// 20,000 random and mutated inputs (fixed seeds): each decodes or is refused, in bounded time, never traps.
     func testFuzzedInputNeverTraps() {
-        var random = Mix(seed: 0x5EED_2ED1)
+        var random = SplitMix64(seed: 0x5EED_2ED1)
         let seeds = [
             "*4\r\n$8\r\npmessage\r\n$3\r\np:*\r\n$3\r\np:z\r\n$2\r\nhi\r\n", "*2\r\n$1\r\n0\r\n*1\r\n$3\r\nkey\r\n",
             "+OK\r\n", ":1\r\n", "$-1\r\n", "*-1\r\n", "-ERR x\r\n",
@@ -106,17 +106,5 @@ final class RESPDecoderTests: XCTestCase {
         RESPCommand.encode([[0x00, 0x0D, 0x0A]], into: &out)
         var decoder = RESPDecoder()
         XCTAssertEqual(try decoder.feed(out), [.array([.bulk([0x00, 0x0D, 0x0A])])], "binary-safe")
-    }
-}
-
-private struct Mix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -5,17 +5,6 @@ import XCTest
 /// Mutated and random request heads never trap the parser, and what it reports stays inside the bytes it was
 /// given: a malformed request must cost a 4xx, never the process. Deterministic (fixed seed), bounded in count.
 final class RequestHeadFuzzTests: XCTestCase {
-    /// SplitMix64: a fixed, dependency-free sequence.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     private let seeds: [[UInt8]] = [
         "GET /a/b?c=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
@@ -59,7 +48,7 @@ final class RequestHeadFuzzTests: XCTestCase {
 
     /// 20,000 mutations of valid heads: replaced, inserted and deleted bytes, and truncations.
     func testMutatedHeads() {
-        var rng = Generator(state: 0x4D41_4954_5245)
+        var rng = SplitMix64(seed: 0x4D41_4954_5245)
         var complete = 0
         var invalid = 0
         for round in 0..<20_000 {
@@ -87,7 +76,7 @@ final class RequestHeadFuzzTests: XCTestCase {
 
     /// 5,000 random byte strings, including ones longer than the limits.
     func testRandomBytes() {
-        var rng = Generator(state: 0x0F0F_1234)
+        var rng = SplitMix64(seed: 0x0F0F_1234)
         for _ in 0..<5_000 {
             let count = Int.random(in: 0...1400, using: &rng)
             var bytes: [UInt8] = Array("GET / HTTP/1.1\r\n".utf8)
