@@ -3,7 +3,7 @@ import XCTest
 @testable import MaitreBalancing
 
 /// Every balancing method against the same synthetic traffic (pure, seeded, no sockets), to tell users which to pick
-/// with numbers (docs/choosing-a-method.md prints this test's table):
+/// with numbers (docs/algorithms.md prints this test's table):
 /// - the hash methods key by the client's address, or in the heavy-keys case by a user id;
 /// - uniform clients; 70% of clients behind one /24 (the article's "IP Hash + traffic concentration from a specific IP
 ///   range"); five heavy keys carrying half the requests: max/mean requests per server;
