@@ -4,7 +4,11 @@ public struct PeerDescriptor: Sendable, Equatable {
     /// The `server` string as written, e.g. "app1.example.com:8080".
     public var name: String
     /// Numeric "ip:port" or "[v6]:port" (one resolved address).
-    public var address: String
+    public var address: String {
+        didSet { addressBytes = Array(address.utf8) }
+    }
+    /// `address` as bytes, made once: the access log writes it per request.
+    public private(set) var addressBytes: [UInt8]
     public var weight: Int
     public var maxFails: Int
     public var failTimeoutSeconds: Int64
@@ -30,6 +34,7 @@ public struct PeerDescriptor: Sendable, Equatable {
     ) {
         self.name = name
         self.address = address
+        self.addressBytes = Array(address.utf8)
         self.weight = weight
         self.maxFails = maxFails
         self.failTimeoutSeconds = failTimeoutSeconds

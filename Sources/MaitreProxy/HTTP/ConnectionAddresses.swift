@@ -52,6 +52,8 @@ final class ConnectionAddresses {
 
     /// `$remote_addr`
     private(set) lazy var remoteIP: String = remote?.ipAddress ?? ""
+    /// `remoteIP` as bytes, for the access log (made once per connection).
+    private(set) lazy var remoteIPBytes: [UInt8] = Array(remoteIP.utf8)
     /// `$remote_port`
     private(set) lazy var remotePort: String = remote?.port.map(String.init) ?? ""
     /// `$server_addr`

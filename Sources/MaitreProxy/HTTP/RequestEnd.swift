@@ -47,6 +47,13 @@ struct RequestEnd {
         let attempts: AttemptLog
     }
 
+    /// `address(of:)` as bytes, without making a string.
+    func addressBytes(of attempt: AttemptRecord) -> [UInt8]? {
+        guard let upstream, upstream.index < snapshot.upstreams.count else { return nil }
+        let peers = snapshot.upstreams[upstream.index].peers
+        return attempt.peer.index < peers.count ? peers[attempt.peer.index].addressBytes : nil
+    }
+
     /// `host:port` of an attempt's peer, as nginx's `$upstream_addr` prints it.
     func address(of attempt: AttemptRecord) -> String {
         guard let upstream, upstream.index < snapshot.upstreams.count else { return "-" }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 extension RequestRecord {
@@ -38,30 +43,38 @@ extension RequestRecord {
     /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`.
     func appendRequestLine(to out: inout [UInt8], _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
-            let line = raw.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
+            var lineEnd = 0
+            while lineEnd < raw.count, raw[lineEnd] != UInt8(ascii: "\r"), raw[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             // The method and the target are the first two words of the request line.
-            guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")) else { return }
-            let afterMethod = line.index(after: firstSpace)
-            let targetEnd = line[afterMethod...].firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
-            write(UnsafeRawBufferPointer(rebasing: raw[line.startIndex..<firstSpace]), &out)
+            var firstSpace = 0
+            while firstSpace < lineEnd, raw[firstSpace] != UInt8(ascii: " ") { firstSpace += 1 }
+            guard firstSpace < lineEnd else { return }
+            var targetEnd = firstSpace + 1
+            while targetEnd < lineEnd, raw[targetEnd] != UInt8(ascii: " ") { targetEnd += 1 }
+            write(UnsafeRawBufferPointer(rebasing: raw[0..<firstSpace]), &out)
             out.append(UInt8(ascii: " "))
-            write(UnsafeRawBufferPointer(rebasing: raw[afterMethod..<targetEnd]), &out)
+            write(UnsafeRawBufferPointer(rebasing: raw[(firstSpace + 1)..<targetEnd]), &out)
         }
-        out.append(contentsOf: " HTTP/1.".utf8)
+        out.append(contentsOf: Self.versionPrefix)
         out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: max(0, min(9, versionMinor))))
     }
+
+    private static let versionPrefix: [UInt8] = Array(" HTTP/1.".utf8)
 
     private func forEachHeaderValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Void) {
         var wanted = name
         wanted.withUTF8 { wanted in
             bytes.withUnsafeReadableBytes { raw in
-                var lineStart = 0
+                guard let base = raw.baseAddress else { return }
+                // memchr finds each line's end: the same answer as a byte loop, a word at a time.
+                func lineEnd(from start: Int) -> Int {
+                    guard start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) else { return raw.count }
+                    return base.distance(to: UnsafeRawPointer(found))
+                }
                 // Skip the request line.
-                while lineStart < raw.count, raw[lineStart] != UInt8(ascii: "\n") { lineStart += 1 }
-                lineStart += 1
+                var lineStart = lineEnd(from: 0) + 1
                 while lineStart < raw.count {
-                    var lineEnd = lineStart
-                    while lineEnd < raw.count, raw[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                    let lineEnd = lineEnd(from: lineStart)
                     if lineEnd - lineStart > wanted.count, raw[lineStart + wanted.count] == UInt8(ascii: ":"),
                         Self.matches(raw, lineStart, wanted)
                     {

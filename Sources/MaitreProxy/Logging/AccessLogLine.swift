@@ -9,12 +9,12 @@ import MaitreConfig
 /// variable's value escaped as the format says, `-` for a value that does not exist (an absent header, no
 /// upstream), nginx's number formats (`0.004` seconds with millisecond precision, `10.0.0.1:80, 10.0.0.2:80`
 /// for a request that tried two servers). Appends to a caller's buffer: nothing is allocated per line beyond the
-/// few strings some variables need.
+/// few strings some variables need. The request is passed to each call, borrowed: holding a copy would retain
+/// every reference it carries, per line.
 struct AccessLogLine {
-    let end: RequestEnd
     let clock: LogClock
 
-    func write(_ format: LogFormat, into out: inout [UInt8]) {
+    func write(_ format: LogFormat, end: RequestEnd, into out: inout [UInt8]) {
         let escape = format.escape
         format.literals.withUnsafeBufferPointer { literals in
             format.variables.withUnsafeBufferPointer { variables in
@@ -22,7 +22,7 @@ struct AccessLogLine {
                     if step.literalEnd > step.literalStart {
                         out.append(contentsOf: UnsafeBufferPointer(rebasing: literals[step.literalStart..<step.literalEnd]))
                     }
-                    if step.variable >= 0, !append(variables[step.variable], escape: escape, to: &out) {
+                    if step.variable >= 0, !append(variables[step.variable], escape: escape, end: end, to: &out) {
                         out.append(UInt8(ascii: "-"))
                     }
                 }
@@ -32,8 +32,8 @@ struct AccessLogLine {
     }
 
     /// True when an `if=` condition lets the line through: not empty and not "0".
-    func allows(_ condition: VariableTemplate) -> Bool {
-        Self.condition(condition) { variable, value in _ = append(variable, escape: .none, to: &value) }
+    func allows(_ condition: VariableTemplate, end: RequestEnd) -> Bool {
+        Self.condition(condition) { variable, value in _ = append(variable, escape: .none, end: end, to: &value) }
     }
 
     /// An `if=` condition evaluated with `append` giving each variable's value: not empty and not "0".
@@ -50,11 +50,11 @@ struct AccessLogLine {
 
     /// Appends the variable's value at the end of the request, escaped; false when nginx's is "not found"
     /// (the caller writes `-`). Numbers and times are written as digits, with no string in between.
-    func append(_ variable: Variable, escape: LogFormat.Escape, to out: inout [UInt8]) -> Bool {
+    func append(_ variable: Variable, escape: LogFormat.Escape, end: RequestEnd, to out: inout [UInt8]) -> Bool {
         // The request is read through `end` (borrowed), never copied out: a copy retains its bytes.
         guard end.request != nil || !Self.readsRequest(variable) else { return false }
         switch variable {
-        case .remoteAddr: Self.append(end.addresses.remoteIP, escape: escape, to: &out)
+        case .remoteAddr: Self.append(bytes: end.addresses.remoteIPBytes, escape: escape, to: &out)
         case .remotePort: Self.append(end.addresses.remotePort, escape: escape, to: &out)
         case .serverAddr: Self.append(end.addresses.localIP, escape: escape, to: &out)
         case .serverPort: Self.append(end.addresses.localPort, escape: escape, to: &out)
@@ -101,8 +101,8 @@ struct AccessLogLine {
             out.append(contentsOf: (end.requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()).utf8)
         case .proxyHost, .proxyAddXForwardedFor:
             return false  // the values sent upstream are the request's, not the log's
-        case .timeLocal: out.append(contentsOf: clock.timeLocal.utf8)
-        case .timeISO8601: out.append(contentsOf: clock.timeISO8601.utf8)
+        case .timeLocal: out.append(contentsOf: clock.timeLocal)
+        case .timeISO8601: out.append(contentsOf: clock.timeISO8601)
         case .msec:
             Self.appendDecimal(clock.seconds, to: &out)
             out.append(UInt8(ascii: "."))
@@ -113,23 +113,29 @@ struct AccessLogLine {
         case .connection: Self.appendDecimal(Int(truncatingIfNeeded: end.connectionNumber), to: &out)
         case .connectionRequests: Self.appendDecimal(end.requestNumber, to: &out)
         case .upstreamAddr:
-            return appendAttempts(to: &out) { attempt, out in Self.append(end.address(of: attempt), escape: escape, to: &out) }
+            return Self.appendAttempts(end, to: &out) { attempt, out in
+                if let bytes = end.addressBytes(of: attempt) {
+                    Self.append(bytes: bytes, escape: escape, to: &out)
+                } else {
+                    out.append(UInt8(ascii: "-"))
+                }
+            }
         case .upstreamStatus:
-            return appendAttempts(to: &out) { attempt, out in
+            return Self.appendAttempts(end, to: &out) { attempt, out in
                 if attempt.status == 0 { out.append(UInt8(ascii: "-")) } else { Self.appendDecimal(attempt.status, to: &out) }
             }
         case .upstreamResponseTime:
-            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.responseNanoseconds, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendSeconds(nanoseconds: $0.responseNanoseconds, to: &$1) }
         case .upstreamConnectTime:
-            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.connectNanoseconds, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendSeconds(nanoseconds: $0.connectNanoseconds, to: &$1) }
         case .upstreamHeaderTime:
-            return appendAttempts(to: &out) { Self.appendSeconds(nanoseconds: $0.headerNanoseconds, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendSeconds(nanoseconds: $0.headerNanoseconds, to: &$1) }
         case .upstreamBytesReceived:
-            return appendAttempts(to: &out) { Self.appendDecimal($0.bytesReceived, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendDecimal($0.bytesReceived, to: &$1) }
         case .upstreamBytesSent:
-            return appendAttempts(to: &out) { Self.appendDecimal($0.bytesSent, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendDecimal($0.bytesSent, to: &$1) }
         case .upstreamResponseLength:
-            return appendAttempts(to: &out) { Self.appendDecimal($0.responseLength, to: &$1) }
+            return Self.appendAttempts(end, to: &out) { Self.appendDecimal($0.responseLength, to: &$1) }
         case .bytesSent:
             Self.appendDecimal(end.bytesSent, to: &out)
         case .binaryRemoteAddr:
@@ -157,7 +163,9 @@ struct AccessLogLine {
     }
 
     /// One entry per attempt, joined with ", " as nginx joins them; false without an upstream attempt.
-    private func appendAttempts(to out: inout [UInt8], _ entry: (AttemptRecord, inout [UInt8]) -> Void) -> Bool {
+    private static func appendAttempts(
+        _ end: RequestEnd, to out: inout [UInt8], _ entry: (AttemptRecord, inout [UInt8]) -> Void
+    ) -> Bool {
         guard let upstream = end.upstream, !upstream.attempts.isEmpty else { return false }
         var first = true
         upstream.attempts.forEach { attempt in
@@ -196,13 +204,21 @@ struct AccessLogLine {
             out.append(contentsOf: String(value).utf8)
             return
         }
-        let start = out.count
-        var rest = value
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        out[start...].reverse()
+        if value < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        // Digits from the end of a stack buffer (Int.max has 19), then one append.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var index = buffer.count
+            var rest = value
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[index...]))
+        }
     }
 
     static func path(of uri: String) -> String {
@@ -213,6 +229,10 @@ struct AccessLogLine {
     static func query(of uri: String) -> String {
         guard let question = uri.firstIndex(of: "?") else { return "" }
         return String(uri[uri.index(after: question)...])
+    }
+
+    static func append(bytes: [UInt8], escape: LogFormat.Escape, to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendEscaped($0, escape: escape, to: &out) }
     }
 
     static func append(_ value: String, escape: LogFormat.Escape, to out: inout [UInt8]) {
@@ -236,12 +256,12 @@ struct AccessLogLine {
     static func appendEscaped(_ bytes: UnsafeRawBufferPointer, escape: LogFormat.Escape, to out: inout [UInt8]) {
         // The usual value has nothing to escape: one copy.
         if escape == .none || !bytes.contains(where: { $0 < 0x20 || $0 > 0x7E || $0 == 0x22 || $0 == 0x5C }) {
-            out.append(contentsOf: bytes)
+            out.appendRaw(bytes)
             return
         }
         switch escape {
         case .none:
-            out.append(contentsOf: bytes)
+            out.appendRaw(bytes)
         case .default:
             for byte in bytes {
                 if needsEscape(byte) {
@@ -273,8 +293,8 @@ struct AccessLogLine {
 /// The wall-clock texts of the access log, made at most once a second per event loop (`$msec` every line).
 final class LogClock {
     private var second: time_t = -1
-    private(set) var timeLocal = ""
-    private(set) var timeISO8601 = ""
+    private(set) var timeLocal: [UInt8] = []
+    private(set) var timeISO8601: [UInt8] = []
     /// `$msec`'s parts.
     private(set) var seconds = 0
     private(set) var milliseconds = 0
@@ -290,8 +310,8 @@ final class LogClock {
         var t = now.tv_sec
         var parts = tm()
         localtime_r(&t, &parts)
-        timeLocal = Self.format(parts, "%d/%b/%Y:%H:%M:%S ") + Self.offset(parts.tm_gmtoff, colon: false)
-        timeISO8601 = Self.format(parts, "%Y-%m-%dT%H:%M:%S") + Self.offset(parts.tm_gmtoff, colon: true)
+        timeLocal = Array((Self.format(parts, "%d/%b/%Y:%H:%M:%S ") + Self.offset(parts.tm_gmtoff, colon: false)).utf8)
+        timeISO8601 = Array((Self.format(parts, "%Y-%m-%dT%H:%M:%S") + Self.offset(parts.tm_gmtoff, colon: true)).utf8)
     }
 
     private static func format(_ parts: tm, _ pattern: String) -> String {
@@ -314,3 +334,12 @@ final class LogClock {
 
 @available(*, unavailable)
 extension LogClock: Sendable {}
+
+extension Array where Element == UInt8 {
+    /// Appends raw bytes with one copy: `append(contentsOf:)` given an `UnsafeRawBufferPointer` goes byte by byte
+    /// (it offers no contiguous storage as `UInt8`s).
+    mutating func appendRaw(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.count))
+    }
+}

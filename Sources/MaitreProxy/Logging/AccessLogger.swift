@@ -44,15 +44,15 @@ final class AccessLogger: RequestEndObserver {
     func requestEnded(_ end: RequestEnd) {
         guard !end.accessLogs.isEmpty else { return }
         clock.update()
-        let formatter = AccessLogLine(end: end, clock: clock)
+        let formatter = AccessLogLine(clock: clock)
         // Read in place: copying each `AccessLog` (its path, format and condition) would cost retains per line.
         end.accessLogs.withUnsafeBufferPointer { logs in
             for index in logs.indices {
-                if let condition = logs[index].condition, !formatter.allows(condition) { continue }
+                if let condition = logs[index].condition, !formatter.allows(condition, end: end) { continue }
                 guard let writer = writer(for: logs[index].path) else { continue }
                 line.removeAll(keepingCapacity: true)
-                formatter.write(logs[index].format, into: &line)
-                hand(line, for: logs[index], writer: writer)
+                formatter.write(logs[index].format, end: end, into: &line)
+                hand(line, path: logs[index].path, bufferSize: logs[index].bufferSize, flush: logs[index].flush, writer: writer)
             }
         }
     }
@@ -67,15 +67,17 @@ final class AccessLogger: RequestEndObserver {
             guard let writer = writer(for: log.path) else { continue }
             line.removeAll(keepingCapacity: true)
             formatter.write(log.format, into: &line)
-            hand(line, for: log, writer: writer)
+            hand(line, path: log.path, bufferSize: log.bufferSize, flush: log.flush, writer: writer)
         }
     }
 
-    private func hand(_ line: [UInt8], for log: AccessLog, writer: LogWriter) {
-        if let size = log.bufferSize {
-            gather(line, for: log, size: size, writer: writer)
+    /// The log's path, `buffer=` and `flush=` are passed one by one: passing the `AccessLog` would copy (and
+    /// retain) its format per line.
+    private func hand(_ line: [UInt8], path: String, bufferSize: Int?, flush: TimeSpan?, writer: LogWriter) {
+        if let size = bufferSize {
+            gather(line, path: path, buffered: true, flush: flush, size: size, writer: writer)
         } else {
-            gather(line, for: log, size: Self.turnLimit, writer: writer)
+            gather(line, path: path, buffered: false, flush: nil, size: Self.turnLimit, writer: writer)
             if !turnFlushScheduled {
                 turnFlushScheduled = true
                 eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
@@ -101,19 +103,19 @@ final class AccessLogger: RequestEndObserver {
         for path in Array(buffers.keys) { flush(path) }
     }
 
-    private func gather(_ line: [UInt8], for log: AccessLog, size: Int, writer: LogWriter) {
+    private func gather(_ line: [UInt8], path: String, buffered: Bool, flush: TimeSpan?, size: Int, writer: LogWriter) {
         let pending: PendingLines
-        if let lastPending, log.path == lastPendingPath {
+        if let lastPending, path == lastPendingPath {
             pending = lastPending
-        } else if let existing = buffers[log.path] {
+        } else if let existing = buffers[path] {
             pending = existing
         } else {
             pending = PendingLines()
             pending.bytes.reserveCapacity(size)
-            buffers[log.path] = pending
+            buffers[path] = pending
         }
         lastPending = pending
-        lastPendingPath = log.path
+        lastPendingPath = path
         if !pending.bytes.isEmpty, pending.bytes.count + line.count > size {
             writer.append(bytes: pending.bytes)
             pending.bytes.removeAll(keepingCapacity: true)
@@ -122,11 +124,11 @@ final class AccessLogger: RequestEndObserver {
         if pending.bytes.count >= size {
             writer.append(bytes: pending.bytes)
             pending.bytes.removeAll(keepingCapacity: true)
-        } else if log.bufferSize == nil {
+        } else if !buffered {
             // Noted once per turn: the first line since the last hand-over.
-            if pending.bytes.count == line.count { unbufferedPaths.insert(log.path) }
-        } else if pending.flushTimer == nil, let flush = log.flush {
-            let path = log.path
+            if pending.bytes.count == line.count { unbufferedPaths.insert(path) }
+        } else if pending.flushTimer == nil, let flush {
+            let path = path
             pending.flushTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(flush.milliseconds)) {
                 [weak self] in self?.flush(path)
             }

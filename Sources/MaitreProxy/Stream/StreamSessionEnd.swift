@@ -88,8 +88,8 @@ struct StreamLogLine {
         case .bytesReceived: AccessLogLine.appendDecimal(end.bytesReceived, to: &out)
         case .sessionTime: AccessLogLine.appendSeconds(nanoseconds: max(0, end.endedAt - end.startedAt), to: &out)
         case .connection: AccessLogLine.appendDecimal(Int(truncatingIfNeeded: end.connectionNumber), to: &out)
-        case .timeLocal: out.append(contentsOf: clock.timeLocal.utf8)
-        case .timeISO8601: out.append(contentsOf: clock.timeISO8601.utf8)
+        case .timeLocal: out.append(contentsOf: clock.timeLocal)
+        case .timeISO8601: out.append(contentsOf: clock.timeISO8601)
         case .msec:
             AccessLogLine.appendDecimal(clock.seconds, to: &out)
             out.append(UInt8(ascii: "."))
