@@ -22,7 +22,10 @@ struct AccessLogLine {
                     if step.literalEnd > step.literalStart {
                         out.append(contentsOf: UnsafeBufferPointer(rebasing: literals[step.literalStart..<step.literalEnd]))
                     }
-                    if step.variable >= 0, !append(variables[step.variable], escape: escape, end: end, to: &out) {
+                    // The variable is read in place (a copy would retain its payload, per variable per line).
+                    if step.variable >= 0, let base = variables.baseAddress,
+                        !append(base + step.variable, escape: escape, end: end, to: &out)
+                    {
                         out.append(UInt8(ascii: "-"))
                     }
                 }
@@ -51,9 +54,15 @@ struct AccessLogLine {
     /// Appends the variable's value at the end of the request, escaped; false when nginx's is "not found"
     /// (the caller writes `-`). Numbers and times are written as digits, with no string in between.
     func append(_ variable: Variable, escape: LogFormat.Escape, end: RequestEnd, to out: inout [UInt8]) -> Bool {
+        withUnsafePointer(to: variable) { append($0, escape: escape, end: end, to: &out) }
+    }
+
+    private func append(
+        _ pointer: UnsafePointer<Variable>, escape: LogFormat.Escape, end: RequestEnd, to out: inout [UInt8]
+    ) -> Bool {
         // The request is read through `end` (borrowed), never copied out: a copy retains its bytes.
-        guard end.request != nil || !Self.readsRequest(variable) else { return false }
-        switch variable {
+        guard end.request != nil || !Self.readsRequest(pointer) else { return false }
+        switch pointer.pointee {
         case .remoteAddr: Self.append(bytes: end.addresses.remoteIPBytes, escape: escape, to: &out)
         case .remotePort: Self.append(end.addresses.remotePort, escape: escape, to: &out)
         case .serverAddr: Self.append(end.addresses.localIP, escape: escape, to: &out)
@@ -148,14 +157,14 @@ struct AccessLogLine {
         case .protocolName, .bytesReceived, .sessionTime, .upstreamFirstByteTime, .upstreamSessionTime:
             return false  // the stream module's: the configuration refuses them in http
         case .proxyProtocolAddr, .proxyProtocolPort, .proxyProtocolServerAddr, .proxyProtocolServerPort:
-            guard let value = end.addresses.proxyProtocolValue(variable) else { return false }
+            guard let value = end.addresses.proxyProtocolValue(pointer.pointee) else { return false }
             Self.append(value, escape: escape, to: &out)
         }
         return true
     }
 
-    private static func readsRequest(_ variable: Variable) -> Bool {
-        switch variable {
+    private static func readsRequest(_ variable: UnsafePointer<Variable>) -> Bool {
+        switch variable.pointee {
         case .requestMethod, .requestURI, .uri, .args, .request, .httpHeader, .argument, .cookie, .remoteUser:
             return true
         default: return false
