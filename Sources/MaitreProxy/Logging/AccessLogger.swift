@@ -80,7 +80,9 @@ final class AccessLogger: RequestEndObserver {
             gather(line, path: path, buffered: false, flush: nil, size: Self.turnLimit, writer: writer)
             if !turnFlushScheduled {
                 turnFlushScheduled = true
-                eventLoop.assumeIsolated().execute { [weak self] in self?.endOfTurn() }
+                // Captured strongly: the logger lives as long as its loop, and a weak reference would give it a
+                // side table, which makes every retain of it (one per request end) take the slow path.
+                eventLoop.assumeIsolated().execute { self.endOfTurn() }
             }
         }
     }
@@ -130,7 +132,7 @@ final class AccessLogger: RequestEndObserver {
         } else if pending.flushTimer == nil, let flush {
             let path = path
             pending.flushTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(flush.milliseconds)) {
-                [weak self] in self?.flush(path)
+                self.flush(path)
             }
         }
     }
