@@ -9,6 +9,7 @@ import XCTest
 final class IdleDeadlinesTests: XCTestCase {
     private final class Owner: IdleDeadlineOwner {
         var idleTicket: IdleDeadlines.Ticket?
+        lazy var idleSlot = IdleDeadlineSlot(owner: self)
         let name: String
         let log: (String) -> Void
         var onDue: () -> Void = {}
@@ -75,7 +76,10 @@ final class IdleDeadlinesTests: XCTestCase {
         var b: Owner? = Owner("b") { fired.append($0) }
         deadlines.arm(a, at: loop.now + .seconds(1))
         deadlines.arm(b!, at: loop.now + .seconds(2))
+        weak var droppedB = b
+        b?.idleSlot.release()  // what a handler does when its connection is done
         b = nil
+        XCTAssertNil(droppedB, "a released owner is not kept by the heap")
         loop.advanceTime(by: .seconds(3))
         XCTAssertEqual(fired, ["a"])
         loop.advanceTime(by: .seconds(5))

@@ -64,13 +64,15 @@ extension HTTPProxyHandler {
             connectTimeout: .milliseconds(settings.proxyConnectTimeout.milliseconds),
             writeBufferHigh: settings.proxyBusyBuffersSize, loop: loop)
         let poolStats = loop.upstreamPoolStats
-        connecting.assumeIsolated().whenComplete { [weak self, weak exchange] result in
-            if let exchange { pool.stopWaiting(exchange, peerIndex: peerIndex) }
+        // Captured strongly until the connect completes (bounded by proxy_connect_timeout): weak captures would
+        // give the handler and the exchange side tables, which slow every later retain of them.
+        connecting.assumeIsolated().whenComplete { [self, exchange] result in
+            pool.stopWaiting(exchange, peerIndex: peerIndex)
             switch result {
             case .success(let connection):
                 poolStats.opened()
                 connection.poolTag = tag  // opened for this location: only it reuses the connection under `local`
-                guard let self, let exchange, self.exchange === exchange else {
+                guard context != nil, self.exchange === exchange else {
                     // The request is gone: keep the connection for the next one.
                     pool.release(connection)
                     return
@@ -78,8 +80,7 @@ extension HTTPProxyHandler {
                 self.runtime.queues[exchange.upstreamIndex]?.upstreamReached()
                 self.connectionArrived(connection, reused: false, for: exchange)
             case .failure(let error):
-                guard let self, let exchange, self.exchange === exchange,
-                    exchange.state.isConnecting(toPeer: peerIndex)
+                guard context != nil, self.exchange === exchange, exchange.state.isConnecting(toPeer: peerIndex)
                 else { return }
                 self.attemptFailed(exchange, failure: UpstreamFailure(connectError: error))
             }

@@ -34,7 +34,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var addresses = ConnectionAddresses(remote: nil, local: nil)
     var remoteIP: String { addresses.remoteIP }
 
-    var exchange: ProxyExchange?
+    /// The request being proxied. An exchange this handler lets go of is detached from it, so late upstream
+    /// events (and the exchange's strong reference back) do not reach or keep this handler.
+    var exchange: ProxyExchange? {
+        didSet {
+            if let old = oldValue, old !== exchange { old.handler = nil }
+        }
+    }
     /// What the next client bytes are, whether a response is under way, and whether the connection stays open.
     var state = ClientConnectionState()
     var chunkScanner = ChunkedScanner()
@@ -61,6 +67,20 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     var lastUpstreamIndex: Int?
     /// This connection's entry in the loop's idle deadlines.
     var idleTicket: IdleDeadlines.Ticket?
+    /// The loop's deadline heap reaches this handler through it; released when the handler leaves the pipeline
+    /// (after which a slot asked for is a released one, so nothing can hold the handler again).
+    private var idleSlotStorage: IdleDeadlineSlot?
+    private var leftPipeline = false
+    var idleSlot: IdleDeadlineSlot {
+        if let slot = idleSlotStorage { return slot }
+        let slot = IdleDeadlineSlot(owner: self)
+        if leftPipeline {
+            slot.release()
+        } else {
+            idleSlotStorage = slot
+        }
+        return slot
+    }
     /// When the connection, idle since its last response, is closed; nil while a request is being served.
     var idleDeadline: NIODeadline?
     var bodyTimer: Scheduled<Void>?
@@ -133,7 +153,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        exchange?.handler = nil  // the exchange may outlive this handler (its upstream connection still holds it)
         loop.idleDeadlines.disarm(self)
+        leftPipeline = true
+        idleSlotStorage?.release()  // the heap's entries hold the slot, the slot held this handler
+        idleSlotStorage = nil
         bodyTimer?.cancel()
         bodyTimer = nil
         // NIO's context keeps its handler for good: holding the context past removal is a cycle that keeps this

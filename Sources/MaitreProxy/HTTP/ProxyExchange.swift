@@ -6,7 +6,10 @@ import NIOCore
 /// parts kept for a retry, and how far the response got. It is also the receiver of its upstream connection's
 /// events, which it hands to the client connection's handler.
 final class ProxyExchange: UpstreamResponseReceiver {
-    weak var handler: HTTPProxyHandler?
+    /// The client connection's handler, until it lets go of this exchange (its `exchange` property clears this
+    /// when it changes, and so does its removal from the pipeline): events after that go nowhere. Held strongly,
+    /// because reading a weak reference costs a side-table load on every upstream event.
+    var handler: HTTPProxyHandler?
     /// The request head (its bytes go back to the loop's pool when the exchange ends).
     private(set) var request: RequestRecord
     /// The location serving the request; its settings are read through it (a class), never copied.

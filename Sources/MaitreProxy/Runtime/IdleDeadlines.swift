@@ -4,8 +4,24 @@ import NIOCore
 protocol IdleDeadlineOwner: AnyObject {
     /// The owner's entry in the heap, if any (written by `IdleDeadlines`).
     var idleTicket: IdleDeadlines.Ticket? { get set }
+    /// The owner's link from the heap; the owner releases it when it is done (its connection closed).
+    var idleSlot: IdleDeadlineSlot { get }
     /// The entry came due (its ticket is already cleared): close, or arm again for a later deadline.
     func idleDeadlineCameDue()
+}
+
+/// The link from the deadline heap to one owner. The heap's entries hold the slot and the slot holds its owner,
+/// both strongly, until the owner releases it when its connection is done; entries of a released slot are skipped.
+/// Not a weak reference: that would give the owner (a connection's handler) a side table, and every retain of it,
+/// several per request, would take the runtime's slow path.
+final class IdleDeadlineSlot {
+    private(set) var owner: (any IdleDeadlineOwner)?
+
+    init(owner: any IdleDeadlineOwner) {
+        self.owner = owner
+    }
+
+    func release() { owner = nil }
 }
 
 /// The idle deadlines (`client_header_timeout`, `keepalive_timeout`) of one event loop's client connections, in one
@@ -22,7 +38,7 @@ final class IdleDeadlines {
     private struct Entry {
         let deadline: NIODeadline
         let generation: UInt64
-        weak var owner: (any IdleDeadlineOwner)?
+        let slot: IdleDeadlineSlot
     }
 
     private let eventLoop: any EventLoop
@@ -52,7 +68,7 @@ final class IdleDeadlines {
 
     private func compact() {
         heap.removeAll { entry in
-            guard let owner = entry.owner else { return true }
+            guard let owner = entry.slot.owner else { return true }
             return owner.idleTicket?.generation != entry.generation
         }
         heap.sort { $0.deadline < $1.deadline }  // a sorted array is a valid min-heap
@@ -65,7 +81,7 @@ final class IdleDeadlines {
         if let ticket = owner.idleTicket, ticket.deadline <= deadline { return }
         nextGeneration &+= 1
         owner.idleTicket = Ticket(generation: nextGeneration, deadline: deadline)
-        push(Entry(deadline: deadline, generation: nextGeneration, owner: owner))
+        push(Entry(deadline: deadline, generation: nextGeneration, slot: owner.idleSlot))
         if wakeUpAt.map({ deadline < $0 }) ?? true { scheduleWakeUp(at: deadline) }
     }
 
@@ -73,7 +89,7 @@ final class IdleDeadlines {
     func fire(now: NIODeadline) {
         while let first = heap.first, first.deadline <= now {
             let entry = popFirst()
-            guard let owner = entry.owner, owner.idleTicket?.generation == entry.generation else {
+            guard let owner = entry.slot.owner, owner.idleTicket?.generation == entry.generation else {
                 if abandoned > 0 { abandoned -= 1 }
                 continue
             }

@@ -59,6 +59,8 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         cancelTimers()
+        // Ends the connection ↔ handler cycle (the connection holds its handler strongly).
+        if connection.handler === self { connection.handler = nil }
     }
 
     // MARK: - Called by the request using this connection

@@ -91,7 +91,10 @@ final class UpstreamConnection {
     var poolTag = 0
     /// Requests sent over this connection, for `keepalive_requests`.
     private(set) var requestsSent = 0
-    weak var handler: UpstreamChannelHandler?
+    /// The channel's handler while it is in the pipeline (it clears this when removed). Held strongly, not weakly:
+    /// a weak reference would give the handler a side table, and every retain of it (several per request) would
+    /// take the slow path.
+    var handler: UpstreamChannelHandler?
     /// The pool holding this connection while idle, told when the connection dies there.
     weak var idlePool: UpstreamConnectionPool?
 

@@ -24,7 +24,12 @@ extension UpstreamConnection {
         let connection = UpstreamConnection(channel: channel, peerAddress: address, peerIndex: peerIndex)
         let handler = UpstreamChannelHandler(connection: connection)
         connection.handler = handler
-        try channel.pipeline.syncOperations.addHandler(handler)
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            connection.handler = nil  // never in the pipeline, so never removed from it: no cycle left behind
+            throw error
+        }
         return connection
     }
 }
