@@ -269,3 +269,31 @@ extension HTTPProxyHandler {
         return text
     }
 }
+
+extension HTTPProxyHandler {
+    /// A head the parser refused: answered with nginx's status, then the connection closes.
+    func rejectHead(_ error: RequestHeadError) {
+        moveStat(to: .writing)  // answering the bad head
+        log.log(.info, "\(error.message) while reading client request headers, client: \(remoteIP)",
+                connection: connectionNumber)
+        state.headRefused()
+        respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false)
+    }
+
+    /// A malformed chunked request body: 400 unless a response is already under way, then close.
+    func rejectBody() {
+        log.log(.info, "client sent invalid chunked body, client: \(remoteIP)", connection: connectionNumber)
+        if state.isDiscardingBody || exchange?.responseStarted == true {
+            state.close()
+            context.close(promise: nil)
+            return
+        }
+        let isHead = exchange?.isHeadRequest ?? false
+        let abandoned = exchange
+        if let exchange {
+            abandonUpstream(exchange, outcome: .success)
+            self.exchange = nil
+        }
+        respondLocally(status: .badRequest, keepAlive: false, isHead: isHead, exchange: abandoned)
+    }
+}
