@@ -91,8 +91,8 @@ final class DatagramProxyTests: XCTestCase {
         XCTAssertEqual(client.receive(), "L:who")
         let lines = logLines(harness, count: 1)
         XCTAssertEqual(lines.first, "UDP 200 3 5 \"127.0.0.1:\(dead), \(live.address)\"")
-        XCTAssertTrue((readFile(harness.errorLogPath) ?? "").contains(
-            "(111: Connection refused) while proxying connection, udp client: 127.0.0.1"))
+        XCTAssertTrue(fileEventuallyContains(
+            harness.errorLogPath, "(111: Connection refused) while proxying connection, udp client: 127.0.0.1"))
     }
 
     func testMissingAnswersEndTheSessionWith502AtTheTimeout() throws {
@@ -104,8 +104,8 @@ final class DatagramProxyTests: XCTestCase {
         XCTAssertEqual(client.receive(), "A:x")
         let lines = logLines(harness, count: 1)
         XCTAssertEqual(lines.first, "UDP 502 1 3 \"\(a.address)\"")
-        XCTAssertTrue((readFile(harness.errorLogPath) ?? "").contains(
-            "upstream timed out (110: Connection timed out) while proxying connection"))
+        XCTAssertTrue(fileEventuallyContains(
+            harness.errorLogPath, "upstream timed out (110: Connection timed out) while proxying connection"))
     }
 
     func testWorkerConnectionsCapsTrackedClients() throws {
@@ -124,7 +124,7 @@ final class DatagramProxyTests: XCTestCase {
         }
         XCTAssertEqual(answered, 5)
         XCTAssertEqual(a.datagrams, 5)
-        XCTAssertTrue((readFile(harness.errorLogPath) ?? "").contains("10 worker_connections are not enough"))
+        XCTAssertTrue(fileEventuallyContains(harness.errorLogPath, "10 worker_connections are not enough"))
     }
 
     func testProxyRequestsUnbindsAfterNDatagrams() throws {

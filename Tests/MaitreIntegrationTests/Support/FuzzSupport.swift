@@ -208,3 +208,9 @@ func liveCounts() -> (clientHandlers: Int, exchanges: Int, upstreamConnections: 
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
 }
+
+/// True once the file at `path` contains `text`, within `timeout`: the error log is written off the event loops,
+/// so its line can land a moment after the event a test saw.
+func fileEventuallyContains(_ path: String, _ text: String, timeout: TimeInterval = 5) -> Bool {
+    pollUntil(timeout: timeout) { (readFile(path) ?? "").contains(text) }
+}
