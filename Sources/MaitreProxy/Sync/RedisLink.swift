@@ -119,7 +119,7 @@ final class RedisLink {
                     link.channel = channel
                     link.run(link.machine.connected(now: Self.now()))
                 case .failure(let error):
-                    link.run(link.machine.connectFailed(Self.reason(error)))
+                    link.run(link.machine.connectFailed(connectFailureReason(error).text))
                 }
             }
     }
@@ -139,20 +139,6 @@ final class RedisLink {
         guard generation == self.generation, channel != nil else { return }
         channel = nil
         run(machine.closed())
-    }
-
-    /// nginx's words for a failed connect: `111: Connection refused`, `110: Connection timed out`.
-    private static func reason(_ error: any Error) -> String {
-        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            return "110: Connection timed out"
-        }
-        if let connectionError = error as? NIOConnectionError {
-            for attempt in connectionError.connectionErrors {
-                if let io = attempt.error as? IOError { return "\(io.errnoCode): \(io.localizedErrnoDescription)" }
-            }
-        }
-        if let io = error as? IOError { return "\(io.errnoCode): \(io.localizedErrnoDescription)" }
-        return "\(error)"
     }
 }
 

@@ -46,8 +46,7 @@ struct RedisLinkState {
     private(set) var state = State.idle
     /// An outage is being reported: its first failure was logged, later ones are not.
     private var inOutage = false
-    private var awaited: [Awaited] = []
-    private var awaitedHead = 0
+    private var awaited = FIFO<Awaited>()
     /// When the server last sent something (or the connection or a command started), and when we last wrote.
     private var lastHeard: Int64 = 0
     private var lastSent: Int64 = 0
@@ -63,7 +62,7 @@ struct RedisLinkState {
     /// Ready, and not so far behind that more commands would only pile up.
     var acceptsCommands: Bool { state == .ready && awaitedCount < Self.maxAwaited }
 
-    var awaitedCount: Int { awaited.count - awaitedHead }
+    var awaitedCount: Int { awaited.count }
 
     mutating func start() -> [Action] {
         guard state == .idle else { return [] }
@@ -108,13 +107,7 @@ struct RedisLinkState {
         case .ready:
             // Messages a subscription pushes answer no command.
             if Self.isPush(value) { return [.deliver(value)] }
-            guard awaitedHead < awaited.count else { return [.deliver(value)] }
-            let answered = awaited[awaitedHead]
-            awaitedHead += 1
-            if awaitedHead > 1024, awaitedHead * 2 > awaited.count {
-                awaited.removeFirst(awaitedHead)
-                awaitedHead = 0
-            }
+            guard let answered = awaited.popFirst() else { return [.deliver(value)] }
             return answered == .ping ? [] : [.deliver(value)]
         default:
             return []
@@ -185,8 +178,7 @@ struct RedisLinkState {
 
     private mutating func becomeReady() -> [Action] {
         state = .ready
-        awaited = []
-        awaitedHead = 0
+        awaited.removeAll()
         var actions: [Action] = []
         if inOutage {
             inOutage = false
@@ -196,8 +188,7 @@ struct RedisLinkState {
     }
 
     private mutating func failReady(_ message: String) -> [Action] {
-        awaited = []
-        awaitedHead = 0
+        awaited.removeAll()
         return [.lost] + fail(attempt: 0, message)
     }
 

@@ -256,23 +256,15 @@ struct StickySyncReplies {
         case values(zone: String, sessions: [[UInt8]])
     }
 
-    private var queue: [Expected] = []
-    private var head = 0
+    private var queue = FIFO<Expected>()
 
-    mutating func expect(_ expected: Expected...) { queue += expected }
-
-    mutating func next() -> Expected? {
-        guard head < queue.count else { return nil }
-        let expected = queue[head]
-        head += 1
-        if head > 64, head * 2 > queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
-        return expected
+    mutating func expect(_ expected: Expected...) {
+        for entry in expected { queue.append(entry) }
     }
 
-    var outstanding: Int { queue.count - head }
+    mutating func next() -> Expected? { queue.popFirst() }
+
+    var outstanding: Int { queue.count }
 
     /// SCAN's answer: the next cursor and this page's keys.
     static func scanPage(_ value: RESPValue) -> (cursor: [UInt8], keys: [[UInt8]])? {

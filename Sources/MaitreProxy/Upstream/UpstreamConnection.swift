@@ -41,31 +41,29 @@ extension IOError {
     }
 }
 
+/// Why a connect failed, as nginx words it inside `connect() failed (…)`: `111: Connection refused`; a connect
+/// timeout is `110: Connection timed out`, flagged so callers can word it as nginx's timeout.
+func connectFailureReason(_ error: any Error) -> (text: String, timedOut: Bool) {
+    if let channelError = error as? ChannelError, case .connectTimeout = channelError {
+        return ("110: Connection timed out", true)
+    }
+    if let connectionError = error as? NIOConnectionError {
+        for attempt in connectionError.connectionErrors {
+            if let io = attempt.error as? IOError { return ("\(io.errnoCode): \(io.localizedErrnoDescription)", false) }
+        }
+        if let dns = connectionError.dnsAError ?? connectionError.dnsAAAAError { return ("\(dns)", false) }
+    }
+    if let io = error as? IOError { return ("\(io.errnoCode): \(io.localizedErrnoDescription)", false) }
+    return ("\(error)", false)
+}
+
 extension UpstreamFailure {
     /// nginx's error-log wording for a failed connect.
     init(connectError error: any Error) {
-        if let channelError = error as? ChannelError, case .connectTimeout = channelError {
-            self = .timeout("upstream timed out (110: Connection timed out) while connecting to upstream")
-            return
-        }
-        if let connectionError = error as? NIOConnectionError {
-            for attempt in connectionError.connectionErrors {
-                if let io = attempt.error as? IOError {
-                    self = .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) "
-                                  + "while connecting to upstream")
-                    return
-                }
-            }
-            if let dns = connectionError.dnsAError ?? connectionError.dnsAAAAError {
-                self = .error("connect() failed (\(dns)) while connecting to upstream")
-                return
-            }
-        }
-        if let io = error as? IOError {
-            self = .error("connect() failed (\(io.errnoCode): \(io.localizedErrnoDescription)) while connecting to upstream")
-            return
-        }
-        self = .error("connect() failed (\(error)) while connecting to upstream")
+        let reason = connectFailureReason(error)
+        self = reason.timedOut
+            ? .timeout("upstream timed out (\(reason.text)) while connecting to upstream")
+            : .error("connect() failed (\(reason.text)) while connecting to upstream")
     }
 }
 
