@@ -10,7 +10,10 @@ system: `access_log off`, the article's format unbuffered, the same with `buffer
 metrics location added (maitred's `metrics`, which turns on the per-request figures the metrics and status pages
 read; nginx's `stub_status`, which it counts whether or not a location shows it). Every
 configuration of a round runs before the next round starts (systems interleaved); the table gives the median
-req/s over rounds and the ratio to the same system with logging off. Log files go to a temporary directory
+req/s over rounds, the median over rounds of each round's ratio to the same system with logging off (paired
+within a round, so a slow spell of the machine moves both sides), and the balancer's CPU time per request (its
+whole process tree's utime+stime over the measured run, divided by the requests wrk counted): on a 2-core VM
+whose req/s swing by a third from run to run, CPU per request is the steadier measure of what logging costs. Log files go to a temporary directory
 (a tmpfs on most machines: the cost measured is the balancer's, not a disk's). Every process started is stopped
 by its PID; every load run ends on its own (`wrk -d`).
 """
@@ -25,6 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import slowloris as S  # noqa: E402  (its process and port helpers)
+import bench as B  # noqa: E402  (its /proc CPU helper)
 
 BACKENDS = [18401, 18402, 18403]
 LISTEN = 18490
@@ -72,14 +76,17 @@ def measure(system, binary, logging, metrics, d):
         S.wait_port(LISTEN)
         subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c50", "-d1s", f"http://127.0.0.1:{LISTEN}/"],
                        capture_output=True, check=True)
+        cpu_before = B.tree_cpu(balancer.pid)
         out = subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c50", "-d6s", f"http://127.0.0.1:{LISTEN}/"],
                              capture_output=True, text=True, check=True).stdout
+        cpu = B.tree_cpu(balancer.pid) - cpu_before
     finally:
         S.stop(balancer)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{system}: {errors.group(1)} non-2xx responses")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), cpu * 1e6 / max(1, requests)
 
 
 def main():
@@ -103,16 +110,19 @@ def main():
     finally:
         for p in backends:
             S.stop(p)
-    print(f"Median req/s over {rounds} rounds, `wrk -t2 -c50 -d6s`, 1 worker, the article's `keepalive 32`.\n")
-    print("| system | access log | req/s | vs logging off | range |")
-    print("|---|---|---:|---:|---|")
+    print(f"Medians over {rounds} rounds, `wrk -t2 -c50 -d6s`, 1 worker, the article's `keepalive 32`.\n")
+    print("| system | access log | req/s | req/s range | req/s vs off (paired) | CPU µs/request | CPU vs off |")
+    print("|---|---|---:|---|---:|---:|---:|")
     for system in ("maitred", "nginx"):
-        base = statistics.median(results[(system, "off")])
+        base = results[(system, "off")]
+        base_cpu = statistics.median(c for _, c in base)
         for label, _, _ in ROWS:
             values = results[(system, label)]
-            median = statistics.median(values)
-            print(f"| {system} | {label} | {median:,.0f} | {median / base:.3f} | "
-                  f"{min(values):,.0f}–{max(values):,.0f} |")
+            rates = [r for r, _ in values]
+            paired = statistics.median(r / b for (r, _), (b, _) in zip(values, base))
+            cpu = statistics.median(c for _, c in values)
+            print(f"| {system} | {label} | {statistics.median(rates):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
+                  f"{paired:.3f} | {cpu:.1f} | {cpu / base_cpu:.3f} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 # maitred (symbols stripped: valgrind 3.19 cannot read Swift's DWARF 5) with the article's keepalive 32 in front of
 # one bench/backend.c; 500 warm-up GETs, then instrumentation on for exactly 2,000 keep-alive GETs over 10
 # connections; prints total Ir / 2,000. Needs valgrind (apt-get install valgrind). Stops what it starts by PID.
+# CALLGRIND_OUT=FILE keeps the profile (for callgrind_annotate); KEEP_DEBUG_INFO=1 skips the strip, for a binary
+# built with `-Xswiftc -g -Xswiftc -dwarf-version=4` whose lines valgrind can read.
 set -euo pipefail
 BIN=$1
 LOGGING=${2:-access_log off;}
@@ -21,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 gcc -O2 -o "$W/backend" "$HERE/backend.c"
 cp "$BIN" "$W/maitred"
-strip -g "$W/maitred"
+[ -n "${KEEP_DEBUG_INFO:-}" ] || strip -g "$W/maitred"
 printf '%s\n' \
     "worker_processes 1;" \
     "pid $W/m.pid;" \
@@ -48,5 +50,6 @@ callgrind_control -i off "$VP" >/dev/null
 callgrind_control -d "$VP" >/dev/null
 sleep 1
 f=$(ls -S "$W"/out.* | head -1)
+[ -n "${CALLGRIND_OUT:-}" ] && cp "$f" "$CALLGRIND_OUT"
 callgrind_annotate "$f" 2>/dev/null | grep "PROGRAM TOTALS" \
     | awk '{gsub(",", "", $1); printf "%.0f instructions/request\n", $1 / 2000}'

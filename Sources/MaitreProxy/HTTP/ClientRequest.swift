@@ -11,10 +11,11 @@ struct RequestRecord {
     let method: Method
     /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and later 1.x).
     let versionMinor: Int
-    private let methodEnd: Int
-    private let methodStart: Int
-    private let targetStart: Int
-    private let targetEnd: Int
+    /// Offsets of the method and of the request-target in `bytes` (the log writes `$request` from them).
+    let methodEnd: Int
+    let methodStart: Int
+    let targetStart: Int
+    let targetEnd: Int
     private let hostValue: Range<Int>?
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.

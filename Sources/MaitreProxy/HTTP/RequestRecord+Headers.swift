@@ -26,78 +26,65 @@ extension RequestRecord {
 
     /// Appends the values `name` matches, joined by `separator`, each through `write`; false when there is none.
     func appendHeaderValues(
-        named name: String, separator: StaticString, to out: inout [UInt8],
-        _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void
+        named name: String, separator: StaticString, to out: inout LogBytes,
+        _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void
     ) -> Bool {
         var found = false
         forEachHeaderValue(named: name) { value in
-            if found {
-                separator.withUTF8Buffer { out.append(contentsOf: $0) }
-            }
+            if found { out.append(separator) }
             found = true
             write(value, &out)
         }
         return found
     }
 
-    /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`.
-    func appendRequestLine(to out: inout [UInt8], _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void) {
+    /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`, from the offsets the parser
+    /// found (no second scan of the line).
+    func appendRequestLine(to out: inout LogBytes, _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
-            var lineEnd = 0
-            while lineEnd < raw.count, raw[lineEnd] != UInt8(ascii: "\r"), raw[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
-            // The method and the target are the first two words of the request line.
-            var firstSpace = 0
-            while firstSpace < lineEnd, raw[firstSpace] != UInt8(ascii: " ") { firstSpace += 1 }
-            guard firstSpace < lineEnd else { return }
-            var targetEnd = firstSpace + 1
-            while targetEnd < lineEnd, raw[targetEnd] != UInt8(ascii: " ") { targetEnd += 1 }
-            write(UnsafeRawBufferPointer(rebasing: raw[0..<firstSpace]), &out)
+            guard methodStart <= methodEnd, methodEnd <= targetStart, targetStart <= targetEnd, targetEnd <= raw.count
+            else { return }
+            write(UnsafeRawBufferPointer(rebasing: raw[methodStart..<methodEnd]), &out)
             out.append(UInt8(ascii: " "))
-            write(UnsafeRawBufferPointer(rebasing: raw[(firstSpace + 1)..<targetEnd]), &out)
+            write(UnsafeRawBufferPointer(rebasing: raw[targetStart..<targetEnd]), &out)
         }
-        out.append(contentsOf: Self.versionPrefix)
+        out.append(" HTTP/1." as StaticString)
         out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: max(0, min(9, versionMinor))))
     }
 
-    private static let versionPrefix: [UInt8] = Array(" HTTP/1.".utf8)
-
+    /// Calls `body` with each value of the fields `name` matches, read from the head's bytes: a line at a time
+    /// found with memchr, compared only where the colon sits where the name would end.
     private func forEachHeaderValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Void) {
         var wanted = name
         wanted.withUTF8 { wanted in
             bytes.withUnsafeReadableBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                // memchr finds each line's end: the same answer as a byte loop, a word at a time.
-                func lineEnd(from start: Int) -> Int {
-                    guard start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) else { return raw.count }
-                    return base.distance(to: UnsafeRawPointer(found))
-                }
+                guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), !wanted.isEmpty else { return }
+                let end = base + raw.count
                 // Skip the request line.
-                var lineStart = lineEnd(from: 0) + 1
-                while lineStart < raw.count {
-                    let lineEnd = lineEnd(from: lineStart)
-                    if lineEnd - lineStart > wanted.count, raw[lineStart + wanted.count] == UInt8(ascii: ":"),
-                        Self.matches(raw, lineStart, wanted)
+                guard let first = memchr(base, 0x0A, raw.count) else { return }
+                var line = UnsafePointer(first.assumingMemoryBound(to: UInt8.self)) + 1
+                while line < end {
+                    let lineEnd = memchr(line, 0x0A, end - line).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
+                    if lineEnd - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"),
+                        Self.matches(line, wanted)
                     {
-                        var start = lineStart + wanted.count + 1
-                        var end = lineEnd
-                        if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                        while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") {
-                            start += 1
-                        }
-                        while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") {
-                            end -= 1
-                        }
-                        body(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                        var start = line + wanted.count + 1
+                        var stop = lineEnd
+                        if stop > start, stop[-1] == UInt8(ascii: "\r") { stop -= 1 }
+                        while start < stop, start[0] == UInt8(ascii: " ") || start[0] == UInt8(ascii: "\t") { start += 1 }
+                        while stop > start, stop[-1] == UInt8(ascii: " ") || stop[-1] == UInt8(ascii: "\t") { stop -= 1 }
+                        body(UnsafeRawBufferPointer(start: start, count: stop - start))
                     }
-                    lineStart = lineEnd + 1
+                    line = lineEnd + 1
                 }
             }
         }
     }
 
-    private static func matches(_ raw: UnsafeRawBufferPointer, _ start: Int, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Whether the field name at `line` is `wanted` (lowercase, `_` for `-`) in any case.
+    private static func matches(_ line: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
         for index in 0..<wanted.count {
-            var byte = raw[start + index]
+            var byte = line[index]
             if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
             if byte == UInt8(ascii: "-") { byte = UInt8(ascii: "_") }
             if byte != wanted[index] { return false }

@@ -14,17 +14,21 @@ import MaitreConfig
 struct AccessLogLine {
     let clock: LogClock
 
-    func write(_ format: LogFormat, end: RequestEnd, into out: inout [UInt8]) {
-        let escape = format.escape
-        format.literals.withUnsafeBufferPointer { literals in
-            format.variables.withUnsafeBufferPointer { variables in
-                for step in format.steps {
+    /// The format is read in place through a pointer into the configuration's array: passing a `LogFormat` by
+    /// value retains each of its arrays and strings, per line.
+    func write(_ log: UnsafePointer<AccessLog>, end: RequestEnd, into out: inout LogBytes) {
+        let escape = log.pointee.format.escape
+        // Taken out once per line and lent to each variable (every `end.request` read copies the record).
+        let request = end.request
+        log.pointee.format.literals.withUnsafeBufferPointer { literals in
+            log.pointee.format.variables.withUnsafeBufferPointer { variables in
+                for step in log.pointee.format.steps {
                     if step.literalEnd > step.literalStart {
-                        out.append(contentsOf: UnsafeBufferPointer(rebasing: literals[step.literalStart..<step.literalEnd]))
+                        out.append(UnsafeBufferPointer(rebasing: literals[step.literalStart..<step.literalEnd]))
                     }
                     // The variable is read in place (a copy would retain its payload, per variable per line).
                     if step.variable >= 0, let base = variables.baseAddress,
-                        !append(base + step.variable, escape: escape, end: end, to: &out)
+                        !append(base + step.variable, escape: escape, end: end, request: request, to: &out)
                     {
                         out.append(UInt8(ascii: "-"))
                     }
@@ -40,78 +44,80 @@ struct AccessLogLine {
     }
 
     /// An `if=` condition evaluated with `append` giving each variable's value: not empty and not "0".
-    static func condition(_ condition: VariableTemplate, _ append: (Variable, inout [UInt8]) -> Void) -> Bool {
-        var value: [UInt8] = []
+    static func condition(_ condition: VariableTemplate, _ append: (Variable, inout LogBytes) -> Void) -> Bool {
+        var value = LogBytes(capacity: 64)
         for part in condition.parts {
             switch part {
-            case .literal(let text): value.append(contentsOf: text.utf8)
+            case .literal(let text): value.append(utf8: text)
             case .variable(let variable): append(variable, &value)
             }
         }
-        return !value.isEmpty && value != [UInt8(ascii: "0")]
+        return value.withBytes { !$0.isEmpty && !($0.count == 1 && $0[0] == UInt8(ascii: "0")) }
     }
 
     /// Appends the variable's value at the end of the request, escaped; false when nginx's is "not found"
     /// (the caller writes `-`). Numbers and times are written as digits, with no string in between.
-    func append(_ variable: Variable, escape: LogFormat.Escape, end: RequestEnd, to out: inout [UInt8]) -> Bool {
-        withUnsafePointer(to: variable) { append($0, escape: escape, end: end, to: &out) }
+    func append(_ variable: Variable, escape: LogFormat.Escape, end: RequestEnd, to out: inout LogBytes) -> Bool {
+        let request = end.request
+        return withUnsafePointer(to: variable) { append($0, escape: escape, end: end, request: request, to: &out) }
     }
 
     private func append(
-        _ pointer: UnsafePointer<Variable>, escape: LogFormat.Escape, end: RequestEnd, to out: inout [UInt8]
+        _ pointer: UnsafePointer<Variable>, escape: LogFormat.Escape, end: RequestEnd, request: RequestRecord?,
+        to out: inout LogBytes
     ) -> Bool {
-        // The request is read through `end` (borrowed), never copied out: a copy retains its bytes.
-        guard end.request != nil || !Self.readsRequest(pointer) else { return false }
+        // The request is the one `write` took out of `end` once for the whole line.
+        guard request != nil || !Self.readsRequest(pointer) else { return false }
         switch pointer.pointee {
         case .remoteAddr: Self.append(bytes: end.addresses.remoteIPBytes, escape: escape, to: &out)
         case .remotePort: Self.append(end.addresses.remotePort, escape: escape, to: &out)
         case .serverAddr: Self.append(end.addresses.localIP, escape: escape, to: &out)
         case .serverPort: Self.append(end.addresses.localPort, escape: escape, to: &out)
         case .serverName: Self.append(end.serverName, escape: escape, to: &out)
-        case .scheme: out.append(contentsOf: "http".utf8)
+        case .scheme: out.append("http" as StaticString)
         case .host:
-            if case .name(let name)? = end.request?.checkHost() {
+            if case .name(let name)? = request?.checkHost() {
                 Self.append(name, escape: escape, to: &out)
             } else {
                 Self.append(end.serverName, escape: escape, to: &out)
             }
         case .requestMethod:
-            Self.append(end.request?.methodName ?? "", escape: escape, to: &out)
+            Self.append(request?.methodName ?? "", escape: escape, to: &out)
         case .requestURI:
-            Self.append(end.request?.uri ?? "", escape: escape, to: &out)
+            Self.append(request?.uri ?? "", escape: escape, to: &out)
         case .uri:
-            Self.append(Self.path(of: end.request?.uri ?? ""), escape: escape, to: &out)
+            Self.append(Self.path(of: request?.uri ?? ""), escape: escape, to: &out)
         case .args:
-            Self.append(Self.query(of: end.request?.uri ?? ""), escape: escape, to: &out)
+            Self.append(Self.query(of: request?.uri ?? ""), escape: escape, to: &out)
         case .request:
-            end.request?.appendRequestLine(to: &out) { bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out) }
+            request?.appendRequestLine(to: &out) { bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out) }
         case .httpHeader(let name):
-            return end.request?.appendHeaderValues(named: name, separator: name == "cookie" ? "; " : ", ", to: &out) {
+            return request?.appendHeaderValues(named: name, separator: name == "cookie" ? "; " : ", ", to: &out) {
                 bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out)
             } ?? false
         case .argument(let name):
-            guard let value = RequestFields.argument(name, in: Self.query(of: end.request?.uri ?? "")) else {
+            guard let value = RequestFields.argument(name, in: Self.query(of: request?.uri ?? "")) else {
                 return false
             }
             Self.append(value, escape: escape, to: &out)
         case .cookie(let name):
-            guard let value = RequestFields.cookie(name, in: end.request?.headerValues(named: "cookie") ?? []) else {
+            guard let value = RequestFields.cookie(name, in: request?.headerValues(named: "cookie") ?? []) else {
                 return false
             }
             Self.append(value, escape: escape, to: &out)
         case .remoteUser:
-            guard let authorization = end.request?.firstHeaderValue(named: "authorization"),
+            guard let authorization = request?.firstHeaderValue(named: "authorization"),
                 let user = RequestFields.basicUser(authorization: authorization)
             else { return false }
             Self.append(user, escape: escape, to: &out)
         case .requestLength:
             Self.appendDecimal(end.requestHeadBytes + end.requestBodyBytes, to: &out)
         case .requestID:
-            out.append(contentsOf: (end.requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get()).utf8)
+            out.append(utf8: end.requestID?.get() ?? RequestIDSlot(generator: RequestIDGenerator.Shared()).get())
         case .proxyHost, .proxyAddXForwardedFor:
             return false  // the values sent upstream are the request's, not the log's
-        case .timeLocal: out.append(contentsOf: clock.timeLocal)
-        case .timeISO8601: out.append(contentsOf: clock.timeISO8601)
+        case .timeLocal: out.append(clock.timeLocal)
+        case .timeISO8601: out.append(clock.timeISO8601)
         case .msec:
             Self.appendDecimal(clock.seconds, to: &out)
             out.append(UInt8(ascii: "."))
@@ -173,12 +179,12 @@ struct AccessLogLine {
 
     /// One entry per attempt, joined with ", " as nginx joins them; false without an upstream attempt.
     private static func appendAttempts(
-        _ end: RequestEnd, to out: inout [UInt8], _ entry: (AttemptRecord, inout [UInt8]) -> Void
+        _ end: RequestEnd, to out: inout LogBytes, _ entry: (AttemptRecord, inout LogBytes) -> Void
     ) -> Bool {
         guard let upstream = end.upstream, !upstream.attempts.isEmpty else { return false }
         var first = true
         upstream.attempts.forEach { attempt in
-            if !first { out.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
+            if !first { out.append(UInt8(ascii: ","), UInt8(ascii: " ")) }
             first = false
             entry(attempt, &out)
         }
@@ -186,7 +192,7 @@ struct AccessLogLine {
     }
 
     /// `0.004`: seconds with milliseconds, as nginx prints its `ngx_msec_t` times; `-` for a step not reached.
-    static func appendSeconds(nanoseconds: Int64, to out: inout [UInt8]) {
+    static func appendSeconds(nanoseconds: Int64, to out: inout LogBytes) {
         guard nanoseconds >= 0 else {
             out.append(UInt8(ascii: "-"))
             return
@@ -200,7 +206,7 @@ struct AccessLogLine {
         out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
-    static func appendThreeDigits(_ status: Int, to out: inout [UInt8]) {
+    static func appendThreeDigits(_ status: Int, to out: inout LogBytes) {
         let value = status >= 0 && status < 1000 ? status : 0
         out.append(UInt8(ascii: "0") + UInt8(value / 100))
         out.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
@@ -208,9 +214,9 @@ struct AccessLogLine {
     }
 
     /// Decimal digits, written in place (least significant first, then turned around): no string in between.
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+    static func appendDecimal(_ value: Int, to out: inout LogBytes) {
         guard value >= 0 else {
-            out.append(contentsOf: String(value).utf8)
+            out.append(utf8: String(value))
             return
         }
         if value < 10 {
@@ -226,7 +232,7 @@ struct AccessLogLine {
                 buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
             } while rest > 0
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[index...]))
+            out.append(UnsafeBufferPointer(rebasing: buffer[index...]))
         }
     }
 
@@ -240,11 +246,11 @@ struct AccessLogLine {
         return String(uri[uri.index(after: question)...])
     }
 
-    static func append(bytes: [UInt8], escape: LogFormat.Escape, to out: inout [UInt8]) {
+    static func append(bytes: [UInt8], escape: LogFormat.Escape, to out: inout LogBytes) {
         bytes.withUnsafeBytes { appendEscaped($0, escape: escape, to: &out) }
     }
 
-    static func append(_ value: String, escape: LogFormat.Escape, to out: inout [UInt8]) {
+    static func append(_ value: String, escape: LogFormat.Escape, to out: inout LogBytes) {
         let done: Void? = value.utf8.withContiguousStorageIfAvailable {
             appendEscaped(UnsafeRawBufferPointer($0), escape: escape, to: &out)
         }
@@ -259,22 +265,53 @@ struct AccessLogLine {
         byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte > 0x7E
     }
 
+    /// Whether any byte of `bytes` is one `needsEscape` picks, eight bytes at a time: a byte with the high bit set,
+    /// a byte below 0x20, 0x7F, `"` or `\`. The zero-byte tests (`(v - 0x01…) & ~v & 0x80…`) can mark a byte
+    /// above a real match, never one where there is none, so "any" is exact.
+    @inline(__always)
+    static func anyNeedsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            if needsEscape(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
+            index += 8
+        }
+        guard index < bytes.count, let base = bytes.baseAddress else { return false }
+        // The last one to seven bytes in one word too, the rest of it filled with a byte that needs no escape.
+        var word: UInt64 = 0x6161_6161_6161_6161
+        withUnsafeMutableBytes(of: &word) { $0.baseAddress?.copyMemory(from: base + index, byteCount: bytes.count - index) }
+        return needsEscape(word)
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    @inline(__always)
+    private static func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
+
+    /// Whether one of the word's eight bytes needs an escape.
+    @inline(__always)
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        word & highs != 0 || (word &- ones &* 0x20) & ~word & highs != 0 || hasZeroByte(word ^ (ones &* 0x7F))
+            || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
+    }
+
     private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     /// nginx's escapes for a variable's value (ngx_http_log_escape, ngx_escape_json).
-    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, escape: LogFormat.Escape, to out: inout [UInt8]) {
+    static func appendEscaped(_ bytes: UnsafeRawBufferPointer, escape: LogFormat.Escape, to out: inout LogBytes) {
         // The usual value has nothing to escape: one copy.
-        if escape == .none || !bytes.contains(where: { $0 < 0x20 || $0 > 0x7E || $0 == 0x22 || $0 == 0x5C }) {
-            out.appendRaw(bytes)
+        if escape == .none || !anyNeedsEscape(bytes) {
+            out.append(bytes)
             return
         }
         switch escape {
         case .none:
-            out.appendRaw(bytes)
+            out.append(bytes)
         case .default:
             for byte in bytes {
                 if needsEscape(byte) {
-                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    out.append(UInt8(ascii: "\\"), UInt8(ascii: "x"))
+                    out.append(hex[Int(byte >> 4)], hex[Int(byte & 0xF)])
                 } else {
                     out.append(byte)
                 }
@@ -282,16 +319,17 @@ struct AccessLogLine {
         case .json:
             for byte in bytes {
                 switch byte {
-                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-                case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\"), UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"), UInt8(ascii: "\\"))
+                case 0x0A: out.append(UInt8(ascii: "\\"), UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "\\"), UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "\\"), UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "\\"), UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "\\"), UInt8(ascii: "f"))
                 case 0..<0x20:
-                    out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    out.append(contentsOf: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                    out.append(UInt8(ascii: "\\"), UInt8(ascii: "u"))
+                    out.append(UInt8(ascii: "0"), UInt8(ascii: "0"))
+                    out.append(hex[Int(byte >> 4)], hex[Int(byte & 0xF)])
                 default: out.append(byte)
                 }
             }
@@ -343,12 +381,3 @@ final class LogClock {
 
 @available(*, unavailable)
 extension LogClock: Sendable {}
-
-extension Array where Element == UInt8 {
-    /// Appends raw bytes with one copy: `append(contentsOf:)` given an `UnsafeRawBufferPointer` goes byte by byte
-    /// (it offers no contiguous storage as `UInt8`s).
-    mutating func appendRaw(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: bytes.count))
-    }
-}

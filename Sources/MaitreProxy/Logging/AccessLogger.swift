@@ -21,12 +21,16 @@ final class AccessLogger: RequestEndObserver {
     /// Paths of logs without `buffer=`, whose gathered lines go out at the end of the turn.
     private var unbufferedPaths: Set<String> = []
     private let clock = LogClock()
-    private var line: [UInt8] = []
 
-    /// A class, so appending to its bytes never copies them (a struct taken out of the dictionary would).
+    /// A class, so formatting appends to its bytes in place (a struct taken out of the dictionary would be
+    /// copied).
     private final class PendingLines {
-        var bytes: [UInt8] = []
+        var bytes: LogBytes
         var flushTimer: Scheduled<Void>?
+
+        init(capacity: Int) {
+            bytes = LogBytes(capacity: capacity)
+        }
     }
 
     init(eventLoop: any EventLoop) {
@@ -47,12 +51,17 @@ final class AccessLogger: RequestEndObserver {
         let formatter = AccessLogLine(clock: clock)
         // Read in place: copying each `AccessLog` (its path, format and condition) would cost retains per line.
         end.accessLogs.withUnsafeBufferPointer { logs in
+            guard let first = logs.baseAddress else { return }
             for index in logs.indices {
-                if let condition = logs[index].condition, !formatter.allows(condition, end: end) { continue }
-                guard let writer = writer(for: logs[index].path) else { continue }
-                line.removeAll(keepingCapacity: true)
-                formatter.write(logs[index].format, end: end, into: &line)
-                hand(line, path: logs[index].path, bufferSize: logs[index].bufferSize, flush: logs[index].flush, writer: writer)
+                let log = first + index
+                if let condition = log.pointee.condition, !formatter.allows(condition, end: end) { continue }
+                guard let writer = writer(for: log.pointee.path) else { continue }
+                let pending = pendingLines(for: log.pointee.path, size: log.pointee.bufferSize ?? Self.turnLimit)
+                // Formatted straight behind the lines already waiting: no copy of the line.
+                let start = pending.bytes.count
+                formatter.write(log, end: end, into: &pending.bytes)
+                settle(pending, lineStart: start, path: log.pointee.path, bufferSize: log.pointee.bufferSize,
+                       flush: log.pointee.flush, writer: writer)
             }
         }
     }
@@ -65,25 +74,11 @@ final class AccessLogger: RequestEndObserver {
         for log in end.accessLogs {
             if let condition = log.condition, !formatter.allows(condition) { continue }
             guard let writer = writer(for: log.path) else { continue }
-            line.removeAll(keepingCapacity: true)
-            formatter.write(log.format, into: &line)
-            hand(line, path: log.path, bufferSize: log.bufferSize, flush: log.flush, writer: writer)
-        }
-    }
-
-    /// The log's path, `buffer=` and `flush=` are passed one by one: passing the `AccessLog` would copy (and
-    /// retain) its format per line.
-    private func hand(_ line: [UInt8], path: String, bufferSize: Int?, flush: TimeSpan?, writer: LogWriter) {
-        if let size = bufferSize {
-            gather(line, path: path, buffered: true, flush: flush, size: size, writer: writer)
-        } else {
-            gather(line, path: path, buffered: false, flush: nil, size: Self.turnLimit, writer: writer)
-            if !turnFlushScheduled {
-                turnFlushScheduled = true
-                // Captured strongly: the logger lives as long as its loop, and a weak reference would give it a
-                // side table, which makes every retain of it (one per request end) take the slow path.
-                eventLoop.assumeIsolated().execute { self.endOfTurn() }
-            }
+            let pending = pendingLines(for: log.path, size: log.bufferSize ?? Self.turnLimit)
+            let start = pending.bytes.count
+            formatter.write(log.format, into: &pending.bytes)
+            settle(pending, lineStart: start, path: log.path, bufferSize: log.bufferSize, flush: log.flush,
+                   writer: writer)
         }
     }
 
@@ -92,6 +87,54 @@ final class AccessLogger: RequestEndObserver {
         lastWriter = writers[path]
         lastPath = path
         return lastWriter
+    }
+
+    private func pendingLines(for path: String, size: Int) -> PendingLines {
+        if let lastPending, path == lastPendingPath { return lastPending }
+        let pending: PendingLines
+        if let existing = buffers[path] {
+            pending = existing
+        } else {
+            pending = PendingLines(capacity: size + 1024)
+            buffers[path] = pending
+        }
+        lastPending = pending
+        lastPendingPath = path
+        return pending
+    }
+
+    /// A line was appended at `lineStart`: hands the gathered lines over when they reach the log's size (the
+    /// earlier ones first when the new line does not fit behind them), otherwise makes sure they go out at the
+    /// end of the turn (no `buffer=`) or when `flush=` runs out. The log's path, `buffer=` and `flush=` are
+    /// passed one by one: passing the `AccessLog` would copy (and retain) its format per line.
+    private func settle(
+        _ pending: PendingLines, lineStart: Int, path: String, bufferSize: Int?, flush: TimeSpan?, writer: LogWriter
+    ) {
+        let size = bufferSize ?? Self.turnLimit
+        var handedOver = false
+        if lineStart > 0, pending.bytes.count > size {
+            pending.bytes.withBytes { writer.append(raw: UnsafeRawBufferPointer(rebasing: $0[0..<lineStart])) }
+            pending.bytes.removeFirst(lineStart)
+            handedOver = true
+        }
+        if pending.bytes.count >= size {
+            pending.bytes.withBytes { writer.append(raw: $0) }
+            pending.bytes.removeAll()
+        } else if bufferSize == nil {
+            // Noted once per turn: the first line since the last hand-over.
+            if lineStart == 0 || handedOver { unbufferedPaths.insert(path) }
+            if !turnFlushScheduled {
+                turnFlushScheduled = true
+                // Captured strongly: the logger lives as long as its loop, and a weak reference would give it a
+                // side table, which makes every retain of it (one per request end) take the slow path.
+                eventLoop.assumeIsolated().execute { self.endOfTurn() }
+            }
+        } else if pending.flushTimer == nil, let flush {
+            let path = path
+            pending.flushTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(flush.milliseconds)) {
+                self.flush(path)
+            }
+        }
     }
 
     private func endOfTurn() {
@@ -105,46 +148,14 @@ final class AccessLogger: RequestEndObserver {
         for path in Array(buffers.keys) { flush(path) }
     }
 
-    private func gather(_ line: [UInt8], path: String, buffered: Bool, flush: TimeSpan?, size: Int, writer: LogWriter) {
-        let pending: PendingLines
-        if let lastPending, path == lastPendingPath {
-            pending = lastPending
-        } else if let existing = buffers[path] {
-            pending = existing
-        } else {
-            pending = PendingLines()
-            pending.bytes.reserveCapacity(size)
-            buffers[path] = pending
-        }
-        lastPending = pending
-        lastPendingPath = path
-        if !pending.bytes.isEmpty, pending.bytes.count + line.count > size {
-            writer.append(bytes: pending.bytes)
-            pending.bytes.removeAll(keepingCapacity: true)
-        }
-        pending.bytes.append(contentsOf: line)
-        if pending.bytes.count >= size {
-            writer.append(bytes: pending.bytes)
-            pending.bytes.removeAll(keepingCapacity: true)
-        } else if !buffered {
-            // Noted once per turn: the first line since the last hand-over.
-            if pending.bytes.count == line.count { unbufferedPaths.insert(path) }
-        } else if pending.flushTimer == nil, let flush {
-            let path = path
-            pending.flushTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(flush.milliseconds)) {
-                self.flush(path)
-            }
-        }
-    }
-
     private func flush(_ path: String) {
         guard let pending = buffers[path] else { return }
         pending.flushTimer?.cancel()
         pending.flushTimer = nil
         if !pending.bytes.isEmpty, let writer = writers[path] {
-            writer.append(bytes: pending.bytes)
+            pending.bytes.withBytes { writer.append(raw: $0) }
         }
-        pending.bytes.removeAll(keepingCapacity: true)
+        pending.bytes.removeAll()
     }
 }
 

@@ -71,13 +71,19 @@ final class LogWriter: Sendable {
 
     /// Queues bytes that end in a line end (a batch of access-log lines); never blocks on I/O.
     func append(bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append(raw: $0) }
+    }
+
+    /// `append(bytes:)` for bytes the caller owns (a logger's gathered lines): copied once, under the lock.
+    func append(raw bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let wakeNeeded = pending.withLockedValue { pending -> Bool in
             guard pending.bytes.count + bytes.count <= limit else {
                 pending.dropped += 1
                 return false
             }
-            pending.bytes.append(contentsOf: bytes)
+            pending.bytes.append(contentsOf: UnsafeBufferPointer(
+                start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
             let needsWake = !pending.wakeRequested
             pending.wakeRequested = true
             return needsWake

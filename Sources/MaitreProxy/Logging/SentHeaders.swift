@@ -6,8 +6,8 @@ import NIOCore
 /// is read defensively: a line without a colon is skipped.
 enum SentHeaders {
     static func appendValue(
-        named name: String, in head: ByteBuffer, to out: inout [UInt8],
-        _ write: (UnsafeRawBufferPointer, inout [UInt8]) -> Void
+        named name: String, in head: ByteBuffer, to out: inout LogBytes,
+        _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void
     ) -> Bool {
         let wanted = Array(name.utf8)
         return head.withUnsafeReadableBytes { raw -> Bool in

@@ -103,7 +103,7 @@ final class RequestMetrics: RequestEndObserver {
             attempts.index < end.runtime.balancers.count
         else { return }
         let cell = upstream(end.snapshot.upstreams[attempts.index].upstream.name)
-        let balancer = end.runtime.balancers[attempts.index]
+        let runtime = end.runtime
         let count = attempts.attempts.count
         cell.value.retries += max(0, count - 1)
         var position = 0
@@ -116,7 +116,9 @@ final class RequestMetrics: RequestEndObserver {
             }
             guard attempt.responseNanoseconds >= 0 else { return }
             cell.value.histogram.observe(nanoseconds: attempt.responseNanoseconds)
-            balancer.counterCell(of: attempt.peer)?.observeResponse(nanoseconds: attempt.responseNanoseconds)
+            // Read in place: a copy of the balancer would retain everything it holds.
+            runtime.balancers[attempts.index].counterCell(of: attempt.peer)?
+                .observeResponse(nanoseconds: attempt.responseNanoseconds)
         }
     }
 

@@ -44,23 +44,23 @@ struct StreamLogLine {
                 addresses: addresses, isUDP: udp, status: 200, bytesReceived: 0, bytesSent: 0, startedAt: startedAt,
                 endedAt: now, attempts: [], connectionNumber: connectionNumber, accessLogs: []),
             clock: clock)
-        var out: [UInt8] = []
+        var out = LogBytes(capacity: 128)
         for part in template.parts {
             switch part {
-            case .literal(let text): out.append(contentsOf: text.utf8)
+            case .literal(let text): out.append(utf8: text)
             case .variable(let variable): _ = line.append(variable, escape: .none, to: &out)
             }
         }
-        return out
+        return out.array
     }
 
     let end: StreamSessionEnd
     let clock: LogClock
 
-    func write(_ format: LogFormat, into out: inout [UInt8]) {
+    func write(_ format: LogFormat, into out: inout LogBytes) {
         for segment in format.segments {
             switch segment {
-            case .bytes(let bytes): out.append(contentsOf: bytes)
+            case .bytes(let bytes): out.append(bytes)
             case .variable(let variable):
                 if !append(variable, escape: format.escape, to: &out) { out.append(UInt8(ascii: "-")) }
             }
@@ -74,7 +74,7 @@ struct StreamLogLine {
     }
 
     /// The variable's value at the session's end; false when nginx's is "not found" (`-`).
-    func append(_ variable: Variable, escape: LogFormat.Escape, to out: inout [UInt8]) -> Bool {
+    func append(_ variable: Variable, escape: LogFormat.Escape, to out: inout LogBytes) -> Bool {
         switch variable {
         case .remoteAddr: AccessLogLine.append(end.addresses.remoteIP, escape: escape, to: &out)
         case .remotePort: AccessLogLine.append(end.addresses.remotePort, escape: escape, to: &out)
@@ -82,14 +82,14 @@ struct StreamLogLine {
         case .serverPort: AccessLogLine.append(end.addresses.localPort, escape: escape, to: &out)
         case .binaryRemoteAddr:
             end.addresses.remoteBytes.withUnsafeBytes { AccessLogLine.appendEscaped($0, escape: escape, to: &out) }
-        case .protocolName: out.append(contentsOf: (end.isUDP ? "UDP" : "TCP").utf8)
+        case .protocolName: out.append((end.isUDP ? "UDP" : "TCP") as StaticString)
         case .status: AccessLogLine.appendThreeDigits(end.status, to: &out)
         case .bytesSent: AccessLogLine.appendDecimal(end.bytesSent, to: &out)
         case .bytesReceived: AccessLogLine.appendDecimal(end.bytesReceived, to: &out)
         case .sessionTime: AccessLogLine.appendSeconds(nanoseconds: max(0, end.endedAt - end.startedAt), to: &out)
         case .connection: AccessLogLine.appendDecimal(Int(truncatingIfNeeded: end.connectionNumber), to: &out)
-        case .timeLocal: out.append(contentsOf: clock.timeLocal)
-        case .timeISO8601: out.append(contentsOf: clock.timeISO8601)
+        case .timeLocal: out.append(clock.timeLocal)
+        case .timeISO8601: out.append(clock.timeISO8601)
         case .msec:
             AccessLogLine.appendDecimal(clock.seconds, to: &out)
             out.append(UInt8(ascii: "."))
@@ -116,10 +116,10 @@ struct StreamLogLine {
     }
 
     /// One entry per attempt, joined with ", " as nginx joins them; false without an attempt.
-    private func appendList(to out: inout [UInt8], _ entry: (StreamAttempt, inout [UInt8]) -> Void) -> Bool {
+    private func appendList(to out: inout LogBytes, _ entry: (StreamAttempt, inout LogBytes) -> Void) -> Bool {
         guard !end.attempts.isEmpty else { return false }
         for (index, attempt) in end.attempts.enumerated() {
-            if index > 0 { out.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: " ")]) }
+            if index > 0 { out.append(UInt8(ascii: ","), UInt8(ascii: " ")) }
             entry(attempt, &out)
         }
         return true
