@@ -7,9 +7,10 @@ import NIOCore
 
 extension RequestRecord {
     /// The first value `name` matches, nil when there is none (no array made for the usual absent header).
-    func firstHeaderValue(named name: String) -> String? {
+    /// `lines`, when given, is the log line's index of this head's lines.
+    func firstHeaderValue(named name: String, lines: HeaderLines? = nil) -> String? {
         var first: String?
-        forEachHeaderValue(named: name) { value in
+        forEachHeaderValue(named: name, lines: lines) { value in
             if first == nil { first = String(decoding: value, as: UTF8.self) }
         }
         return first
@@ -18,19 +19,19 @@ extension RequestRecord {
     /// The values of the header fields `name` matches, read again from the head's bytes (the loop's parse target
     /// may hold another request by the time the access log asks). `name` is as `$http_NAME` writes it:
     /// lowercase, `_` standing for `-` (or `_`). Values are trimmed of surrounding spaces and tabs.
-    func headerValues(named name: String) -> [String] {
+    func headerValues(named name: String, lines: HeaderLines? = nil) -> [String] {
         var values: [String] = []
-        forEachHeaderValue(named: name) { values.append(String(decoding: $0, as: UTF8.self)) }
+        forEachHeaderValue(named: name, lines: lines) { values.append(String(decoding: $0, as: UTF8.self)) }
         return values
     }
 
     /// Appends the values `name` matches, joined by `separator`, each through `write`; false when there is none.
     func appendHeaderValues(
-        named name: String, separator: StaticString, to out: inout LogBytes,
+        named name: String, lines: HeaderLines?, separator: StaticString, to out: inout LogBytes,
         _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void
     ) -> Bool {
         var found = false
-        forEachHeaderValue(named: name) { value in
+        forEachHeaderValue(named: name, lines: lines) { value in
             if found { out.append(separator) }
             found = true
             write(value, &out)
@@ -52,33 +53,48 @@ extension RequestRecord {
         out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: max(0, min(9, versionMinor))))
     }
 
-    /// Calls `body` with each value of the fields `name` matches, read from the head's bytes: a line at a time
-    /// found with memchr, compared only where the colon sits where the name would end.
-    private func forEachHeaderValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Void) {
+    /// Calls `body` with each value of the fields `name` matches, read from the head's bytes: from `lines` when
+    /// given (the head indexed once for the whole log line), otherwise a line at a time found with memchr;
+    /// a line is compared only where the colon sits where the name would end.
+    private func forEachHeaderValue(
+        named name: String, lines index: HeaderLines?, _ body: (UnsafeRawBufferPointer) -> Void
+    ) {
         var wanted = name
         wanted.withUTF8 { wanted in
             bytes.withUnsafeReadableBytes { raw in
                 guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), !wanted.isEmpty else { return }
+                if let lines = index?.lines(of: raw) {
+                    for line in lines { Self.value(base + line.start, base + line.end, wanted).map(body) }
+                    return
+                }
                 let end = base + raw.count
                 // Skip the request line.
                 guard let first = memchr(base, 0x0A, raw.count) else { return }
                 var line = UnsafePointer(first.assumingMemoryBound(to: UInt8.self)) + 1
                 while line < end {
                     let lineEnd = memchr(line, 0x0A, end - line).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
-                    if lineEnd - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"),
-                        Self.matches(line, wanted)
-                    {
-                        var start = line + wanted.count + 1
-                        var stop = lineEnd
-                        if stop > start, stop[-1] == UInt8(ascii: "\r") { stop -= 1 }
-                        while start < stop, start[0] == UInt8(ascii: " ") || start[0] == UInt8(ascii: "\t") { start += 1 }
-                        while stop > start, stop[-1] == UInt8(ascii: " ") || stop[-1] == UInt8(ascii: "\t") { stop -= 1 }
-                        body(UnsafeRawBufferPointer(start: start, count: stop - start))
-                    }
+                    var stop = lineEnd
+                    if stop > line, stop[-1] == UInt8(ascii: "\r") { stop -= 1 }
+                    Self.value(line, stop, wanted).map(body)
                     line = lineEnd + 1
                 }
             }
         }
+    }
+
+    /// The value of the header line from `line` to `end` (CR LF excluded) when its name is `wanted`, trimmed of
+    /// surrounding spaces and tabs.
+    private static func value(
+        _ line: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>
+    ) -> UnsafeRawBufferPointer? {
+        guard end - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"), matches(line, wanted) else {
+            return nil
+        }
+        var start = line + wanted.count + 1
+        var stop = end
+        while start < stop, start[0] == UInt8(ascii: " ") || start[0] == UInt8(ascii: "\t") { start += 1 }
+        while stop > start, stop[-1] == UInt8(ascii: " ") || stop[-1] == UInt8(ascii: "\t") { stop -= 1 }
+        return UnsafeRawBufferPointer(start: start, count: stop - start)
     }
 
     /// Whether the field name at `line` is `wanted` (lowercase, `_` for `-`) in any case.

@@ -13,6 +13,8 @@ import MaitreConfig
 /// every reference it carries, per line.
 struct AccessLogLine {
     let clock: LogClock
+    /// The logger's index of the request head's lines, reset for each request end (nil: scan per variable).
+    var headerLines: HeaderLines? = nil
 
     /// The format is read in place through a pointer into the configuration's array: passing a `LogFormat` by
     /// value retains each of its arrays and strings, per line.
@@ -92,7 +94,9 @@ struct AccessLogLine {
         case .request:
             request?.appendRequestLine(to: &out) { bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out) }
         case .httpHeader(let name):
-            return request?.appendHeaderValues(named: name, separator: name == "cookie" ? "; " : ", ", to: &out) {
+            return request?.appendHeaderValues(
+                named: name, lines: headerLines, separator: name == "cookie" ? "; " : ", ", to: &out
+            ) {
                 bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out)
             } ?? false
         case .argument(let name):
@@ -101,12 +105,12 @@ struct AccessLogLine {
             }
             Self.append(value, escape: escape, to: &out)
         case .cookie(let name):
-            guard let value = RequestFields.cookie(name, in: request?.headerValues(named: "cookie") ?? []) else {
+            guard let value = RequestFields.cookie(name, in: request?.headerValues(named: "cookie", lines: headerLines) ?? []) else {
                 return false
             }
             Self.append(value, escape: escape, to: &out)
         case .remoteUser:
-            guard let authorization = request?.firstHeaderValue(named: "authorization"),
+            guard let authorization = request?.firstHeaderValue(named: "authorization", lines: headerLines),
                 let user = RequestFields.basicUser(authorization: authorization)
             else { return false }
             Self.append(user, escape: escape, to: &out)

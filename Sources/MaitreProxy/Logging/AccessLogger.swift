@@ -21,6 +21,7 @@ final class AccessLogger: RequestEndObserver {
     /// Paths of logs without `buffer=`, whose gathered lines go out at the end of the turn.
     private var unbufferedPaths: Set<String> = []
     private let clock = LogClock()
+    private let headerLines = HeaderLines()
 
     /// A class, so formatting appends to its bytes in place (a struct taken out of the dictionary would be
     /// copied).
@@ -48,7 +49,8 @@ final class AccessLogger: RequestEndObserver {
     func requestEnded(_ end: RequestEnd) {
         guard !end.accessLogs.isEmpty else { return }
         clock.update()
-        let formatter = AccessLogLine(clock: clock)
+        headerLines.reset()  // a new head: the offsets found for the last one do not apply
+        let formatter = AccessLogLine(clock: clock, headerLines: headerLines)
         // Read in place: copying each `AccessLog` (its path, format and condition) would cost retains per line.
         end.accessLogs.withUnsafeBufferPointer { logs in
             guard let first = logs.baseAddress else { return }
