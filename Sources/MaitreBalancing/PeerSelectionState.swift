@@ -25,9 +25,10 @@ public struct PeerSelectionState: Sendable {
     /// `least_time … inflight`: the selected peer counts this request in flight until its header or its release.
     var leastTimeInflight = false
 
-    init(triesLeft: Int, triedCapacity: Int, client: ClientAddressKey) {
+    init(triesLeft: Int, triedCapacity: Int, client: ClientAddressKey, hashKey: [UInt8] = []) {
         self.triesLeft = triesLeft
         self.tried = TriedPeers(capacity: triedCapacity)
         self.client = client
+        self.hashKey = hashKey
     }
 }

@@ -97,6 +97,9 @@ public struct UpstreamBalancer {
     /// tries = non-down primaries + non-down backups, capped by `nextUpstreamTries` (proxy_next_upstream_tries) when > 0.
     /// `mutating` although it changes nothing: callers keep balancers in arrays, and a non-mutating call on an element
     /// copies the whole balancer (a retain per field) on every request.
+    /// The state is built in its return: a `var` set up and then returned was copied out and destroyed (about
+    /// 300 instructions a request). Mutating only so that calling it on an array's element does not copy the
+    /// balancer.
     public mutating func startRequest(
         client: ClientAddressKey, hashKey: [UInt8] = [], nextUpstreamTries: Int
     ) -> PeerSelectionState {
@@ -104,13 +107,12 @@ public struct UpstreamBalancer {
         if nextUpstreamTries > 0 && tries > nextUpstreamTries {
             tries = nextUpstreamTries
         }
-        var state = PeerSelectionState(
+        return PeerSelectionState(
             triesLeft: tries,
             triedCapacity: max(lists.primary.count, lists.backup.count),
-            client: client
+            client: client,
+            hashKey: hashKey
         )
-        state.hashKey = hashKey
-        return state
     }
 
     /// Picks the next peer for this request (first attempt or a retry), or nil when none is available ("no live upstreams").
