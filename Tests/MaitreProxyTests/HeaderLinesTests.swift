@@ -1,5 +1,3 @@
-import MaitreWire
-import NIOCore
 import XCTest
 
 @testable import MaitreProxy
@@ -8,11 +6,7 @@ import XCTest
 /// variable, including past its capacity (where it falls back to the scan).
 final class HeaderLinesTests: XCTestCase {
     private func record(_ text: String) throws -> RequestRecord {
-        let bytes = ByteBuffer(string: text)
-        var head = RequestHead()
-        let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &head) }
-        XCTAssertEqual(result, .complete)
-        return RequestRecord(bytes: bytes, head: head)
+        parsedRequest(text).record
     }
 
     private func assertSameValues(_ text: String, names: [String], file: StaticString = #filePath, line: UInt = #line) throws {

@@ -8,11 +8,7 @@ import XCTest
 /// The upstream request head follows nginx's proxy module: set headers first, hop-by-hop headers dropped.
 final class RequestHeadTests: XCTestCase {
     private func clientRequest(_ text: String) throws -> ClientRequest {
-        let bytes = ByteBuffer(string: text)
-        var head = RequestHead()
-        let result = bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &head) }
-        XCTAssertEqual(result, .complete)
-        return ClientRequest(record: RequestRecord(bytes: bytes, head: head), head: head)
+        parsedRequest(text)
     }
 
     private func location(_ settings: ProxySettings) -> Location {
