@@ -3,6 +3,11 @@
 maitred and nginx with the same configuration, in one run.
 
     python3 bench/accesslog.py MAITRED_BINARY [ROUNDS]
+    python3 bench/accesslog.py MAITRED_BINARY --pairs N
+
+`--pairs N` measures only what the target is about, `off` against the buffered log with the metrics page, as N
+back-to-back pairs per system (the order inside a pair alternates, so a drift of the machine does not favour
+either side) and reports the median and the spread of the N paired ratios, of req/s and of CPU per request.
 
 Three bench/backend.c backends pinned to CPU 1, the balancer (1 worker / event loop) pinned to CPU 0, the
 article's upstream block (`keepalive 32`), `wrk -t2 -c50 -d6s` pinned to CPU 1 after a 1 s warm-up. Rows per
@@ -90,6 +95,8 @@ def measure(system, binary, logging, metrics, d):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[2] == "--pairs":
+        return pairs(os.path.abspath(sys.argv[1]), int(sys.argv[3]))
     if len(sys.argv) not in (2, 3):
         raise SystemExit(__doc__)
     maitred = os.path.abspath(sys.argv[1])
@@ -123,6 +130,43 @@ def main():
             cpu = statistics.median(c for _, c in values)
             print(f"| {system} | {label} | {statistics.median(rates):,.0f} | {min(rates):,.0f}–{max(rates):,.0f} | "
                   f"{paired:.3f} | {cpu:.1f} | {cpu / base_cpu:.3f} |")
+
+
+def pairs(maitred, count):
+    off = ROWS[0]
+    both = ROWS[-1]
+    d = tempfile.mkdtemp(prefix="maitre-accesslog-")
+    backend = f"{d}/backend"
+    subprocess.run(["gcc", "-O2", "-o", backend, f"{HERE}/backend.c"], check=True)
+    backends = [S.start([backend, str(p)], "1") for p in BACKENDS]
+    ratios = {"maitred": [], "nginx": []}
+    try:
+        for p in BACKENDS:
+            S.wait_port(p)
+        for index in range(count):
+            for system, binary in (("maitred", maitred), ("nginx", "nginx")):
+                order = (off, both) if index % 2 == 0 else (both, off)
+                figures = {}
+                for label, logging, metrics in order:
+                    figures[label] = measure(system, binary, logging, metrics, d)
+                    time.sleep(0.5)
+                (rate_off, cpu_off), (rate_on, cpu_on) = figures[off[0]], figures[both[0]]
+                ratios[system].append((rate_on / rate_off, cpu_on / cpu_off))
+    finally:
+        for p in backends:
+            S.stop(p)
+    print(f"{count} back-to-back pairs per system, `{off[0]}` against `{both[0]}`, `wrk -t2 -c50 -d6s`, "
+          "1 worker, the article's `keepalive 32`.\n")
+    print("| system | req/s with / without: median | quartiles | CPU per request with / without: median | quartiles |")
+    print("|---|---:|---|---:|---|")
+    for system, values in ratios.items():
+        rates = sorted(r for r, _ in values)
+        cpus = sorted(c for _, c in values)
+        def quartiles(xs):
+            q = statistics.quantiles(xs, n=4) if len(xs) > 1 else [xs[0], xs[0], xs[0]]
+            return f"{q[0]:.3f}–{q[2]:.3f}"
+        print(f"| {system} | {statistics.median(rates):.3f} | {quartiles(rates)} | {statistics.median(cpus):.3f} | "
+              f"{quartiles(cpus)} |")
 
 
 if __name__ == "__main__":
