@@ -96,10 +96,7 @@ public struct UpstreamBalancer {
     /// Starts a request (ngx_http_upstream_init_round_robin_peer and friends, then ngx_http_upstream_init_request's cap):
     /// tries = non-down primaries + non-down backups, capped by `nextUpstreamTries` (proxy_next_upstream_tries) when > 0.
     /// `mutating` although it changes nothing: callers keep balancers in arrays, and a non-mutating call on an element
-    /// copies the whole balancer (a retain per field) on every request.
-    /// Mutating only so that calling it on an array's element does not copy the balancer (a non-mutating call
-    /// copied it, about 600 instructions a request). The returned state is still copied once on its way into
-    /// the exchange (callgrind shows `PeerSelectionState`'s outlined copy here).
+    /// copies the whole balancer (a retain per field, about 600 instructions) on every request.
     public mutating func startRequest(
         client: ClientAddressKey, hashKey: [UInt8] = [], nextUpstreamTries: Int
     ) -> PeerSelectionState {

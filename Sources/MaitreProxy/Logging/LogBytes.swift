@@ -51,13 +51,7 @@ struct LogBytes: ~Copyable {
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         reserve(bytes.count)
-        if bytes.count <= 16 {
-            // Most values are a few bytes (a method, a status, an address): a call to memcpy costs more.
-            let target = base + count
-            for index in 0..<bytes.count { target[index] = source.load(fromByteOffset: index, as: UInt8.self) }
-        } else {
-            memcpy(base + count, source, bytes.count)
-        }
+        memcpy(base + count, source, bytes.count)
         count += bytes.count
     }
 
@@ -101,12 +95,6 @@ struct LogBytes: ~Copyable {
 
     func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try body(UnsafeRawBufferPointer(start: base, count: count))
-    }
-
-    /// The bytes from `start` to the end (for a caller that appended a line and wants to look at it).
-    func withBytes<Result>(from start: Int, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        let start = min(max(0, start), count)
-        return try body(UnsafeRawBufferPointer(start: base + start, count: count - start))
     }
 
     /// A copy as an array (tests, `return` texts, the rare paths).

@@ -66,15 +66,12 @@ final class LogWriter: Sendable {
 
     /// Queues one line (already terminated); never blocks on I/O.
     func append(_ line: String) {
-        append(bytes: Array(line.utf8))
+        var line = line
+        line.withUTF8 { append(raw: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Queues bytes that end in a line end (a batch of access-log lines); never blocks on I/O.
-    func append(bytes: [UInt8]) {
-        bytes.withUnsafeBytes { append(raw: $0) }
-    }
-
-    /// `append(bytes:)` for bytes the caller owns (a logger's gathered lines): copied once, under the lock.
+    /// Queues bytes that end in a line end (a logger's batch of access-log lines, still the caller's): copied
+    /// once, under the lock; never blocks on I/O.
     func append(raw bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let wakeNeeded = pending.withLockedValue { pending -> Bool in
