@@ -82,6 +82,32 @@ final class UpstreamPoolStateTests: XCTestCase {
         XCTAssertTrue(w2 === other)
     }
 
+    /// A burst (256 clients against `keepalive 32`): hundreds wait at once, some stop waiting (their own connect
+    /// completed) out of order, and releases serve the rest strictly oldest first, each exactly once.
+    func testBurstOfWaitersIsServedInOrderEachOnce() {
+        var pool = Pool(capacity: 32)
+        let waiters = (0..<300).map { _ in Waiter() }
+        for waiter in waiters { pool.wait(waiter, peer: 0, tag: 0) }
+        let stopped = Set(stride(from: 7, to: 300, by: 7))
+        for index in stopped.sorted(by: >) {
+            waiters[index].waiting = false
+            pool.stopWaiting(waiters[index], peer: 0)
+        }
+        XCTAssertEqual(pool.waitingCount, 300 - stopped.count)
+        var served: [Int] = []
+        for round in 0..<(300 - stopped.count) {
+            guard case .handOver(let taker) = park(&pool, Conn("c\(round)"), peer: 0) else {
+                return XCTFail("release \(round) found no waiter")
+            }
+            guard let index = waiters.firstIndex(where: { $0 === taker }) else { return XCTFail("unknown waiter") }
+            taker.waiting = false
+            served.append(index)
+        }
+        XCTAssertEqual(served, (0..<300).filter { !stopped.contains($0) })
+        XCTAssertEqual(pool.waitingCount, 0)
+        guard case .parked = park(&pool, Conn("last"), peer: 0) else { return XCTFail("nobody waits any more") }
+    }
+
     func testUnreusableOrZeroCapacityCloses() {
         var pool = Pool(capacity: 0)
         guard case .close = park(&pool, Conn("a"), peer: 0) else { return XCTFail() }

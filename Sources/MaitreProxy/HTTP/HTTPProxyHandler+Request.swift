@@ -119,7 +119,7 @@ extension HTTPProxyHandler {
                 proxyPass: proxyPass)
             guard let upstreamRequest = UpstreamRequestBuilder.build(
                 for: request, target: target, location: location, variables: variables, framing: bodyFraming,
-                into: loop.headBuffers.take(minimumCapacity: 0, allocator: context.channel.allocator),
+                into: loop.headBuffers.take(minimumCapacity: 0),
                 values: &loop.headerValues)
             else {
                 log.log(.alert, "upstream request head over its computed size, client: \(remoteIP)",

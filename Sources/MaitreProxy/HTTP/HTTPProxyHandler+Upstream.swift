@@ -273,8 +273,7 @@ extension HTTPProxyHandler {
         }
         exchange.response.keepsClientAlive = keepAlive
 
-        var out = loop.headBuffers.take(
-            minimumCapacity: upstream.bytes.readableBytes + 256, allocator: context.channel.allocator)
+        var out = loop.headBuffers.take(minimumCapacity: upstream.bytes.readableBytes + 256)
         let written = ResponseHeadWriter.write(
             upstream, date: loop.dates.current, framingHeader: framingHeader,
             keepAlive: keepAlive, keepAliveHeader: keepAlive ? exchange.location.settings.keepaliveHeaderTimeout : nil,

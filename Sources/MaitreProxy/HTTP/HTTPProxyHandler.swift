@@ -284,7 +284,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 return false
             case .complete:
                 let length = loop.requestHead.length
-                var copy = loop.headBuffers.take(minimumCapacity: length, allocator: context.channel.allocator)
+                var copy = loop.headBuffers.take(minimumCapacity: length)
                 copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
                 let head = loop.requestHead
                 let record = RequestRecord(bytes: copy, head: head)

@@ -9,12 +9,15 @@ final class HeadBufferPool {
     /// Bounds what the pool holds: at most this many buffers, none larger than `largest`.
     private let limit: Int
     private static let largest = 16 * 1024
+    /// Every channel uses NIO's default allocator; holding one here spares the hot path `channel.allocator`
+    /// (about a hundred instructions a call through the channel).
+    private let allocator = ByteBufferAllocator()
 
     init(limit: Int = 256) {
         self.limit = limit
     }
 
-    func take(minimumCapacity: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+    func take(minimumCapacity: Int) -> ByteBuffer {
         guard var buffer = free.popLast() else { return allocator.buffer(capacity: max(minimumCapacity, 1024)) }
         buffer.clear(minimumCapacity: minimumCapacity)
         return buffer

@@ -36,8 +36,16 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
     let local: Bool
     /// Least recently used first.
     private(set) var idle: [IdleEntry] = []
-    /// Per peer, oldest first: requests whose connect is under way, with their tag.
-    private var waiters: [Int: [(waiter: Waiter, tag: Int)]] = [:]
+    struct Waiting {
+        let waiter: Waiter
+        let tag: Int
+    }
+
+    /// Per peer, oldest first: requests whose connect is under way, with their tag. A queue is always taken out
+    /// of the dictionary before it is changed (`removeValue`), so the change happens in place: changing a copy
+    /// read with `waiters[peer]` would copy the whole queue on every release while hundreds wait (a burst of
+    /// 256 clients against `keepalive 32`).
+    private var waiters: [Int: [Waiting]] = [:]
     private var trimPending = false
 
     init(capacity: Int, local: Bool = false) {
@@ -65,14 +73,14 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
 
     /// A request started connecting to `peer`: a connection released meanwhile goes to it.
     mutating func wait(_ waiter: Waiter, peer: Int, tag: Int) {
-        waiters[peer, default: []].append((waiter, tag))
+        waiters[peer, default: []].append(Waiting(waiter: waiter, tag: tag))
     }
 
     /// The request got a connection (its own or a released one) or gave up.
     mutating func stopWaiting(_ waiter: Waiter, peer: Int) {
-        guard var queue = waiters[peer], let index = queue.firstIndex(where: { $0.waiter === waiter }) else { return }
-        queue.remove(at: index)
-        waiters[peer] = queue.isEmpty ? nil : queue
+        guard var queue = waiters.removeValue(forKey: peer) else { return }
+        if let index = queue.firstIndex(where: { $0.waiter === waiter }) { queue.remove(at: index) }
+        if !queue.isEmpty { waiters[peer] = queue }
     }
 
     /// A connection to `peer`, last used by a request tagged `tag`, finished its exchange (or completed a connect
@@ -84,8 +92,9 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
     ) -> ReleaseAction {
         guard reusable else { return .close }
         // Most releases find nobody waiting: skip the dictionary lookup then.
-        if !waiters.isEmpty, var queue = waiters[peer] {
+        if !waiters.isEmpty, var queue = waiters.removeValue(forKey: peer) {
             var index = 0
+            var taker: Waiter?
             while index < queue.count {
                 let entry = queue[index]
                 if local, entry.tag != tag {
@@ -94,11 +103,12 @@ struct UpstreamPoolState<Connection: AnyObject, Waiter: AnyObject> {
                 }
                 queue.remove(at: index)
                 if stillWaiting(entry.waiter) {
-                    waiters[peer] = queue.isEmpty ? nil : queue
-                    return .handOver(entry.waiter)
+                    taker = entry.waiter
+                    break
                 }
             }
-            waiters[peer] = queue.isEmpty ? nil : queue
+            if !queue.isEmpty { waiters[peer] = queue }
+            if let taker { return .handOver(taker) }
         }
         guard capacity > 0 else { return .close }
         idle.append(IdleEntry(connection: connection, peer: peer, tag: tag, since: now))
