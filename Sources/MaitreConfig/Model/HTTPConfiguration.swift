@@ -190,18 +190,23 @@ public enum CheckStatusFormat: String, Sendable, Equatable {
     case html, csv, json
 }
 
-/// `proxy_pass http://NAME[:PORT][/URI]`.
-public struct ProxyPass: Sendable, Equatable {
+/// `proxy_pass http://NAME[:PORT][/URI]`. A class: every request reads its location's handler, and copying a
+/// struct of three strings out of the enum retained each of them.
+public final class ProxyPass: Sendable, Equatable {
     /// The upstream the request goes to: an explicit block, or the implicit one made for a host:port.
-    public var upstreamName: String
+    public let upstreamName: String
     /// `$proxy_host`: the host (and port when not 80) as written after `http://`.
-    public var proxyHost: String
+    public let proxyHost: String
     /// The URI part, when given (even `/`): replaces the matched location prefix, as nginx does.
-    public var uri: String?
+    public let uri: String?
     public init(upstreamName: String, proxyHost: String, uri: String?) {
         self.upstreamName = upstreamName
         self.proxyHost = proxyHost
         self.uri = uri
+    }
+
+    public static func == (lhs: ProxyPass, rhs: ProxyPass) -> Bool {
+        lhs.upstreamName == rhs.upstreamName && lhs.proxyHost == rhs.proxyHost && lhs.uri == rhs.uri
     }
 }
 
