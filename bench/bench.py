@@ -433,10 +433,12 @@ def throughput_cells():
 SYSTEMS = ["maitred-article", "nginx-article", "maitred", "nginx", "haproxy", "direct"]
 
 
-def run_throughput(cells, rounds, duration, warmup, results):
+def run_throughput(cells, rounds, duration, warmup, results, systems=SYSTEMS):
     for rnd in range(1, rounds + 1):
         for cid, title, workers, pinned, conns, path, close in cells:
-            for kind in SYSTEMS:
+            # Every other round runs the systems in reverse order, so that no system always follows the same
+            # neighbour (a cell can run slower right after a heavy one).
+            for kind in (systems if rnd % 2 else list(reversed(systems))):
                 system = System(kind, workers, pinned).start()
                 try:
                     wrk_cpus = CLIENT_CPU if pinned else None
@@ -538,6 +540,22 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def paired_ratios(rows):
+    """Per pair present in `rows` (maitred article / nginx article, maitred / nginx tuned): the median and
+    quartiles of the per-round req/s ratios, and each round's, as text. Pairing within a round takes out what
+    changes between rounds on a shared machine."""
+    out = []
+    for kind, ref in (("maitred-article", "nginx-article"), ("maitred", "nginx")):
+        a, b = rows.get(kind, []), rows.get(ref, [])
+        ratios = [x["rps"] / y["rps"] for x, y in zip(a, b) if y["rps"]]
+        if not ratios:
+            continue
+        q = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+        out.append(f"{LABEL[kind]} vs {PAIR_LABEL[ref]} {med(ratios):.3f} (IQR {q[0]:.3f}–{q[2]:.3f}; "
+                   + ", ".join(f"{r:.2f}" for r in ratios) + ")")
+    return out
+
+
 def versions():
     def cmd(c):
         try:
@@ -596,7 +614,8 @@ def report(args, cells, thr, idle, stream, started_at, elapsed):
         L.append(f"| {k} | {v[k]} |")
     L.append("")
     L.append(f"Method: {args.rounds} round(s), systems interleaved within every round "
-             f"(maitred article, nginx article, maitred tuned, nginx tuned, HAProxy, direct, then the next cell); "
+             f"(maitred article, nginx article, maitred tuned, nginx tuned, HAProxy, direct, then the next cell; "
+             f"every other round in reverse order); "
              f"each cell is a {args.warmup}s warm-up then a {args.duration}s `wrk -t2 --latency` run; figures are "
              f"medians over rounds. Like with like: each maitred row gets the same configuration as the nginx row "
              f"it is compared with (the same generated text, minus nginx-only directives): 'article' = the "
@@ -658,6 +677,10 @@ def report(args, cells, thr, idle, stream, started_at, elapsed):
             L.append(f"| {LABEL[kind]} | {a['rps']:,.0f} | " + (f"{a['mbps']:,.0f} | " if big else "") +
                      f"{fmt_ms(a['p50'])} | {fmt_ms(a['p99'])} | {cpu} | {nc} | {vs} | {rr} | {cr} | {err} |")
         spread = ", ".join(f"{k} {a['spread'][0]:,.0f}–{a['spread'][1]:,.0f}" for k, a in agg.items())
+        paired = paired_ratios(rows)
+        if paired:
+            L.append("\nPaired ratios (each round's maitred req/s over the same round's reference; median, "
+                     "quartiles, every round): " + "; ".join(paired) + ".")
         foreign = max(r.get("foreign", 0) for runs in rows.values() for r in runs)
         L.append(f"\n<sub>req/s range over rounds: {spread}. Most CPU used by other processes during a kept "
                  f"run: {foreign:.2f} cores.</sub>\n")
@@ -711,6 +734,9 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=10000)
     ap.add_argument("--stream-bytes", type=int, default=10 * 2**30)
     ap.add_argument("--only", default="123456", help="scenario digits to run, e.g. 15")
+    ap.add_argument("--cells", default="", help="throughput cell ids to keep, e.g. s1-c256 (default: all)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="systems to run in throughput cells, e.g. maitred-article,nginx-article")
     ap.add_argument("--out", default=os.path.join(BENCH, "results", "latest.md"))
     args = ap.parse_args()
     if args.quick:
@@ -744,7 +770,13 @@ def main():
             wait_http(p)
         if any(c in args.only for c in "1234"):
             cells = [c for c in throughput_cells() if c[0][1] in args.only]
-            run_throughput(cells, args.rounds, args.duration, args.warmup, thr)
+            if args.cells:
+                cells = [c for c in cells if c[0] in args.cells.split(",")]
+            systems = [k for k in args.systems.split(",") if k]
+            unknown = [k for k in systems if k not in SYSTEMS]
+            if unknown:
+                raise SystemExit(f"unknown systems {unknown}: choose from {SYSTEMS}")
+            run_throughput(cells, args.rounds, args.duration, args.warmup, thr, systems)
         if "5" in args.only:
             run_idle(args.idle_conns, idle)
         if "6" in args.only:
