@@ -125,6 +125,26 @@ final class AccessLogIntegrationTests: ProxyTestCase {
         XCTAssertLessThan(length, 400)
     }
 
+    /// A field whose name holds `_` is dropped by default, as nginx drops it (`underscores_in_headers off`,
+    /// `ignore_invalid_headers on`): `$http_x_under` logs `-` although the head's bytes carry `X_Under`; with
+    /// `underscores_in_headers on` it is a field like any other. `$http_x_dash` finds `X-Dash` either way.
+    func testUnderscoreNamesInHTTPVariablesFollowTheParser() throws {
+        for (setting, expected) in [("", "-|d"), ("underscores_in_headers on;", "u|d")] {
+            harness = try ProxyHarness("""
+                http {
+                    log_format under '$http_x_under|$http_x_dash';
+                    access_log TMP/access.log under;
+                    \(setting)
+                    server { listen 127.0.0.1:PROXY_PORT; location / { return 204; } }
+                }
+                """)
+            XCTAssertEqual(try harness!.get("/", headers: [("X_Under", "u"), ("X-Dash", "d")]).status, 204)
+            XCTAssertEqual(waitForLines(1), [expected], setting.isEmpty ? "default" : setting)
+            harness?.stop()
+            harness = nil
+        }
+    }
+
     /// `$bytes_sent` (every byte the client received), `$sent_http_*` (the head as sent), and the per-attempt
     /// `$upstream_bytes_*` and `$upstream_response_length` lists, with a retried request's two entries.
     func testByteCountsAndSentHeaders() throws {

@@ -1,3 +1,5 @@
+import MaitreWire
+import NIOCore
 import XCTest
 
 @testable import MaitreProxy
@@ -30,6 +32,23 @@ final class HeaderLinesTests: XCTestCase {
         XCTAssertEqual(try record(browser).firstHeaderValue(named: "referer", lines: HeaderLines()), "https://shop/list")
         // Bare LF line ends.
         try assertSameValues("GET / HTTP/1.0\nHost: h\nUser-Agent: lf\n\n", names: ["host", "user_agent", "absent"])
+    }
+
+    /// Names holding `_` are found only when the parser kept them (`underscores_in_headers on`, or
+    /// `ignore_invalid_headers off`): nginx drops them otherwise, so `$http_x_note` must not see one.
+    func testUnderscoreNamesOnlyWhenKept() throws {
+        let text = "GET / HTTP/1.1\r\nHost: h\r\nx_note: under\r\nX-Note: dash\r\n\r\n"
+        let dropped = try record(text)
+        XCTAssertTrue(dropped.dropsUnderscoreNames, "nginx's defaults")
+        XCTAssertEqual(dropped.headerValues(named: "x_note"), ["dash"])
+        XCTAssertEqual(dropped.headerValues(named: "x_note", lines: HeaderLines()), ["dash"])
+        let bytes = ByteBuffer(string: text)
+        var head = RequestHead()
+        XCTAssertEqual(bytes.withUnsafeReadableBytes { RequestHeadParser.parse($0, into: &head, underscoresInNames: true) },
+                       .complete)
+        let kept = RequestRecord(bytes: bytes, head: head, dropsUnderscoreNames: false)
+        XCTAssertEqual(kept.headerValues(named: "x_note"), ["under", "dash"])
+        XCTAssertEqual(kept.headerValues(named: "x_note", lines: HeaderLines()), ["under", "dash"])
     }
 
     /// A head with more lines than the index holds: every lookup still finds every value (by the scan).

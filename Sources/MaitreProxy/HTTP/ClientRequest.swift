@@ -17,14 +17,19 @@ struct RequestRecord {
     let targetStart: Int
     let targetEnd: Int
     private let hostValue: Range<Int>?
+    /// The parser dropped fields whose names hold `_` (nginx's `underscores_in_headers off` with
+    /// `ignore_invalid_headers on`): lookups in the raw bytes skip them too, so `$http_x_y` never shows a field
+    /// the request did not have for nginx.
+    let dropsUnderscoreNames: Bool
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
         case get, head, post, lock, patch, connect, trace, other
     }
 
-    init(bytes: ByteBuffer, head: RequestHead) {
+    init(bytes: ByteBuffer, head: RequestHead, dropsUnderscoreNames: Bool = true) {
         self.bytes = bytes
+        self.dropsUnderscoreNames = dropsUnderscoreNames
         self.versionMinor = head.versionMinor
         self.methodStart = head.methodStart
         self.methodEnd = head.methodEnd

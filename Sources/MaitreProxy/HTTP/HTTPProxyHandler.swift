@@ -287,7 +287,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 var copy = loop.headBuffers.take(minimumCapacity: length)
                 copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
                 let head = loop.requestHead
-                let record = RequestRecord(bytes: copy, head: head)
+                let record = RequestRecord(
+                    bytes: copy, head: head,
+                    dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames)
                 requestStartedAt = clock
                 responseStatus = 0
                 responseBodyBytes = 0

@@ -64,7 +64,9 @@ extension RequestRecord {
             bytes.withUnsafeReadableBytes { raw in
                 guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), !wanted.isEmpty else { return }
                 if let lines = index?.lines(of: raw) {
-                    for line in lines { Self.value(base + line.start, base + line.end, wanted).map(body) }
+                    for line in lines {
+                        Self.value(base + line.start, base + line.end, wanted, dropsUnderscoreNames).map(body)
+                    }
                     return
                 }
                 let end = base + raw.count
@@ -75,7 +77,7 @@ extension RequestRecord {
                     let lineEnd = memchr(line, 0x0A, end - line).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? end
                     var stop = lineEnd
                     if stop > line, stop[-1] == UInt8(ascii: "\r") { stop -= 1 }
-                    Self.value(line, stop, wanted).map(body)
+                    Self.value(line, stop, wanted, dropsUnderscoreNames).map(body)
                     line = lineEnd + 1
                 }
             }
@@ -83,11 +85,15 @@ extension RequestRecord {
     }
 
     /// The value of the header line from `line` to `end` (CR LF excluded) when its name is `wanted`, trimmed of
-    /// surrounding spaces and tabs.
+    /// surrounding spaces and tabs. With `dropsUnderscoreNames`, a name holding `_` is a field the parser
+    /// dropped (as nginx does): never a match.
     private static func value(
-        _ line: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>
+        _ line: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>,
+        _ dropsUnderscoreNames: Bool
     ) -> UnsafeRawBufferPointer? {
-        guard end - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"), matches(line, wanted) else {
+        guard end - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"),
+            matches(line, wanted, underscoresKept: !dropsUnderscoreNames)
+        else {
             return nil
         }
         var start = line + wanted.count + 1
@@ -97,10 +103,14 @@ extension RequestRecord {
         return UnsafeRawBufferPointer(start: start, count: stop - start)
     }
 
-    /// Whether the field name at `line` is `wanted` (lowercase, `_` for `-`) in any case.
-    private static func matches(_ line: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Whether the field name at `line` is `wanted` (lowercase, `_` for `-`) in any case; a `_` in the name
+    /// matches only when such names are kept.
+    private static func matches(
+        _ line: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>, underscoresKept: Bool
+    ) -> Bool {
         for index in 0..<wanted.count {
             var byte = line[index]
+            if byte == UInt8(ascii: "_") && !underscoresKept { return false }
             if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
             if byte == UInt8(ascii: "-") { byte = UInt8(ascii: "_") }
             if byte != wanted[index] { return false }
