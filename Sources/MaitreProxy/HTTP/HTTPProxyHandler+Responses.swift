@@ -129,11 +129,19 @@ extension HTTPProxyHandler {
 
     /// Ends the response on the wire; then either closes, or serves what was pipelined behind it.
     func finishResponse(keepAlive: Bool) {
-        writeStaged()
         switch state.responseFinished(keepAlive: keepAlive) {
         case .keepAlive:
-            framing.writeEnd(context: context, promise: nil)
-            context.flush()
+            if framing.endBytes == 0, let out = staged {
+                // The whole response is one staged buffer (the usual small answer): one trip down the pipeline
+                // with writeAndFlush instead of a write and then a flush.
+                staged = nil
+                context.writeAndFlush(NIOAny(out), promise: nil)
+                loop.headBuffers.recycle(out)
+            } else {
+                writeStaged()
+                framing.writeEnd(context: context, promise: nil)
+                context.flush()
+            }
             unflushedResponse = false
             resumeReads()
             if exchange == nil, !state.isDiscardingBody {
@@ -142,6 +150,7 @@ extension HTTPProxyHandler {
             // Serves what was pipelined behind (inside processInput this returns and its loop goes on).
             processInput()
         case .close:
+            writeStaged()
             pending = nil
             let loopBound = NIOLoopBound(context!, eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: Void.self)

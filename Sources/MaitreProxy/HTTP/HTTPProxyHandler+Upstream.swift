@@ -122,12 +122,15 @@ extension HTTPProxyHandler {
         upstream.expectResponse(
             toHead: exchange.isHeadRequest, clientTakesChunked: exchange.request.version == .http1_1,
             headLimit: location.settings.proxyBufferSize)
-        exchange.state.countBytes(sent: upstream.sendHead(exchange.upstreamRequest))
-        writeBodyParts(exchange, to: connection)
-        if exchange.bodyComplete, exchange.upstreamRequest.hasBody {
-            exchange.state.countBytes(sent: upstream.sendEnd())
+        let headOnly = !exchange.upstreamRequest.hasBody && exchange.bodyParts.isEmpty
+        exchange.state.countBytes(sent: upstream.sendHead(exchange.upstreamRequest, flush: headOnly))
+        if !headOnly {
+            writeBodyParts(exchange, to: connection)
+            if exchange.bodyComplete, exchange.upstreamRequest.hasBody {
+                exchange.state.countBytes(sent: upstream.sendEnd())
+            }
+            upstream.flush()
         }
-        upstream.flush()
         if connection.channel.isWritable {
             resumeReads()
         } else {

@@ -78,14 +78,19 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         responseState = .head(accumulated: nil)
     }
 
-    /// Writes a serialised request head (not flushed); its body will go out in the request's framing.
+    /// Writes a serialised request head, flushed only when `flush` (a request with nothing behind its head: one
+    /// trip down the pipeline instead of a write and a flush); its body will go out in the request's framing.
     /// Returns the bytes written.
     @discardableResult
-    func sendHead(_ request: UpstreamRequest) -> Int {
+    func sendHead(_ request: UpstreamRequest, flush: Bool = false) -> Int {
         guard let context else { return 0 }
         requestFraming.start(chunkEncode: request.framing == .chunked)
-        context.write(NIOAny(request.head), promise: nil)
-        unflushed = true
+        if flush {
+            context.writeAndFlush(NIOAny(request.head), promise: nil)
+        } else {
+            context.write(NIOAny(request.head), promise: nil)
+            unflushed = true
+        }
         return request.head.readableBytes
     }
 
