@@ -131,12 +131,9 @@ extension HTTPProxyHandler {
     func finishResponse(keepAlive: Bool) {
         switch state.responseFinished(keepAlive: keepAlive) {
         case .keepAlive:
-            if framing.endBytes == 0, let out = staged {
-                // The whole response is one staged buffer (the usual small answer): one trip down the pipeline
-                // with writeAndFlush instead of a write and then a flush.
-                staged = nil
-                context.writeAndFlush(NIOAny(out), promise: nil)
-                loop.headBuffers.recycle(out)
+            if framing.endBytes == 0, staged != nil {
+                // The whole response is one staged buffer (the usual small answer): one trip down the pipeline.
+                writeStaged(flushing: true)
             } else {
                 writeStaged()
                 framing.writeEnd(context: context, promise: nil)

@@ -294,12 +294,17 @@ extension HTTPProxyHandler {
     }
 
     /// Hands the staged response head (and body bytes behind it) to the channel.
-    func writeStaged() {
+    /// Writes what is staged; with `flushing`, flushed in the same trip down the pipeline (writeAndFlush).
+    func writeStaged(flushing: Bool = false) {
         guard let out = staged else { return }
         staged = nil
-        context.write(NIOAny(out), promise: nil)
+        if flushing {
+            context.writeAndFlush(NIOAny(out), promise: nil)
+        } else {
+            context.write(NIOAny(out), promise: nil)
+        }
         loop.headBuffers.recycle(out)
-        unflushedResponse = true
+        unflushedResponse = !flushing
     }
 
     func upstreamResponseBody(_ body: ByteBuffer, exchange: ProxyExchange) {

@@ -7,8 +7,8 @@ import MaitreWire
 import NIOCore
 import NIOHTTP1
 
-/// The only handler of an upstream channel. It writes the request (head serialised here, body in the framing
-/// the head announced), parses the response from raw bytes with MaitreWire's strict parser, and hands the
+/// The only handler of an upstream channel. It writes the request through an `UpstreamRequestWriter` (the
+/// serialised head, the body in the framing the head announced), parses the response from raw bytes with MaitreWire's strict parser, and hands the
 /// request that leased the connection a head that points into the received bytes and body bytes as they
 /// come (chunked bodies pass through unchanged when the client takes chunked). It holds reads while the client
 /// cannot take more (back-pressure) and runs `proxy_read_timeout` (time between two successive reads) and
@@ -32,9 +32,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     private var requestIsHead = false
     private var clientTakesChunked = true
     private var headLimit = 4096
-    private var requestFraming = BodyFramingWriter()
-    /// Request bytes were written since the last flush.
-    private var unflushed = false
+    private var request = UpstreamRequestWriter()
 
     let connection: UpstreamConnection
     private var context: ChannelHandlerContext?
@@ -78,49 +76,29 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         responseState = .head(accumulated: nil)
     }
 
-    /// Writes a serialised request head, flushed only when `flush` (a request with nothing behind its head: one
-    /// trip down the pipeline instead of a write and a flush); its body will go out in the request's framing.
-    /// Returns the bytes written.
+    // The request's head, body, end and flush: `UpstreamRequestWriter`'s, through this channel (0 bytes once the
+    // handler is gone).
     @discardableResult
-    func sendHead(_ request: UpstreamRequest, flush: Bool = false) -> Int {
+    func sendHead(_ head: UpstreamRequest, flush: Bool = false) -> Int {
         guard let context else { return 0 }
-        requestFraming.start(chunkEncode: request.framing == .chunked)
-        if flush {
-            context.writeAndFlush(NIOAny(request.head), promise: nil)
-        } else {
-            context.write(NIOAny(request.head), promise: nil)
-            unflushed = true
-        }
-        return request.head.readableBytes
+        return request.writeHead(head, flush: flush, context: context)
     }
 
-    /// Writes request body bytes in the framing the head announced (not flushed).
-    /// Returns the bytes written (body and framing).
     @discardableResult
     func sendBody(_ body: ByteBuffer) -> Int {
         guard let context else { return 0 }
-        let framing = requestFraming.writeBody(body, context: context, promise: nil)
-        unflushed = true
-        return body.readableBytes + framing
+        return request.writeBody(body, context: context)
     }
 
-    /// Ends the request body (the last chunk when chunked; nothing otherwise).
-    /// Returns the bytes written.
     @discardableResult
     func sendEnd() -> Int {
         guard let context else { return 0 }
-        let count = requestFraming.endBytes
-        requestFraming.writeEnd(context: context, promise: nil)
-        unflushed = true
-        return count
+        return request.writeEnd(context: context)
     }
 
-    /// Flushes what was written since the last flush; nothing when nothing was (a flush through the pipeline
-    /// costs about 2,000 instructions even when there is nothing to send).
     func flush() {
-        guard unflushed else { return }
-        unflushed = false
-        context?.flush()
+        guard let context else { return }
+        request.flush(context: context)
     }
 
     func becameIdle() {
