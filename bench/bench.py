@@ -7,6 +7,7 @@ See docs/performance.md for what each scenario measures.
 """
 import argparse
 import datetime
+import math
 import os
 import platform
 import re
@@ -551,9 +552,31 @@ def paired_ratios(rows):
         if not ratios:
             continue
         q = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+        ci = median_interval(ratios)
+        shown = "–" if ci is None else f"{ci[0]:.3f}–{ci[1]:.3f} ({ci[2]:.0%})"
         out.append(f"{LABEL[kind]} vs {PAIR_LABEL[ref]} {med(ratios):.3f} (IQR {q[0]:.3f}–{q[2]:.3f}; "
+                   f"confidence interval of the median {shown}; "
                    + ", ".join(f"{r:.2f}" for r in ratios) + ")")
     return out
+
+
+def median_interval(xs, level=0.95):
+    """A distribution-free confidence interval for the median of xs: the k-th smallest and k-th largest values,
+    with k the largest rank at which the binomial(n, 1/2) tails hold no more than 1 - level. No assumption about
+    the spread of the ratios (this VM's is wide and skewed). Returns (low, high, actual coverage), or None when
+    n is too small for the level (n < 6 at 95%)."""
+    n = len(xs)
+    ordered = sorted(xs)
+    tail = 0.0
+    k = 0
+    while True:
+        nxt = tail + math.comb(n, k) / 2 ** n
+        if 2 * nxt > 1 - level:
+            break
+        tail, k = nxt, k + 1
+    if k == 0:
+        return None
+    return ordered[k - 1], ordered[n - k], 1 - 2 * tail
 
 
 def versions():

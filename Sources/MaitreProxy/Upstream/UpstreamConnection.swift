@@ -109,9 +109,12 @@ final class UpstreamConnection {
     /// False once the connection's framing was seen broken: it finishes its exchange but is never pooled.
     private(set) var reusable = true
 
+    /// Not `channel.isActive`: every way the channel closes passes through `close()` or `channelClosed()` (NIO
+    /// fires channelInactive within its close), so `.closed` already says it, without copying the channel's
+    /// lifecycle state (two retains and releases, twice per request).
     var isUsable: Bool {
         if case .closed = state { return false }
-        return reusable && channel.isActive
+        return reusable
     }
 
     func forbidReuse() {
