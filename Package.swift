@@ -62,7 +62,7 @@ let package = Package(
 
         .testTarget(name: "MaitreConfigTests", dependencies: ["MaitreConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "MaitreBalancingTests", dependencies: ["MaitreBalancing"], swiftSettings: swiftSettings),
-        .testTarget(name: "MaitreWireTests", dependencies: ["MaitreWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "MaitreWireTests", dependencies: ["MaitreWire", "MaitreBalancing"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MaitreProxyTests",
             dependencies: [

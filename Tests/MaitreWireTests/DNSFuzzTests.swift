@@ -1,3 +1,4 @@
+import MaitreBalancing
 import XCTest
 
 @testable import MaitreWire

@@ -52,9 +52,10 @@ extension RandomChoice {
     }
 }
 
-/// SplitMix64: a small, fast generator for the random methods, one per balancer (so per event loop), seeded from
-/// the system's generator; tests seed it.
-public struct SplitMix64: Sendable {
+/// SplitMix64 (Steele et al.): a small, fast generator for the random methods, one per balancer (so per event loop),
+/// seeded from the system's generator. Seeded, it is a fixed sequence: the tests' fuzz cases use it so that every
+/// case is a pure function of its seed and reproduces on every machine.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) {

@@ -1,3 +1,5 @@
+import MaitreBalancing
+
 /// Odd upstream responses for ProxyFuzzTests: a pure function from a case index to what a ScriptedBackend
 /// writes. Every case ends by closing the connection, so none of them waits for a proxy timeout.
 struct BackendFuzzCase {

@@ -1,3 +1,5 @@
+import MaitreBalancing
+
 /// Odd client requests for ProxyFuzzTests: a pure function from a case index to the bytes a client sends.
 /// Requests carry `Connection: close` (unless a mutation destroyed it) so that each case ends in a close.
 struct ClientFuzzCase {

@@ -1,3 +1,4 @@
+import MaitreBalancing
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix

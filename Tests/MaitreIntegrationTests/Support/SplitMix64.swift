@@ -1,24 +1,12 @@
-/// A tiny deterministic random number generator (SplitMix64, Steele et al.) so that every fuzz case is a pure
-/// function of its seed and index: a failing case index reproduces the same bytes on every machine and run.
-struct SplitMix64: RandomNumberGenerator {
-    private(set) var state: UInt64
+import MaitreBalancing
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
+/// Helpers over MaitreBalancing's `SplitMix64` for the fuzz cases: every case is a pure function of its seed and
+/// index, so a failing case index reproduces the same bytes on every machine and run.
+extension SplitMix64 {
     /// The generator for case `index` of a run seeded with `seed`: cases do not depend on each other.
     init(seed: UInt64, index: Int) {
         var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15))
-        state = mixer.next()
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        self.init(seed: mixer.next())
     }
 
     /// A number in 0..<n (n > 0). The modulo bias is irrelevant for test inputs.

@@ -1,3 +1,4 @@
+import MaitreBalancing
 import MaitreWire
 import NIOConcurrencyHelpers
 import NIOCore
