@@ -14,18 +14,7 @@ set -euo pipefail
 BIN=$1
 CLIENTS=${2:-256}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-W=$(mktemp -d /tmp/maitre-cachesim-XXXXXX)
-VP=""
-BP=""
-cleanup() {
-    [ -n "$VP" ] && kill "$VP" 2>/dev/null || true
-    [ -n "$BP" ] && kill "$BP" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
-gcc -O2 -o "$W/backend" "$HERE/backend.c"
-cp "$BIN" "$W/maitred"
-strip -g "$W/maitred"      # valgrind 3.19 cannot read Swift's DWARF 5
+. "$HERE/valgrind_setup.sh"
 common=(
     "worker_processes 1;"
     "events { worker_connections 4000; }"

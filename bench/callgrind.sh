@@ -12,18 +12,7 @@ set -euo pipefail
 BIN=$1
 LOGGING=${2:-access_log off;}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-W=$(mktemp -d /tmp/maitre-callgrind-XXXXXX)
-VP=""
-BP=""
-cleanup() {
-    [ -n "$VP" ] && kill "$VP" 2>/dev/null || true
-    [ -n "$BP" ] && kill "$BP" 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
-gcc -O2 -o "$W/backend" "$HERE/backend.c"
-cp "$BIN" "$W/maitred"
-[ -n "${KEEP_DEBUG_INFO:-}" ] || strip -g "$W/maitred"
+. "$HERE/valgrind_setup.sh"
 printf '%s\n' \
     "worker_processes 1;" \
     "pid $W/m.pid;" \

@@ -27,7 +27,7 @@ struct RequestRecord {
         case get, head, post, lock, patch, connect, trace, other
     }
 
-    init(bytes: ByteBuffer, head: RequestHead, dropsUnderscoreNames: Bool = true) {
+    init(bytes: ByteBuffer, head: RequestHead, dropsUnderscoreNames: Bool) {
         self.bytes = bytes
         self.dropsUnderscoreNames = dropsUnderscoreNames
         self.versionMinor = head.versionMinor

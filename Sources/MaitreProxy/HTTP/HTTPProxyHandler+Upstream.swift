@@ -293,8 +293,8 @@ extension HTTPProxyHandler {
         staged = out
     }
 
-    /// Hands the staged response head (and body bytes behind it) to the channel.
-    /// Writes what is staged; with `flushing`, flushed in the same trip down the pipeline (writeAndFlush).
+    /// Hands the staged response head (and body bytes behind it) to the channel; with `flushing`, flushed in the
+    /// same trip down the pipeline (writeAndFlush).
     func writeStaged(flushing: Bool = false) {
         guard let out = staged else { return }
         staged = nil

@@ -92,7 +92,7 @@ extension RequestRecord {
         _ dropsUnderscoreNames: Bool
     ) -> UnsafeRawBufferPointer? {
         guard end - line > wanted.count, line[wanted.count] == UInt8(ascii: ":"),
-            matches(line, wanted, underscoresKept: !dropsUnderscoreNames)
+            matches(line, wanted, dropsUnderscoreNames: dropsUnderscoreNames)
         else {
             return nil
         }
@@ -104,13 +104,13 @@ extension RequestRecord {
     }
 
     /// Whether the field name at `line` is `wanted` (lowercase, `_` for `-`) in any case; a `_` in the name
-    /// matches only when such names are kept.
+    /// never matches when the parser drops such names.
     private static func matches(
-        _ line: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>, underscoresKept: Bool
+        _ line: UnsafePointer<UInt8>, _ wanted: UnsafeBufferPointer<UInt8>, dropsUnderscoreNames: Bool
     ) -> Bool {
         for index in 0..<wanted.count {
             var byte = line[index]
-            if byte == UInt8(ascii: "_") && !underscoresKept { return false }
+            if byte == UInt8(ascii: "_") && dropsUnderscoreNames { return false }
             if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
             if byte == UInt8(ascii: "-") { byte = UInt8(ascii: "_") }
             if byte != wanted[index] { return false }

@@ -8,11 +8,11 @@ import NIOCore
 import NIOHTTP1
 
 /// The only handler of an upstream channel. It writes the request through an `UpstreamRequestWriter` (the
-/// serialised head, the body in the framing the head announced), parses the response from raw bytes with MaitreWire's strict parser, and hands the
-/// request that leased the connection a head that points into the received bytes and body bytes as they
-/// come (chunked bodies pass through unchanged when the client takes chunked). It holds reads while the client
-/// cannot take more (back-pressure) and runs `proxy_read_timeout` (time between two successive reads) and
-/// `proxy_send_timeout` (time a write may stay stuck).
+/// serialised head, the body in the framing the head announced), parses the response from raw bytes with
+/// MaitreWire's strict parser, and hands the request that leased the connection a head that points into the
+/// received bytes and body bytes as they come (chunked bodies pass through unchanged when the client takes
+/// chunked). It holds reads while the client cannot take more (back-pressure) and runs `proxy_read_timeout`
+/// (time between two successive reads) and `proxy_send_timeout` (time a write may stay stuck).
 final class UpstreamChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
