@@ -25,9 +25,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # Release build of maitred as the README builds it (dynamic exclusivity checks off in every module, SwiftNIO
-# included), serialized with every other Swift build on this machine.
-flock /tmp/maitre-build.lock swift build -c release -Xswiftc -enforce-exclusivity=unchecked --product maitred \
-    --scratch-path "$ROOT/.build-release"
+# included; whole-program link-time optimisation; the Swift runtime linked in), serialized with every other Swift
+# build on this machine.
+flock /tmp/maitre-build.lock swift build -c release -Xswiftc -enforce-exclusivity=unchecked \
+    --experimental-lto-mode=full --static-swift-stdlib --product maitred --scratch-path "$ROOT/.build-release"
 
 mkdir -p bench/results/tmp
 # Snapshot the binary (and what it was built from): another release build during the run must not swap it.

@@ -5,6 +5,10 @@ import XCTest
 /// The built `maitred` binary run as a child process, as an operator runs it.
 struct MaitredBinary {
     static var path: String {
+        // MAITRED_BINARY runs the suite against another build (a release or link-time-optimised binary).
+        if let override = ProcessInfo.processInfo.environment["MAITRED_BINARY"], !override.isEmpty {
+            return override
+        }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0])
         var directory = testBinary.deletingLastPathComponent()
         // On macOS the xctest bundle is a directory tree; on Linux it is a file next to the products.
