@@ -12,6 +12,16 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 
 swift build --build-tests
+# The README's production build (whole-program LTO, the Swift runtime linked in, no exclusivity checks), and the
+# process, reload, proxy, fuzz, timeout, balancing, health-check and stream tests run against that binary: what
+# operators run is what is tested, not only the debug build. (bench/run.sh builds into the same folder.)
+swift build -c release -Xswiftc -enforce-exclusivity=unchecked --experimental-lto-mode=full --static-swift-stdlib \
+    --product maitred --scratch-path .build-release
+production="MaitreIntegrationTests\.(ProcessTests|ReloadTests|ProxyFuzzTests|StreamFuzzTests|ProxyBehaviourTests"
+production+="|ProxyFailureTests|TimeoutTests|BalancingIntegrationTests|HealthCheckIntegrationTests|RetryIntegrationTests"
+production+="|StreamProxyTests|DatagramProxyTests)/"
+MAITRED_BINARY="$PWD/.build-release/release/maitred" timeout --signal=KILL 600 \
+    swift test --skip-build --disable-swift-testing --filter "$production"
 # Every test bounds its own waits; this bounds the whole run so a wedge fails CI instead of hanging it.
 # All tests are XCTest: --disable-swift-testing keeps the last line the real count.
 timeout --signal=KILL 1200 swift test --skip-build --disable-swift-testing
