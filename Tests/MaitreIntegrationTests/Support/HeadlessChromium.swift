@@ -25,6 +25,7 @@ final class HeadlessChromium {
     /// Exceptions and console errors, as the page reported them.
     private(set) var pageErrors: [String] = []
     private let profile: String
+    private var stopped = false
 
     init(url: String, width: Int = 1280, height: Int = 860) throws {
         guard let path = Self.path else { throw Failure(description: "chromium is not installed (.ci/run installs it)") }
@@ -67,8 +68,12 @@ final class HeadlessChromium {
         stop()
     }
 
+    /// Idempotent: tests call it in a `defer` and `deinit` calls it again. A second `close` of the pipe fds would
+    /// close whatever reused those numbers meanwhile (once an accepted NIO socket, which then failed epoll_ctl with
+    /// EBADF and took the test process down), and a second `kill` could reach a reused pid.
     func stop() {
-        guard pid > 0 else { return }
+        guard pid > 0, !stopped else { return }
+        stopped = true
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
