@@ -33,6 +33,7 @@ done
 CONF=$(cd "$HERE" && python3 -c "import bench; bench.WORK = '$W'; print(bench.proxy_conf('maitred-article', 1, 'm')[1])")
 
 declare -A RUNS
+tick_ns=$((1000000000 / $(getconf CLK_TCK)))
 for round in $(seq 1 "$ROUNDS"); do
     for bin in "$@"; do
         taskset -c 0 "$bin" -c "$CONF" &
@@ -49,7 +50,6 @@ for round in $(seq 1 "$ROUNDS"); do
         wait "$P" 2>/dev/null || true
         n=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
         rps=$(awk '/Requests\/sec/ {print $2}' "$W/wrk.txt")
-        tick_ns=$((1000000000 / $(getconf CLK_TCK)))
         user=$(( (u1 - u0) * tick_ns / n ))
         sys=$(( (s1 - s0) * tick_ns / n ))
         echo "round $round $bin: $rps req/s, user $user ns, system $sys ns per request"

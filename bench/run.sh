@@ -24,11 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-# Release build of maitred as the README builds it (dynamic exclusivity checks off in every module, SwiftNIO
-# included; whole-program link-time optimisation; the Swift runtime linked in), serialized with every other Swift
+# The production build (scripts/build-release.sh, as the README builds it), serialized with every other Swift
 # build on this machine.
-flock /tmp/maitre-build.lock swift build -c release -Xswiftc -enforce-exclusivity=unchecked \
-    --experimental-lto-mode=full --static-swift-stdlib --product maitred --scratch-path "$ROOT/.build-release"
+flock /tmp/maitre-build.lock "$ROOT/scripts/build-release.sh"
 
 mkdir -p bench/results/tmp
 # Snapshot the binary (and what it was built from): another release build during the run must not swap it.

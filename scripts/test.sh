@@ -14,9 +14,8 @@ fi
 swift build --build-tests
 # The README's production build (whole-program LTO, the Swift runtime linked in, no exclusivity checks), and the
 # process, reload, proxy, fuzz, timeout, balancing, health-check and stream tests run against that binary: what
-# operators run is what is tested, not only the debug build. (bench/run.sh builds into the same folder.)
-swift build -c release -Xswiftc -enforce-exclusivity=unchecked --experimental-lto-mode=full --static-swift-stdlib \
-    --product maitred --scratch-path .build-release
+# operators run is what is tested, not only the debug build.
+./scripts/build-release.sh
 production="MaitreIntegrationTests\.(ProcessTests|ReloadTests|ProxyFuzzTests|StreamFuzzTests|ProxyBehaviourTests"
 production+="|ProxyFailureTests|TimeoutTests|BalancingIntegrationTests|HealthCheckIntegrationTests|RetryIntegrationTests"
 production+="|StreamProxyTests|DatagramProxyTests)/"
