@@ -26,8 +26,16 @@ public struct RequestHead: Sendable {
     /// Field indices of `Connection` headers (their tokens name more hop-by-hop headers).
     public var connectionFields: [Int] = []
     public var expectsContinue = false
-    /// Bytes of the head, leading blank lines and the final blank line included.
+    /// Bytes of the head, leading blank lines and the final blank line included. For a refused head: the bytes
+    /// nginx counts in `$request_length` by then (0 when the request line was refused; header lines up to the
+    /// refused one, or through it when nginx took the line before refusing it, as a duplicate Host).
     public var length = 0
+    /// For a refused head: where the header lines nginx had taken end (0 when the request line was refused).
+    /// `fields` holds exactly those lines, so a log can still show `$request` and `$http_*` as nginx does.
+    public var acceptedLength = 0
+    /// A malformed Content-Length value: nginx refuses it only once the whole head is in, so lines after it are
+    /// still read (and logged).
+    var deferredError: RequestHeadError?
 
     public init() {
         self.init(reserving: true)
@@ -132,29 +140,45 @@ public enum RequestHeadParser {
             return bytes.count - p > lineLimit ? .invalid(.requestLineTooLong) : .incomplete
         }
         if let error = parseRequestLine(bytes, from: p, to: contentEnd(bytes, p, lineEnd), into: &head) {
+            head.length = 0
+            head.acceptedLength = 0
             return .invalid(error)
         }
         p = lineEnd + 1
 
         while true {
             guard let end = findLF(bytes, from: p, limit: lineLimit) else {
-                if bytes.count - p > lineLimit || bytes.count >= headLimit { return .invalid(.headerTooLarge) }
+                if bytes.count - p > lineLimit || bytes.count >= headLimit { return refused(.headerTooLarge, at: p, &head) }
                 return .incomplete
             }
-            if end + 1 > headLimit { return .invalid(.headerTooLarge) }
+            if end + 1 > headLimit { return refused(.headerTooLarge, at: p, &head) }
             let lineContentEnd = contentEnd(bytes, p, end)
             if lineContentEnd == p {
                 head.length = end + 1
+                if let error = head.deferredError {
+                    head.acceptedLength = end + 1
+                    return .invalid(error)
+                }
                 return .complete
             }
             if let error = parseField(
                 bytes, from: p, to: lineContentEnd, into: &head, underscoresInNames: underscoresInNames,
                 ignoreInvalidNames: ignoreInvalidNames)
             {
-                return .invalid(error)
+                let result = refused(error, at: p, &head)
+                // nginx counts a line it took and then refused as a duplicate.
+                if case .duplicateHeader = error { head.length = end + 1 }
+                return result
             }
             p = end + 1
         }
+    }
+
+    /// A header line refused at `lineStart`: the lines before it are what nginx had taken.
+    private static func refused(_ error: RequestHeadError, at lineStart: Int, _ head: inout RequestHead) -> RequestParseResult {
+        head.length = lineStart
+        head.acceptedLength = lineStart
+        return .invalid(error)
     }
 
     /// Offset of the next LF at or after `from`, looked for within `limit` bytes of it.
@@ -281,12 +305,10 @@ public enum RequestHeadParser {
                 if bytes.equalsLowercased(s, e, "keep-alive") { head.connectionKeepAlive = true }
             }
         case 14 where bytes.equalsLowercased(f.nameStart, f.nameEnd, "content-length"):
-            if head.contentLength != nil { return .duplicateHeader("Content-Length") }
-            guard f.valueEnd > f.valueStart, f.valueEnd - f.valueStart <= 18 else { return .invalidContentLength }
-            var value: Int64 = 0
-            for i in f.valueStart..<f.valueEnd {
-                guard let d = digit(bytes[i]) else { return .invalidContentLength }
-                value = value * 10 + Int64(d)
+            if head.contentLength != nil || head.deferredError != nil { return .duplicateHeader("Content-Length") }
+            guard let value = contentLength(bytes, f.valueStart, f.valueEnd) else {
+                head.deferredError = .invalidContentLength
+                return nil
             }
             head.contentLength = value
         case 17 where bytes.equalsLowercased(f.nameStart, f.nameEnd, "transfer-encoding"):
@@ -297,6 +319,17 @@ public enum RequestHeadParser {
             break
         }
         return nil
+    }
+
+    /// 1 to 18 digits, nothing else (nginx's `ngx_atoof` on the whole value).
+    private static func contentLength(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int64? {
+        guard end > start, end - start <= 18 else { return nil }
+        var value: Int64 = 0
+        for i in start..<end {
+            guard let d = digit(bytes[i]) else { return nil }
+            value = value * 10 + Int64(d)
+        }
+        return value
     }
 
     @inline(__always)

@@ -101,11 +101,12 @@ final class RequestEndTests: EmbeddedProxyTestCase {
             attempts: ["127.0.0.1:1001 0"], durationMilliseconds: 40)])
     }
 
-    func testUnparsableHeadEndsWithoutARequestLine() throws {
+    /// nginx's `$request` falls back to the first line as received when the request line cannot be parsed.
+    func testUnparsableHeadEndsWithItsFirstLineAsReceived() throws {
         try client.writeInbound(ByteBuffer(string: "GARBAGE\r\n\r\n"))
         loop.run()
         XCTAssertEqual(recorder.entries.count, 1)
-        XCTAssertNil(recorder.entries.first?.requestLine)
+        XCTAssertEqual(recorder.entries.first?.requestLine, "GARBAGE")
         XCTAssertEqual(recorder.entries.first?.status, 400)
     }
 }

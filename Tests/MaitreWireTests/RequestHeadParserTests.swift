@@ -144,6 +144,38 @@ final class RequestHeadParserTests: XCTestCase {
         XCTAssertEqual(RequestHeadError.duplicateHeader("Host").status, 400)
     }
 
+    /// A refused head still says what nginx had read of it (for its log line): `length` is nginx's
+    /// `$request_length` by then, `acceptedLength` where the lines it took end, and `fields` holds those lines.
+    func testARefusedHeadKeepsWhatNginxHadTaken() {
+        let invalid = parse("GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\nUser-Agent: u\r\n\r\n")
+        XCTAssertEqual(invalid.0, .invalid(.invalidHeader))
+        XCTAssertEqual(invalid.1.length, 25)
+        XCTAssertEqual(invalid.1.acceptedLength, 25)
+        XCTAssertEqual(names(invalid.1, invalid.2), ["Host"])
+
+        // A duplicate is counted (nginx takes the line, then refuses it) but not among the fields.
+        let duplicate = parse("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        XCTAssertEqual(duplicate.0, .invalid(.duplicateHeader("Host")))
+        XCTAssertEqual(duplicate.1.length, 34)
+        XCTAssertEqual(duplicate.1.acceptedLength, 25)
+        XCTAssertEqual(names(duplicate.1, duplicate.2), ["Host"])
+
+        // A malformed Content-Length is refused once the head is complete, with every line read.
+        XCTAssertEqual(parse("POST / HTTP/1.1\r\nContent-Length: x\r\nUser-Agent: u\r\n").0, .incomplete)
+        let length = parse("POST / HTTP/1.1\r\nContent-Length: x\r\nUser-Agent: u\r\n\r\n")
+        XCTAssertEqual(length.0, .invalid(.invalidContentLength))
+        XCTAssertEqual(length.1.length, 53)
+        XCTAssertEqual(length.1.acceptedLength, 53)
+        XCTAssertEqual(names(length.1, length.2), ["Content-Length", "User-Agent"])
+        XCTAssertEqual(parse("POST / HTTP/1.1\r\nContent-Length: x\r\nContent-Length: 1\r\n\r\n").0,
+                       .invalid(.duplicateHeader("Content-Length")))
+
+        let line = parse("GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(line.0, .invalid(.versionNotSupported))
+        XCTAssertEqual(line.1.length, 0)
+        XCTAssertEqual(line.1.acceptedLength, 0)
+    }
+
     /// nginx's large_client_header_buffers: a long request line is 414, a long header line or head 400 (494),
     /// and that is known before the blank line arrives.
     func testLimits() {

@@ -21,6 +21,10 @@ struct RequestRecord {
     /// `ignore_invalid_headers on`): lookups in the raw bytes skip them too, so `$http_x_y` never shows a field
     /// the request did not have for nginx.
     let dropsUnderscoreNames: Bool
+    /// A refused head's record (its log line): what nginx counts in `$request_length`, and whether `bytes` is the
+    /// raw first line of a request line nginx could not parse (`$request` shows it as received).
+    private var refusedLength: Int?
+    private(set) var isRawLine = false
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
@@ -53,9 +57,38 @@ struct RequestRecord {
         }
     }
 
+    /// The record of a head the parser refused, for its log line, made from the received `bytes` (not consumed).
+    /// With the request line parsed: the request line and the header lines nginx had taken. Without: the first
+    /// line as received, up to CR, LF or `lineLimit` bytes, as nginx's `$request` falls back to it.
+    static func refused(_ bytes: ByteBuffer, head: RequestHead, lineLimit: Int, dropsUnderscoreNames: Bool,
+                        pool: HeadBufferPool) -> RequestRecord {
+        if head.acceptedLength > 0 {
+            let kept = min(head.acceptedLength, bytes.readableBytes)
+            var copy = pool.take(minimumCapacity: kept)
+            copy.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex, length: kept) ?? ByteBuffer())
+            var record = RequestRecord(bytes: copy, head: head, dropsUnderscoreNames: dropsUnderscoreNames)
+            record.refusedLength = head.length
+            return record
+        }
+        let line = bytes.withUnsafeReadableBytes { raw -> Range<Int> in
+            var start = 0
+            while start < raw.count, raw[start] == UInt8(ascii: "\r") || raw[start] == UInt8(ascii: "\n") { start += 1 }
+            var end = start
+            let limit = min(raw.count, start + max(0, lineLimit))
+            while end < limit, raw[end] != UInt8(ascii: "\r"), raw[end] != UInt8(ascii: "\n") { end += 1 }
+            return start..<end
+        }
+        var copy = pool.take(minimumCapacity: line.count)
+        copy.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex + line.lowerBound, length: line.count) ?? ByteBuffer())
+        var record = RequestRecord(bytes: copy, head: RequestHead(), dropsUnderscoreNames: dropsUnderscoreNames)
+        record.refusedLength = 0
+        record.isRawLine = true
+        return record
+    }
+
     var version: HTTPVersion { versionMinor == 0 ? .http1_0 : .http1_1 }
-    /// Bytes of the head as received.
-    var headLength: Int { bytes.readableBytes }
+    /// Bytes of the head as received (for a refused head, what nginx had counted of it).
+    var headLength: Int { refusedLength ?? bytes.readableBytes }
     var isHead: Bool { method == .head }
     /// nginx does not repeat a sent POST, LOCK or PATCH on the next upstream unless told to.
     var isIdempotent: Bool {
@@ -78,8 +111,10 @@ struct RequestRecord {
         return rest[slash] == "?" ? "/" + rest[slash...] : String(rest[slash...])
     }
 
-    /// `METHOD TARGET HTTP/1.x` (`$request`), for log lines.
-    var requestLine: String { "\(methodName) \(target) HTTP/1.\(versionMinor)" }
+    /// `METHOD TARGET HTTP/1.x` (`$request`), for log lines; a refused request line as received.
+    var requestLine: String {
+        isRawLine ? String(decoding: bytes.readableBytesView, as: UTF8.self) : "\(methodName) \(target) HTTP/1.\(versionMinor)"
+    }
 
     var host: String? { hostValue.map { string($0.lowerBound, $0.upperBound) } }
 

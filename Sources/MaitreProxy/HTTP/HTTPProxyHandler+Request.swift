@@ -271,13 +271,25 @@ extension HTTPProxyHandler {
 }
 
 extension HTTPProxyHandler {
-    /// A head the parser refused: answered with nginx's status, then the connection closes.
-    func rejectHead(_ error: RequestHeadError) {
-        moveStat(to: .writing)  // answering the bad head
+    /// A head the parser refused: answered with nginx's status, then the connection closes. Its log line shows
+    /// what nginx's would: the request line (or the first line as received) and the header lines taken before
+    /// the refused one.
+    func rejectHead(_ error: RequestHeadError, received bytes: ByteBuffer) {
+        beginRequest()
         log.log(.info, "\(error.message) while reading client request headers, client: \(remoteIP)",
                 connection: connectionNumber)
         state.headRefused()
+        if loop.requestEndObserver != nil {
+            let rules = defaultServer.headRules
+            currentRequest = RequestRecord.refused(
+                bytes, head: loop.requestHead, lineLimit: rules.lineLimit,
+                dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames, pool: loop.headBuffers)
+        }
         respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false)
+        if var record = currentRequest {
+            currentRequest = nil
+            loop.headBuffers.recycle(record.takeBytes())
+        }
     }
 
     /// A malformed chunked request body: 400 unless a response is already under way, then close.

@@ -261,6 +261,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         }
     }
 
+    /// A head arrived (complete, or refused): this request's record starts from nothing.
+    func beginRequest() {
+        requestStartedAt = clock
+        responseStatus = 0
+        responseBodyBytes = 0
+        responseHeadBytes = 0
+        responseFramingBytes = 0
+        sentHead = nil
+        moveStat(to: .writing)
+        loop.stats.requests.wrappingIncrement(ordering: .relaxed)
+        requestID.reset()
+        logServer = nil
+        logLocation = nil
+    }
+
     /// One step over `bytes`: a head, or a piece of body. False when nothing could be consumed.
     func consume(_ bytes: inout ByteBuffer) -> Bool {
         switch state.request {
@@ -280,7 +295,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 if bytes.readableBytes > 0 { moveStat(to: .reading) }
                 return false
             case .invalid(let error):
-                rejectHead(error)
+                rejectHead(error, received: bytes)
                 return false
             case .complete:
                 let length = loop.requestHead.length
@@ -290,17 +305,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 let record = RequestRecord(
                     bytes: copy, head: head,
                     dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames)
-                requestStartedAt = clock
-                responseStatus = 0
-                responseBodyBytes = 0
-                responseHeadBytes = 0
-                responseFramingBytes = 0
-                sentHead = nil
-                moveStat(to: .writing)
-                loop.stats.requests.wrappingIncrement(ordering: .relaxed)
-                requestID.reset()
-                logServer = nil
-                logLocation = nil
+                beginRequest()
                 // Only an observer reads it (a local answer's end record): otherwise no retain per request.
                 if loop.requestEndObserver != nil { currentRequest = record }
                 startRequest(ClientRequest(record: record, head: head))

@@ -42,6 +42,10 @@ extension RequestRecord {
     /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`, from the offsets the parser
     /// found (no second scan of the line).
     func appendRequestLine(to out: inout LogBytes, _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void) {
+        if isRawLine {
+            bytes.withUnsafeReadableBytes { raw in write(raw, &out) }
+            return
+        }
         bytes.withUnsafeReadableBytes { raw in
             guard methodStart <= methodEnd, methodEnd <= targetStart, targetStart <= targetEnd, targetEnd <= raw.count
             else { return }
