@@ -33,9 +33,10 @@ public struct RequestHead: Sendable {
     /// For a refused head: where the header lines nginx had taken end (0 when the request line was refused).
     /// `fields` holds exactly those lines, so a log can still show `$request` and `$http_*` as nginx does.
     public var acceptedLength = 0
-    /// A malformed Content-Length value: nginx refuses it only once the whole head is in, so lines after it are
-    /// still read (and logged).
-    var deferredError: RequestHeadError?
+    /// A malformed Content-Length value was read: nginx refuses it only once the whole head is in, so lines after
+    /// it are still read (and logged). A flag, not the error itself: an enum with a string payload here would make
+    /// every copy of the head a non-trivial one.
+    var contentLengthRefused = false
 
     public init() {
         self.init(reserving: true)
@@ -155,9 +156,9 @@ public enum RequestHeadParser {
             let lineContentEnd = contentEnd(bytes, p, end)
             if lineContentEnd == p {
                 head.length = end + 1
-                if let error = head.deferredError {
+                if head.contentLengthRefused {
                     head.acceptedLength = end + 1
-                    return .invalid(error)
+                    return .invalid(.invalidContentLength)
                 }
                 return .complete
             }
@@ -305,9 +306,9 @@ public enum RequestHeadParser {
                 if bytes.equalsLowercased(s, e, "keep-alive") { head.connectionKeepAlive = true }
             }
         case 14 where bytes.equalsLowercased(f.nameStart, f.nameEnd, "content-length"):
-            if head.contentLength != nil || head.deferredError != nil { return .duplicateHeader("Content-Length") }
+            if head.contentLength != nil || head.contentLengthRefused { return .duplicateHeader("Content-Length") }
             guard let value = contentLength(bytes, f.valueStart, f.valueEnd) else {
-                head.deferredError = .invalidContentLength
+                head.contentLengthRefused = true
                 return nil
             }
             head.contentLength = value

@@ -23,8 +23,8 @@ struct RequestRecord {
     let dropsUnderscoreNames: Bool
     /// A refused head's record (its log line): what nginx counts in `$request_length`, and whether `bytes` is the
     /// raw first line of a request line nginx could not parse (`$request` shows it as received).
-    private var refusedLength: Int?
     private(set) var isRawLine = false
+    private var refusedLength = -1  // not an optional: 8 bytes, not 16, in a record copied several times a request
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
@@ -88,7 +88,7 @@ struct RequestRecord {
 
     var version: HTTPVersion { versionMinor == 0 ? .http1_0 : .http1_1 }
     /// Bytes of the head as received (for a refused head, what nginx had counted of it).
-    var headLength: Int { refusedLength ?? bytes.readableBytes }
+    var headLength: Int { refusedLength >= 0 ? refusedLength : bytes.readableBytes }
     var isHead: Bool { method == .head }
     /// nginx does not repeat a sent POST, LOCK or PATCH on the next upstream unless told to.
     var isIdempotent: Bool {

@@ -262,6 +262,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     /// A head arrived (complete, or refused): this request's record starts from nothing.
+    @inline(__always)
     func beginRequest() {
         requestStartedAt = clock
         responseStatus = 0
