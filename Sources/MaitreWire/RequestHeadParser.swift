@@ -11,6 +11,9 @@ public struct RequestHead: Sendable {
     public var methodEnd = 0
     public var targetStart = 0
     public var targetEnd = 0
+    /// Where the request line's content ends (before its CR LF): nginx's `$request` is the line as sent, with its
+    /// spaces and version digits.
+    public var requestLineEnd = 0
     /// 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x (nginx serves `HTTP/1.2` as 1.1).
     public var versionMinor = 1
     /// The header lines that are forwarded and looked up, in order. Lines nginx ignores by default (names
@@ -140,11 +143,13 @@ public enum RequestHeadParser {
         guard let lineEnd = findLF(bytes, from: p, limit: lineLimit) else {
             return bytes.count - p > lineLimit ? .invalid(.requestLineTooLong) : .incomplete
         }
-        if let error = parseRequestLine(bytes, from: p, to: contentEnd(bytes, p, lineEnd), into: &head) {
+        let requestLineEnd = contentEnd(bytes, p, lineEnd)
+        if let error = parseRequestLine(bytes, from: p, to: requestLineEnd, into: &head) {
             head.length = 0
             head.acceptedLength = 0
             return .invalid(error)
         }
+        head.requestLineEnd = requestLineEnd
         p = lineEnd + 1
 
         while true {

@@ -225,6 +225,25 @@ final class AccessLogIntegrationTests: ProxyTestCase {
         }
     }
 
+    /// `$request` is the request line as sent, spaces and version digits included (nginx 1.22.1 logs these three
+    /// lines so); the error log's `request: "…"` is the same line.
+    func testRequestIsTheLineAsSent() throws {
+        harness = try ProxyHarness("""
+            http {
+                log_format line '"$request" $status';
+                access_log TMP/access.log line;
+                server { listen 127.0.0.1:PROXY_PORT; location / { return 200 "ok"; } }
+            }
+            """)
+        for head in ["GET  /x   HTTP/1.1  \r\nHost: a\r\n\r\n", "GET /y HTTP/1.2\r\nHost: a\r\n\r\n",
+                     "GET /z HTTP/1.01\r\nHost: a\r\n\r\n"] {
+            let client = try harness!.client()
+            try client.send(head)
+            XCTAssertEqual(try client.readResponse().status, 200)
+        }
+        XCTAssertEqual(waitForLines(3), [#""GET  /x   HTTP/1.1  " 200"#, #""GET /y HTTP/1.2" 200"#, #""GET /z HTTP/1.01" 200"#])
+    }
+
     func testBufferedLinesWaitForFlush() throws {
         let backend = try TestBackend(name: "b", group: group)
         backends = [backend]

@@ -16,15 +16,16 @@ struct RequestRecord {
     let methodStart: Int
     let targetStart: Int
     let targetEnd: Int
+    /// End of the request line as sent (`$request` is `methodStart..<requestLineEnd`).
+    let requestLineEnd: Int
     private let hostValue: Range<Int>?
     /// The parser dropped fields whose names hold `_` (nginx's `underscores_in_headers off` with
     /// `ignore_invalid_headers on`): lookups in the raw bytes skip them too, so `$http_x_y` never shows a field
     /// the request did not have for nginx.
     let dropsUnderscoreNames: Bool
-    /// A refused head's record (its log line): what nginx counts in `$request_length`, and whether `bytes` is the
-    /// raw first line of a request line nginx could not parse (`$request` shows it as received).
-    private(set) var isRawLine = false
-    private var refusedLength = -1  // not an optional: 8 bytes, not 16, in a record copied several times a request
+    /// A refused head's record (its log line): what nginx counts in `$request_length` (-1: not refused; not an
+    /// optional, which would add 8 bytes to a record copied several times a request).
+    private var refusedLength = -1
 
     /// The methods the proxy treats specially; the name itself is always read from the bytes.
     enum Method {
@@ -39,6 +40,7 @@ struct RequestRecord {
         self.methodEnd = head.methodEnd
         self.targetStart = head.targetStart
         self.targetEnd = head.targetEnd
+        self.requestLineEnd = head.requestLineEnd
         self.hostValue = head.hostField.map { head.fields[$0].valueStart..<head.fields[$0].valueEnd }
         // The parser took only uppercase method names, so a case-folding comparison is an exact one here.
         self.method = bytes.withUnsafeReadableBytes { raw in
@@ -80,9 +82,10 @@ struct RequestRecord {
         }
         var copy = pool.take(minimumCapacity: line.count)
         copy.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex + line.lowerBound, length: line.count) ?? ByteBuffer())
-        var record = RequestRecord(bytes: copy, head: RequestHead(), dropsUnderscoreNames: dropsUnderscoreNames)
+        var lineOnly = RequestHead()
+        lineOnly.requestLineEnd = line.count  // `$request` is the whole copy; method and target are empty
+        var record = RequestRecord(bytes: copy, head: lineOnly, dropsUnderscoreNames: dropsUnderscoreNames)
         record.refusedLength = 0
-        record.isRawLine = true
         return record
     }
 
@@ -111,10 +114,9 @@ struct RequestRecord {
         return rest[slash] == "?" ? "/" + rest[slash...] : String(rest[slash...])
     }
 
-    /// `METHOD TARGET HTTP/1.x` (`$request`), for log lines; a refused request line as received.
-    var requestLine: String {
-        isRawLine ? String(decoding: bytes.readableBytesView, as: UTF8.self) : "\(methodName) \(target) HTTP/1.\(versionMinor)"
-    }
+    /// The request line as sent (`$request`, and the error log's `request: "…"`), or a refused first line as
+    /// received.
+    var requestLine: String { string(methodStart, requestLineEnd) }
 
     var host: String? { hostValue.map { string($0.lowerBound, $0.upperBound) } }
 
@@ -146,7 +148,7 @@ struct RequestRecord {
     }
 
     private func string(_ start: Int, _ end: Int) -> String {
-        guard end <= bytes.readableBytes else { return "" }
+        guard 0 <= start, start <= end, end <= bytes.readableBytes else { return "" }
         return bytes.getString(at: bytes.readerIndex + start, length: end - start) ?? ""
     }
 }

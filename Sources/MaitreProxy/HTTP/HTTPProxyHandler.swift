@@ -262,7 +262,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
     }
 
     /// A head arrived (complete, or refused): this request's record starts from nothing.
-    @inline(__always)
     func beginRequest() {
         requestStartedAt = clock
         responseStatus = 0

@@ -39,22 +39,13 @@ extension RequestRecord {
         return found
     }
 
-    /// `METHOD TARGET HTTP/1.x` (`$request`), method and target through `write`, from the offsets the parser
-    /// found (no second scan of the line).
+    /// `$request`: the request line as sent (a refused first line as received), through `write`, from the
+    /// offsets the parser found (no second scan of the line).
     func appendRequestLine(to out: inout LogBytes, _ write: (UnsafeRawBufferPointer, inout LogBytes) -> Void) {
-        if isRawLine {
-            bytes.withUnsafeReadableBytes { raw in write(raw, &out) }
-            return
-        }
         bytes.withUnsafeReadableBytes { raw in
-            guard methodStart <= methodEnd, methodEnd <= targetStart, targetStart <= targetEnd, targetEnd <= raw.count
-            else { return }
-            write(UnsafeRawBufferPointer(rebasing: raw[methodStart..<methodEnd]), &out)
-            out.append(UInt8(ascii: " "))
-            write(UnsafeRawBufferPointer(rebasing: raw[targetStart..<targetEnd]), &out)
+            guard methodStart <= requestLineEnd, requestLineEnd <= raw.count else { return }
+            write(UnsafeRawBufferPointer(rebasing: raw[methodStart..<requestLineEnd]), &out)
         }
-        out.append(" HTTP/1." as StaticString)
-        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: max(0, min(9, versionMinor))))
     }
 
     /// Calls `body` with each value of the fields `name` matches, read from the head's bytes: from `lines` when
