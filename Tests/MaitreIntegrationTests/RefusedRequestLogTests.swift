@@ -72,6 +72,29 @@ final class RefusedRequestLogTests: ProxyTestCase {
         XCTAssertEqual(version, #""GET / HTTP/2.0" 505 [-] [-] [-] 0"#)
     }
 
+    /// The request line's parts are "-" when the line could not be parsed, and `$args` is "-" when empty.
+    func testRequestLinePartsOfARefusedLineAndAnEmptyQuery() throws {
+        harness = try ProxyHarness("""
+            http {
+                log_format parts '"$request" [$request_method] [$request_uri] [$uri] [$args] $status';
+                access_log TMP/access.log parts;
+                server { listen 127.0.0.1:PROXY_PORT; location / { return 200 "ok"; } }
+            }
+            """)
+        XCTAssertEqual(try refused("GET /a?b=1 HTTP/2.0\r\nHost: a\r\n\r\n", status: 505),
+                       #""GET /a?b=1 HTTP/2.0" [-] [-] [-] [-] 505"#)
+        XCTAssertEqual(try refused("GET /a?b=1 HTTP/1.1\r\nHost: a\r\nBad Header: 1\r\n\r\n", status: 400),
+                       #""GET /a?b=1 HTTP/1.1" [GET] [/a?b=1] [/a] [b=1] 400"#)
+        for (target, args) in [("/a", "-"), ("/a?", "-"), ("/a?x=1", "x=1")] {
+            let before = lines().count
+            let client = try harness!.client()
+            try client.send("GET \(target) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(try client.readResponse().status, 200)
+            _ = eventually(5) { self.lines().count > before }
+            XCTAssertEqual(lines().last, "\"GET \(target) HTTP/1.1\" [GET] [\(target)] [/a] [\(args)] 200")
+        }
+    }
+
     /// A keep-alive connection whose earlier request was logged by a location's own `access_log`: the refused
     /// head has no location, so its line goes to the server's log, and nothing of the earlier request shows.
     func testARefusedHeadAfterARoutedRequestGoesToTheServersLog() throws {

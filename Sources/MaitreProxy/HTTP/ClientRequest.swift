@@ -89,6 +89,8 @@ struct RequestRecord {
         return record
     }
 
+    /// False for a refused first line kept as received: no method, target or version to read.
+    var hasRequestLine: Bool { methodEnd > methodStart }
     var version: HTTPVersion { versionMinor == 0 ? .http1_0 : .http1_1 }
     /// Bytes of the head as received (for a refused head, what nginx had counted of it).
     var headLength: Int { refusedLength >= 0 ? refusedLength : bytes.readableBytes }

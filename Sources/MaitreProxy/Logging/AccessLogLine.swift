@@ -83,14 +83,21 @@ struct AccessLogLine {
             } else {
                 Self.append(end.serverName, escape: escape, to: &out)
             }
+        // A request line nginx could not parse has none of these ("-"), nor has an empty query `$args`.
         case .requestMethod:
-            Self.append(request?.methodName ?? "", escape: escape, to: &out)
+            guard let request, request.hasRequestLine else { return false }
+            Self.append(request.methodName, escape: escape, to: &out)
         case .requestURI:
-            Self.append(request?.uri ?? "", escape: escape, to: &out)
+            guard let request, request.hasRequestLine else { return false }
+            Self.append(request.uri, escape: escape, to: &out)
         case .uri:
-            Self.append(Self.path(of: request?.uri ?? ""), escape: escape, to: &out)
+            guard let request, request.hasRequestLine else { return false }
+            Self.append(Self.path(of: request.uri), escape: escape, to: &out)
         case .args:
-            Self.append(Self.query(of: request?.uri ?? ""), escape: escape, to: &out)
+            guard let request, request.hasRequestLine else { return false }
+            let query = Self.query(of: request.uri)
+            guard !query.isEmpty else { return false }
+            Self.append(query, escape: escape, to: &out)
         case .request:
             request?.appendRequestLine(to: &out) { bytes, out in Self.appendEscaped(bytes, escape: escape, to: &out) }
         case .httpHeader(let name):
