@@ -285,7 +285,8 @@ extension HTTPProxyHandler {
                 bytes, head: loop.requestHead, lineLimit: rules.lineLimit,
                 dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames, pool: loop.headBuffers)
         }
-        respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false)
+        respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false,
+                       body: error == .headerTooLarge ? ErrorPages.headerTooLarge : nil)
         if var record = currentRequest {
             currentRequest = nil
             loop.headBuffers.recycle(record.takeBytes())

@@ -15,6 +15,11 @@ extension HTTPProxyHandler {
         let status = HTTPResponseStatus(statusCode: action.status)
         let text = action.text.map { variables.evaluate($0) }
         switch action.status {
+        case 444:
+            // nginx's "close the connection without a response" (logged as 444).
+            dropConnection(status: 444)
+        case 494 where text == nil:
+            respondLocally(status: .badRequest, keepAlive: keepAlive, isHead: isHead, body: ErrorPages.headerTooLarge)
         case 301, 302, 303, 307, 308:
             respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
                            location: text ?? "")
@@ -57,6 +62,15 @@ extension HTTPProxyHandler {
             body: ConnectionStatsTable.stubStatusBody(loop.statsTable.totals), contentType: "text/plain")
     }
 
+    /// Ends the request with no response at all and closes the connection (`return 444`).
+    func dropConnection(status: Int) {
+        responseStatus = status
+        responseBodyBytes = 0
+        requestEnded(status: status, exchange: nil, completed: true)
+        state.close()
+        context.close(promise: nil)
+    }
+
     /// Writes a complete response of maitred's own: an error page unless `body` is given.
     func respondLocally(
         status: HTTPResponseStatus, keepAlive: Bool, isHead: Bool,
@@ -68,8 +82,12 @@ extension HTTPProxyHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Server", value: "maitre")
         headers.add(name: "Date", value: loop.dates.current)
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        // A 204 has neither (RFC 9110 §8.6; nginx sends neither).
+        let noContent = status == .noContent
+        if !noContent {
+            headers.add(name: "Content-Type", value: contentType)
+            headers.add(name: "Content-Length", value: String(text.utf8.count))
+        }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         if let location { headers.add(name: "Location", value: location) }
         let head = HTTPResponseHead(
@@ -77,13 +95,13 @@ extension HTTPProxyHandler {
             status: status,
             headers: headers)
         writeHead(head)
-        if !isHead, !text.isEmpty {
+        if !isHead, !noContent, !text.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
             buffer.writeString(text)
             framing.writeBody(buffer, context: context, promise: nil)
         }
         responseStatus = Int(status.code)
-        responseBodyBytes = isHead ? 0 : text.utf8.count
+        responseBodyBytes = isHead || noContent ? 0 : text.utf8.count
         requestEnded(status: responseStatus, exchange: exchange, completed: true)
         finishResponse(keepAlive: keepAlive)
     }

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+/// Responses maitred writes itself, as nginx writes them (nginx 1.22.1 answered the same requests so): its
+/// status-line phrases, its page titles, no Content-Type or Content-Length on a 204, `return 444` closing the
+/// connection without a response, and a head too large answered 400 with nginx's page for it.
+final class LocalResponseTests: ProxyTestCase {
+    private func start() throws {
+        harness = try ProxyHarness("""
+            http {
+                log_format s '$status $body_bytes_sent';
+                access_log TMP/access.log s;
+                large_client_header_buffers 2 1k;
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    location = /found { return 302 http://x.test/; }
+                    location = /auth { return 401; }
+                    location = /method { return 405; }
+                    location = /busy { return 503; }
+                    location = /slow { return 504; }
+                    location = /range { return 416; }
+                    location = /teapot { return 418; }
+                    location = /empty { return 204; }
+                    location = /drop { return 444; }
+                }
+            }
+            """)
+    }
+
+    /// The raw response to one request on a new connection (read until the server closes or 2 s pass).
+    private func raw(_ path: String, extra: String = "") throws -> String {
+        let client = try harness!.client(timeoutSeconds: 2)
+        try client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\(extra)Connection: close\r\n\r\n")
+        let (bytes, _) = client.readUntilClose()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func testStatusLinesAndPagesAreNginxs() throws {
+        try start()
+        let expected: [(String, String, String)] = [
+            ("/found", "302 Moved Temporarily", "302 Found"),
+            ("/auth", "401 Unauthorized", "401 Authorization Required"),
+            ("/method", "405 Not Allowed", "405 Not Allowed"),
+            ("/busy", "503 Service Temporarily Unavailable", "503 Service Temporarily Unavailable"),
+            ("/slow", "504 Gateway Time-out", "504 Gateway Time-out"),
+            ("/range", "416 Requested Range Not Satisfiable", "416 Requested Range Not Satisfiable"),
+        ]
+        for (path, statusLine, title) in expected {
+            let answer = try raw(path)
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 \(statusLine)\r\n"), answer)
+            XCTAssertTrue(answer.contains("<head><title>\(title)</title></head>"), answer)
+            XCTAssertTrue(answer.contains("<center><h1>\(title)</h1></center>"), answer)
+        }
+        // A code nginx has no phrase for gets none.
+        XCTAssertTrue(try raw("/teapot").hasPrefix("HTTP/1.1 418 \r\n"))
+    }
+
+    func testA204HasNoContentHeaders() throws {
+        try start()
+        let answer = try raw("/empty")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 204 No Content\r\n"), answer)
+        XCTAssertFalse(answer.lowercased().contains("content-length"), answer)
+        XCTAssertFalse(answer.lowercased().contains("content-type"), answer)
+        XCTAssertTrue(answer.hasSuffix("\r\n\r\n"), "no body: \(answer.debugDescription)")
+    }
+
+    func testReturn444ClosesWithoutAResponseAndIsLogged() throws {
+        try start()
+        XCTAssertEqual(try raw("/drop"), "", "nothing is written")
+        _ = eventually(5) { (readFile(self.harness!.directory + "/access.log") ?? "").contains("444") }
+        XCTAssertEqual(readFile(harness!.directory + "/access.log"), "444 0\n")
+        XCTAssertTrue(try raw("/empty").hasPrefix("HTTP/1.1 204 "), "the server goes on")
+    }
+
+    func testAHeadTooLargeGetsNginxsPageFor494() throws {
+        try start()
+        let answer = try raw("/", extra: "X-Big: \(String(repeating: "b", count: 1500))\r\n")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), answer)
+        XCTAssertTrue(answer.contains("<head><title>400 Request Header Or Cookie Too Large</title></head>"), answer)
+        XCTAssertTrue(answer.contains("<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>"), answer)
+    }
+}
