@@ -3,7 +3,7 @@ import XCTest
 
 /// Responses maitred writes itself, as nginx writes them (nginx 1.22.1 answered the same requests so): its
 /// status-line phrases, its page titles, no Content-Type or Content-Length on a 204, `return 444` closing the
-/// connection without a response, and a head too large answered 400 with nginx's page for it.
+/// connection without a response, absolute redirects, and a head too large answered 400 with nginx's page for it.
 final class LocalResponseTests: ProxyTestCase {
     private func start() throws {
         harness = try ProxyHarness("""
@@ -70,6 +70,39 @@ final class LocalResponseTests: ProxyTestCase {
         _ = eventually(5) { (readFile(self.harness!.directory + "/access.log") ?? "").contains("444") }
         XCTAssertEqual(readFile(harness!.directory + "/access.log"), "444 0\n")
         XCTAssertTrue(try raw("/empty").hasPrefix("HTTP/1.1 204 "), "the server goes on")
+    }
+
+    /// nginx's `absolute_redirect on` (its default), `port_in_redirect` and `server_name_in_redirect`, for
+    /// `return` and for the slash-adding redirect of a proxied prefix (nginx 1.22.1 sent these Locations).
+    func testRedirectsOfItsOwnBecomeAbsoluteAsNginxs() throws {
+        harness = try ProxyHarness("""
+            http {
+                server {
+                    listen 127.0.0.1:PROXY_PORT;
+                    server_name ex.test other.test;
+                    location = /rel { return 301 /elsewhere?x=1; }
+                    location = /off { absolute_redirect off; return 302 /elsewhere; }
+                    location = /noport { port_in_redirect off; return 307 /elsewhere; }
+                    location = /name { server_name_in_redirect on; return 308 /elsewhere; }
+                    location = /abs { return 301 http://x.test/y; }
+                    location /app/ { proxy_pass http://127.0.0.1:1; }
+                }
+            }
+            """)
+        let port = harness!.port
+        func location(_ path: String, host: String? = "A.test:\(port)") throws -> String? {
+            let client = try harness!.client()
+            let head = host.map { "GET \(path) HTTP/1.1\r\nHost: \($0)\r\n" } ?? "GET \(path) HTTP/1.0\r\n"
+            try client.send(head + "Connection: close\r\n\r\n")
+            return try client.readResponse().header("location")
+        }
+        XCTAssertEqual(try location("/rel"), "http://a.test:\(port)/elsewhere?x=1")
+        XCTAssertEqual(try location("/off"), "/elsewhere")
+        XCTAssertEqual(try location("/noport"), "http://a.test/elsewhere")
+        XCTAssertEqual(try location("/name"), "http://ex.test:\(port)/elsewhere")
+        XCTAssertEqual(try location("/abs"), "http://x.test/y")
+        XCTAssertEqual(try location("/app?q=1"), "http://a.test:\(port)/app/?q=1")
+        XCTAssertEqual(try location("/rel", host: nil), "http://127.0.0.1:\(port)/elsewhere?x=1", "no Host: the local address")
     }
 
     func testAHeadTooLargeGetsNginxsPageFor494() throws {

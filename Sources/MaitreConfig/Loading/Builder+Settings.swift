@@ -37,6 +37,15 @@ extension ConfigBuilder {
             layer.proxyBuffers = try Self.buffers(directive, current: layer.proxyBuffers)
         case "large_client_header_buffers":
             layer.largeClientHeaderBuffers = try Self.buffers(directive, current: layer.largeClientHeaderBuffers)
+        case "absolute_redirect":
+            if layer.absoluteRedirect != nil { throw Self.duplicate(directive) }
+            layer.absoluteRedirect = try Self.flag(directive)
+        case "port_in_redirect":
+            if layer.portInRedirect != nil { throw Self.duplicate(directive) }
+            layer.portInRedirect = try Self.flag(directive)
+        case "server_name_in_redirect":
+            if layer.serverNameInRedirect != nil { throw Self.duplicate(directive) }
+            layer.serverNameInRedirect = try Self.flag(directive)
         case "underscores_in_headers":
             if layer.underscoresInHeaders != nil { throw Self.duplicate(directive) }
             layer.underscoresInHeaders = try Self.flag(directive)

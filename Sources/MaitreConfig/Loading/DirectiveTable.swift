@@ -137,6 +137,9 @@ enum DirectiveTable {
         "client_header_timeout": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
         "large_client_header_buffers": [DirectiveRule(contexts: [.http, .server], arity: .counts([2]))],
         "underscores_in_headers": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
+        "absolute_redirect": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
+        "port_in_redirect": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
+        "server_name_in_redirect": [DirectiveRule(contexts: [.http, .server, .location], arity: .counts([1]))],
         "ignore_invalid_headers": [DirectiveRule(contexts: [.http, .server], arity: .counts([1]))],
     ]
 

@@ -25,6 +25,9 @@ struct SettingsLayer {
     var largeClientHeaderBuffers: BufferCount?
     var underscoresInHeaders: Bool?
     var ignoreInvalidHeaders: Bool?
+    var absoluteRedirect: Bool?
+    var portInRedirect: Bool?
+    var serverNameInRedirect: Bool?
     /// `resolver` and `resolver_timeout`: only the http level's reach upstreams (nginx uses the others for
     /// run-time `proxy_pass` names, which maitred does not have).
     var resolver: ResolverSetting?
@@ -64,6 +67,9 @@ struct SettingsLayer {
         result.largeClientHeaderBuffers = largeClientHeaderBuffers ?? parent.largeClientHeaderBuffers
         result.underscoresInHeaders = underscoresInHeaders ?? parent.underscoresInHeaders
         result.ignoreInvalidHeaders = ignoreInvalidHeaders ?? parent.ignoreInvalidHeaders
+        result.absoluteRedirect = absoluteRedirect ?? parent.absoluteRedirect
+        result.portInRedirect = portInRedirect ?? parent.portInRedirect
+        result.serverNameInRedirect = serverNameInRedirect ?? parent.serverNameInRedirect
         result.accessLogs = accessLogs ?? parent.accessLogs
         result.accessRules = accessRules ?? parent.accessRules
         result.realIPFrom = realIPFrom ?? parent.realIPFrom
@@ -104,6 +110,9 @@ struct SettingsLayer {
         if let value = largeClientHeaderBuffers { settings.largeClientHeaderBuffers = value }
         if let value = underscoresInHeaders { settings.underscoresInHeaders = value }
         if let value = ignoreInvalidHeaders { settings.ignoreInvalidHeaders = value }
+        if let value = absoluteRedirect { settings.absoluteRedirect = value }
+        if let value = portInRedirect { settings.portInRedirect = value }
+        if let value = serverNameInRedirect { settings.serverNameInRedirect = value }
         // nginx's connection_pool_size default on 64-bit systems (64 pointers).
         if settings.largeClientHeaderBuffers.size < 512 {
             throw ConfigError(

@@ -46,6 +46,11 @@ public struct ProxySettings: Sendable {
     public var underscoresInHeaders = false
     /// `ignore_invalid_headers on|off`: default on (invalid header lines are dropped).
     public var ignoreInvalidHeaders = true
+    /// nginx's `absolute_redirect`, `port_in_redirect` and `server_name_in_redirect`: how a redirect of maitred's
+    /// own that starts with `/` becomes absolute.
+    public var absoluteRedirect = true
+    public var portInRedirect = true
+    public var serverNameInRedirect = false
 
     public init() {}
 

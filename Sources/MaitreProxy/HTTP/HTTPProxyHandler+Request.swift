@@ -28,7 +28,8 @@ extension HTTPProxyHandler {
             let variables = RequestVariables(
                 request: request, addresses: addresses, serverName: server.primaryName, host: hostName,
                 uri: normalized, args: args, requestID: requestID)
-            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
+            respondReturn(action, variables: variables, settings: server.server.settings, requestHost: requestHost,
+                          keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
             return
         }
@@ -39,9 +40,9 @@ extension HTTPProxyHandler {
             if loop.requestEndObserver != nil { logLocation = found }
         case .redirectAddingSlash:
             // nginx's auto_redirect: `/app` when `location /app/` proxies answers 301 to `/app/`.
-            let localPort = addresses.localPort
-            let port = localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
-            let target = "http://\(hostName)\(port)\(normalized)/" + (args.map { "?" + $0 } ?? "")
+            let target = absoluteLocation(
+                "\(normalized)/" + (args.map { "?" + $0 } ?? ""), settings: server.server.settings,
+                requestHost: requestHost, serverName: server.primaryName)
             respondLocally(status: .movedPermanently, keepAlive: keepAlive, isHead: isHead,
                            location: target)
             discardRequestBody(expected: bodyFraming != .none)
@@ -98,7 +99,8 @@ extension HTTPProxyHandler {
             respondCheckStatus(format, query: args, method: request.record.method, keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
         case .return(let action)?:
-            respondReturn(action, variables: variables, keepAlive: keepAlive, isHead: isHead)
+            respondReturn(action, variables: variables, settings: location.settings, requestHost: requestHost,
+                          keepAlive: keepAlive, isHead: isHead)
             discardRequestBody(expected: bodyFraming != .none)
         case nil:
             respondLocally(status: .notFound, keepAlive: keepAlive, isHead: isHead)

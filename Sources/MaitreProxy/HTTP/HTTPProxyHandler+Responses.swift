@@ -10,7 +10,8 @@ extension HTTPProxyHandler {
     // MARK: - Local responses
 
     func respondReturn(
-        _ action: ReturnAction, variables: RequestVariables, keepAlive: Bool, isHead: Bool
+        _ action: ReturnAction, variables: RequestVariables, settings: ProxySettings, requestHost: String?,
+        keepAlive: Bool, isHead: Bool
     ) {
         let status = HTTPResponseStatus(statusCode: action.status)
         let text = action.text.map { variables.evaluate($0) }
@@ -22,7 +23,8 @@ extension HTTPProxyHandler {
             respondLocally(status: .badRequest, keepAlive: keepAlive, isHead: isHead, body: ErrorPages.headerTooLarge)
         case 301, 302, 303, 307, 308:
             respondLocally(status: status, keepAlive: keepAlive, isHead: isHead,
-                           location: text ?? "")
+                           location: absoluteLocation(text ?? "", settings: settings, requestHost: requestHost,
+                                                      serverName: variables.serverName))
         default:
             if let text {
                 respondLocally(status: status, keepAlive: keepAlive, isHead: isHead, body: text, contentType: "text/plain")
@@ -60,6 +62,18 @@ extension HTTPProxyHandler {
         respondLocally(
             status: .ok, keepAlive: keepAlive, isHead: isHead,
             body: ConnectionStatsTable.stubStatusBody(loop.statsTable.totals), contentType: "text/plain")
+    }
+
+    /// nginx's `absolute_redirect` (on by default): a Location of maitred's own that starts with `/` becomes
+    /// `http://HOST[:PORT]/…`. HOST is the request's Host name (`server_name_in_redirect on`: the server's first
+    /// name; no Host: the local address), PORT the listening port unless it is 80 or `port_in_redirect` is off.
+    func absoluteLocation(_ location: String, settings: ProxySettings, requestHost: String?, serverName: String) -> String {
+        guard settings.absoluteRedirect, location.utf8.first == UInt8(ascii: "/") else { return location }
+        var host = settings.serverNameInRedirect ? serverName : (requestHost ?? addresses.localIP)
+        if host.contains(":") { host = "[\(host)]" }  // an IPv6 local address
+        let localPort = addresses.localPort
+        let port = !settings.portInRedirect || localPort == "80" || localPort.isEmpty ? "" : ":" + localPort
+        return "http://\(host)\(port)\(location)"
     }
 
     /// Ends the request with no response at all and closes the connection (`return 444`).
