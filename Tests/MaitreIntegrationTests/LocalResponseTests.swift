@@ -22,6 +22,7 @@ final class LocalResponseTests: ProxyTestCase {
                     location = /teapot { return 418; }
                     location = /empty { return 204; }
                     location = /drop { return 444; }
+                    location = /timeout { return 408; }
                 }
             }
             """)
@@ -64,11 +65,12 @@ final class LocalResponseTests: ProxyTestCase {
         XCTAssertTrue(answer.hasSuffix("\r\n\r\n"), "no body: \(answer.debugDescription)")
     }
 
-    func testReturn444ClosesWithoutAResponseAndIsLogged() throws {
+    func testReturn444And408CloseWithoutAResponseAndAreLogged() throws {
         try start()
         XCTAssertEqual(try raw("/drop"), "", "nothing is written")
-        _ = eventually(5) { (readFile(self.harness!.directory + "/access.log") ?? "").contains("444") }
-        XCTAssertEqual(readFile(harness!.directory + "/access.log"), "444 0\n")
+        XCTAssertEqual(try raw("/timeout"), "", "nginx's return 408 writes nothing either")
+        _ = eventually(5) { (readFile(self.harness!.directory + "/access.log") ?? "").contains("408") }
+        XCTAssertEqual(readFile(harness!.directory + "/access.log"), "444 0\n408 0\n")
         XCTAssertTrue(try raw("/empty").hasPrefix("HTTP/1.1 204 "), "the server goes on")
     }
 

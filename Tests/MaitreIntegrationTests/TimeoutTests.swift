@@ -80,8 +80,9 @@ final class TimeoutTests: XCTestCase {
         assertWithinWindow(Date().timeIntervalSince(started), "closing an idle keep-alive connection")
     }
 
-    /// A body that stops arriving: 408 after client_body_timeout (300 ms), then the connection closes. The upstream
-    /// timeouts are 60 s (it is waiting for the rest of the body, which never comes).
+    /// A body that stops arriving: after client_body_timeout (300 ms) the connection closes without a response,
+    /// as nginx's does (it logs 408 and sends nothing). The upstream timeouts are 60 s (it is waiting for the rest
+    /// of the body, which never comes).
     func testClientBodyTimeout() throws {
         backend = try TestBackend(name: "b", group: group)
         harness = try ProxyHarness("""
@@ -101,10 +102,9 @@ final class TimeoutTests: XCTestCase {
         let client = try harness!.client(timeoutSeconds: 5)
         let started = Date()
         try client.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
-        let r = try client.readResponse()
-        assertWithinWindow(Date().timeIntervalSince(started), "the 408")
-        XCTAssertEqual(r.status, 408)
-        XCTAssertTrue(client.isClosedByPeer())
+        let (bytes, _) = client.readUntilClose()
+        assertWithinWindow(Date().timeIntervalSince(started), "the close")
+        XCTAssertEqual(bytes, [], "no response")
     }
 
     /// An upstream that never answers: 504 after proxy_read_timeout (300 ms); connect and send timeouts are 60 s

@@ -139,7 +139,8 @@ extension HTTPProxyHandler {
         }
     }
 
-    /// client_body_timeout for a PATCH's body: 408 and close, as nginx answers a body that stops coming.
+    /// client_body_timeout for a PATCH's body: closed without a response and logged as 408, as nginx ends a
+    /// request whose body stops coming.
     func apiBodyTimerFired(_ timeout: TimeSpan) {
         let wait = lastBodyRead + .milliseconds(timeout.milliseconds) - loop.eventLoop.now
         if wait > .zero {
@@ -151,8 +152,7 @@ extension HTTPProxyHandler {
         pendingAPIWrite = nil
         log.log(.info, "client timed out (110: Connection timed out) while reading client request body, client: "
                 + remoteIP, connection: connectionNumber)
-        respondLocally(status: .requestTimeout, keepAlive: false, isHead: false)
-        discardRequestBody(expected: true)
+        dropConnection(status: 408)
     }
 
     // MARK: - Helpers

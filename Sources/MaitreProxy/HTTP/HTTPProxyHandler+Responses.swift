@@ -16,9 +16,9 @@ extension HTTPProxyHandler {
         let status = HTTPResponseStatus(statusCode: action.status)
         let text = action.text.map { variables.evaluate($0) }
         switch action.status {
-        case 444:
-            // nginx's "close the connection without a response" (logged as 444).
-            dropConnection(status: 444)
+        case 444, 408:
+            // nginx's "close the connection without a response" (logged with the code).
+            dropConnection(status: action.status)
         case 494 where text == nil:
             respondLocally(status: .badRequest, keepAlive: keepAlive, isHead: isHead, body: ErrorPages.headerTooLarge)
         case 301, 302, 303, 307, 308:
@@ -76,11 +76,12 @@ extension HTTPProxyHandler {
         return "http://\(host)\(port)\(location)"
     }
 
-    /// Ends the request with no response at all and closes the connection (`return 444`).
-    func dropConnection(status: Int) {
+    /// Ends the request with no response at all and closes the connection, as nginx ends `return 444` and a
+    /// request whose body stopped coming (`client_body_timeout`, logged as 408).
+    func dropConnection(status: Int, exchange: ProxyExchange? = nil) {
         responseStatus = status
         responseBodyBytes = 0
-        requestEnded(status: status, exchange: nil, completed: true)
+        requestEnded(status: status, exchange: exchange, completed: status == 444)
         state.close()
         context.close(promise: nil)
     }
@@ -277,8 +278,7 @@ extension HTTPProxyHandler {
             state.close()
             context.close(promise: nil)
         } else {
-            respondLocally(status: .requestTimeout, keepAlive: false, isHead: exchange.isHeadRequest,
-                           exchange: exchange)
+            dropConnection(status: 408, exchange: exchange)  // nginx sends no 408: it logs one and closes
         }
     }
 }
