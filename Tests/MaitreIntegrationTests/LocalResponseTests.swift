@@ -107,6 +107,27 @@ final class LocalResponseTests: ProxyTestCase {
         XCTAssertEqual(try location("/rel", host: nil), "http://127.0.0.1:\(port)/elsewhere?x=1", "no Host: the local address")
     }
 
+    /// An absolute-form target's host takes the Host header's place for server selection and `$host`, as in
+    /// nginx (RFC 9112 §3.2.2); an invalid one is 400, and HTTP/1.1 still needs a Host header.
+    func testTheRequestLinesHostWinsOverTheHostHeader() throws {
+        harness = try ProxyHarness("""
+            http {
+                server { listen 127.0.0.1:PROXY_PORT; server_name a.test; location / { return 200 "a $host $request_uri"; } }
+                server { listen 127.0.0.1:PROXY_PORT; server_name other.test; location / { return 200 "other $host $request_uri"; } }
+            }
+            """)
+        func send(_ line: String, host: String = "Host: a.test\r\n") throws -> TestHTTPClient.Response {
+            let client = try harness!.client()
+            try client.send("\(line)\r\n\(host)Connection: close\r\n\r\n")
+            return try client.readResponse()
+        }
+        XCTAssertEqual(try send("GET http://Other.Test:8080/x?y=1 HTTP/1.1").text, "other other.test /x?y=1")
+        XCTAssertEqual(try send("GET HTTP://other.test HTTP/1.1").text, "other other.test /")
+        XCTAssertEqual(try send("GET /x HTTP/1.1").text, "a a.test /x")
+        XCTAssertEqual(try send("GET http://bad..host/x HTTP/1.1").status, 400)
+        XCTAssertEqual(try send("GET http://other.test/x HTTP/1.1", host: "").status, 400)
+    }
+
     func testAHeadTooLargeGetsNginxsPageFor494() throws {
         try start()
         let answer = try raw("/", extra: "X-Big: \(String(repeating: "b", count: 1500))\r\n")

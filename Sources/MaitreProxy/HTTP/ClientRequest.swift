@@ -127,6 +127,11 @@ struct RequestRecord {
         case invalid
         /// `$host`: the name part, lowercased.
         case name(String)
+
+        var name: String? {
+            if case .name(let name) = self { return name }
+            return nil
+        }
     }
 
     /// The Host header checked as nginx checks it, and its name as `$host` reads it.
@@ -134,6 +139,29 @@ struct RequestRecord {
         guard let value = hostValue else { return .absent }
         return bytes.withUnsafeReadableBytes { raw in
             guard let name = HostName.validate(raw, value.lowerBound, value.upperBound) else { return .invalid }
+            let source = UnsafeRawBufferPointer(rebasing: raw[name])
+            return .name(String(unsafeUninitializedCapacity: name.count) { out in
+                for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }
+                return name.count
+            })
+        }
+    }
+
+    /// The host of an absolute-form target (`GET http://other.test/p`), which nginx takes over the Host header
+    /// for `$host` and server selection (RFC 9112 §3.2.2), checked as a Host value is; nil for any other form.
+    func checkTargetHost() -> HostCheck? {
+        // The usual origin form costs one byte read.
+        guard bytes.getInteger(at: bytes.readerIndex + targetStart, as: UInt8.self) != UInt8(ascii: "/") else { return nil }
+        return bytes.withUnsafeReadableBytes { raw -> HostCheck? in
+            guard targetStart < targetEnd, targetEnd <= raw.count, raw[targetStart] != UInt8(ascii: "/") else { return nil }
+            var colon = targetStart
+            while colon < targetEnd, raw[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon + 2 < targetEnd, raw[colon + 1] == UInt8(ascii: "/"), raw[colon + 2] == UInt8(ascii: "/")
+            else { return nil }
+            let start = colon + 3
+            var end = start
+            while end < targetEnd, raw[end] != UInt8(ascii: "/"), raw[end] != UInt8(ascii: "?") { end += 1 }
+            guard let name = HostName.validate(raw, start, end) else { return .invalid }
             let source = UnsafeRawBufferPointer(rebasing: raw[name])
             return .name(String(unsafeUninitializedCapacity: name.count) { out in
                 for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }

@@ -352,7 +352,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         disarmIdleTimer()
         requestsServed += 1
         let host = request.record.checkHost()
-        switch RequestValidation.check(request, host: host) {
+        let targetHost = request.record.checkTargetHost()  // an invalid one is nginx's 400 too
+        var validation = RequestValidation.failure(.badRequest)
+        if case .invalid? = targetHost {} else { validation = RequestValidation.check(request, host: host) }
+        switch validation {
         case .failure(let status):
             if status == .methodNotAllowed {
                 log.log(.info, "client sent \(request.methodName) method while reading client request headers, "
@@ -363,9 +366,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
             respondLocally(status: status, keepAlive: false, isHead: request.isHead)
         case .success(let framing):
             state.headAccepted(framing: framing)
-            let hostName: String?
-            if case .name(let name) = host { hostName = name } else { hostName = nil }
-            requestHeadReceived(request, host: hostName, bodyFraming: framing)
+            // The request line's host wins over the Host header's.
+            requestHeadReceived(request, host: targetHost?.name ?? host.name, bodyFraming: framing)
             if framing == .none { requestEndReceived(discarded: false) }
         }
     }
