@@ -145,9 +145,7 @@ public enum RequestHeadParser {
         }
         let requestLineEnd = contentEnd(bytes, p, lineEnd)
         if let error = parseRequestLine(bytes, from: p, to: requestLineEnd, into: &head) {
-            head.length = 0
-            head.acceptedLength = 0
-            return .invalid(error)
+            return refused(error, at: 0, &head)
         }
         head.requestLineEnd = requestLineEnd
         p = lineEnd + 1
@@ -180,7 +178,7 @@ public enum RequestHeadParser {
         }
     }
 
-    /// A header line refused at `lineStart`: the lines before it are what nginx had taken.
+    /// A line refused at `lineStart`: the lines before it are what nginx had taken (none for the request line).
     private static func refused(_ error: RequestHeadError, at lineStart: Int, _ head: inout RequestHead) -> RequestParseResult {
         head.length = lineStart
         head.acceptedLength = lineStart

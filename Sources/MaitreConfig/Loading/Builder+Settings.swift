@@ -38,20 +38,15 @@ extension ConfigBuilder {
         case "large_client_header_buffers":
             layer.largeClientHeaderBuffers = try Self.buffers(directive, current: layer.largeClientHeaderBuffers)
         case "absolute_redirect":
-            if layer.absoluteRedirect != nil { throw Self.duplicate(directive) }
-            layer.absoluteRedirect = try Self.flag(directive)
+            layer.absoluteRedirect = try Self.flag(directive, current: layer.absoluteRedirect)
         case "port_in_redirect":
-            if layer.portInRedirect != nil { throw Self.duplicate(directive) }
-            layer.portInRedirect = try Self.flag(directive)
+            layer.portInRedirect = try Self.flag(directive, current: layer.portInRedirect)
         case "server_name_in_redirect":
-            if layer.serverNameInRedirect != nil { throw Self.duplicate(directive) }
-            layer.serverNameInRedirect = try Self.flag(directive)
+            layer.serverNameInRedirect = try Self.flag(directive, current: layer.serverNameInRedirect)
         case "underscores_in_headers":
-            if layer.underscoresInHeaders != nil { throw Self.duplicate(directive) }
-            layer.underscoresInHeaders = try Self.flag(directive)
+            layer.underscoresInHeaders = try Self.flag(directive, current: layer.underscoresInHeaders)
         case "ignore_invalid_headers":
-            if layer.ignoreInvalidHeaders != nil { throw Self.duplicate(directive) }
-            layer.ignoreInvalidHeaders = try Self.flag(directive)
+            layer.ignoreInvalidHeaders = try Self.flag(directive, current: layer.ignoreInvalidHeaders)
         case "proxy_next_upstream_tries":
             layer.proxyNextUpstreamTries = try Self.number(directive, current: layer.proxyNextUpstreamTries)
         case "keepalive_requests":
@@ -117,6 +112,12 @@ extension ConfigBuilder {
             let size = Units.size(directive.arguments[1]), size > 0
         else { throw Self.invalidValue(directive) }
         return BufferCount(count: count, size: size)
+    }
+
+    /// ngx_conf_set_flag_slot at an inheritable level: once per level.
+    static func flag(_ directive: Directive, current: Bool?) throws(ConfigError) -> Bool {
+        if current != nil { throw Self.duplicate(directive) }
+        return try flag(directive)
     }
 
     /// ngx_conf_set_flag_slot: `on` or `off`, any case.

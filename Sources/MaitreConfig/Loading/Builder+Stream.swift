@@ -223,11 +223,9 @@ extension ConfigBuilder {
         case "proxy_next_upstream_tries":
             layer.nextUpstreamTries = try Self.number(directive, current: layer.nextUpstreamTries)
         case "proxy_next_upstream":
-            if layer.nextUpstream != nil { throw Self.duplicate(directive) }
-            layer.nextUpstream = try Self.flag(directive)
+            layer.nextUpstream = try Self.flag(directive, current: layer.nextUpstream)
         case "proxy_half_close":
-            if layer.halfClose != nil { throw Self.duplicate(directive) }
-            layer.halfClose = try Self.flag(directive)
+            layer.halfClose = try Self.flag(directive, current: layer.halfClose)
         case "proxy_buffer_size":
             layer.bufferSize = try Self.size(directive, current: layer.bufferSize)
         case "proxy_responses":

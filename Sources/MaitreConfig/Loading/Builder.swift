@@ -115,11 +115,9 @@ final class ConfigBuilder {
                     throw Self.invalidValue(directive)
                 }
             case "daemon":
-                if daemon != nil { throw Self.duplicate(directive) }
-                daemon = try Self.flag(directive)
+                daemon = try Self.flag(directive, current: daemon)
             case "master_process":
-                if masterProcess != nil { throw Self.duplicate(directive) }
-                masterProcess = try Self.flag(directive)
+                masterProcess = try Self.flag(directive, current: masterProcess)
             case "pid":
                 if pidFile != nil { throw Self.duplicate(directive) }
                 pidFile = FileSystem.absolute(directive.arguments[0], against: prefix)

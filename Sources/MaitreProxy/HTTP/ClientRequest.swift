@@ -137,14 +137,17 @@ struct RequestRecord {
     /// The Host header checked as nginx checks it, and its name as `$host` reads it.
     func checkHost() -> HostCheck {
         guard let value = hostValue else { return .absent }
-        return bytes.withUnsafeReadableBytes { raw in
-            guard let name = HostName.validate(raw, value.lowerBound, value.upperBound) else { return .invalid }
-            let source = UnsafeRawBufferPointer(rebasing: raw[name])
-            return .name(String(unsafeUninitializedCapacity: name.count) { out in
-                for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }
-                return name.count
-            })
-        }
+        return bytes.withUnsafeReadableBytes { Self.checkHost($0, value.lowerBound, value.upperBound) }
+    }
+
+    /// A host value at `start..<end` as nginx checks it: its name part, lowercased, or invalid.
+    private static func checkHost(_ raw: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> HostCheck {
+        guard let name = HostName.validate(raw, start, end) else { return .invalid }
+        let source = UnsafeRawBufferPointer(rebasing: raw[name])
+        return .name(String(unsafeUninitializedCapacity: name.count) { out in
+            for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }
+            return name.count
+        })
     }
 
     /// The host of an absolute-form target (`GET http://other.test/p`), which nginx takes over the Host header
@@ -153,7 +156,7 @@ struct RequestRecord {
         // The usual origin form costs one byte read.
         guard bytes.getInteger(at: bytes.readerIndex + targetStart, as: UInt8.self) != UInt8(ascii: "/") else { return nil }
         return bytes.withUnsafeReadableBytes { raw -> HostCheck? in
-            guard targetStart < targetEnd, targetEnd <= raw.count, raw[targetStart] != UInt8(ascii: "/") else { return nil }
+            guard targetStart < targetEnd, targetEnd <= raw.count else { return nil }
             var colon = targetStart
             while colon < targetEnd, raw[colon] != UInt8(ascii: ":") { colon += 1 }
             guard colon + 2 < targetEnd, raw[colon + 1] == UInt8(ascii: "/"), raw[colon + 2] == UInt8(ascii: "/")
@@ -161,12 +164,7 @@ struct RequestRecord {
             let start = colon + 3
             var end = start
             while end < targetEnd, raw[end] != UInt8(ascii: "/"), raw[end] != UInt8(ascii: "?") { end += 1 }
-            guard let name = HostName.validate(raw, start, end) else { return .invalid }
-            let source = UnsafeRawBufferPointer(rebasing: raw[name])
-            return .name(String(unsafeUninitializedCapacity: name.count) { out in
-                for i in 0..<name.count { out[i] = FieldSyntax.lowercased(source[i]) }
-                return name.count
-            })
+            return Self.checkHost(raw, start, end)
         }
     }
 

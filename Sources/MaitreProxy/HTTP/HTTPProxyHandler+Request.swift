@@ -285,7 +285,7 @@ extension HTTPProxyHandler {
             let rules = defaultServer.headRules
             currentRequest = RequestRecord.refused(
                 bytes, head: loop.requestHead, lineLimit: rules.lineLimit,
-                dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames, pool: loop.headBuffers)
+                dropsUnderscoreNames: rules.dropsUnderscoreNames, pool: loop.headBuffers)
         }
         respondLocally(status: HTTPResponseStatus(statusCode: error.status), keepAlive: false, isHead: false,
                        body: error == .headerTooLarge ? ErrorPages.headerTooLarge : nil)

@@ -302,9 +302,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
                 var copy = loop.headBuffers.take(minimumCapacity: length)
                 copy.writeImmutableBuffer(bytes.readSlice(length: length)!)
                 let head = loop.requestHead
-                let record = RequestRecord(
-                    bytes: copy, head: head,
-                    dropsUnderscoreNames: !rules.underscoresInNames && rules.ignoreInvalidNames)
+                let record = RequestRecord(bytes: copy, head: head, dropsUnderscoreNames: rules.dropsUnderscoreNames)
                 beginRequest()
                 // Only an observer reads it (a local answer's end record): otherwise no retain per request.
                 if loop.requestEndObserver != nil { currentRequest = record }
@@ -352,10 +350,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, IdleDeadlineOwner {
         disarmIdleTimer()
         requestsServed += 1
         let host = request.record.checkHost()
-        let targetHost = request.record.checkTargetHost()  // an invalid one is nginx's 400 too
-        var validation = RequestValidation.failure(.badRequest)
-        if case .invalid? = targetHost {} else { validation = RequestValidation.check(request, host: host) }
-        switch validation {
+        let targetHost = request.record.checkTargetHost()
+        switch RequestValidation.check(request, host: host, targetHost: targetHost) {
         case .failure(let status):
             if status == .methodNotAllowed {
                 log.log(.info, "client sent \(request.methodName) method while reading client request headers, "

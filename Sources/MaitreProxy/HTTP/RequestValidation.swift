@@ -14,8 +14,13 @@ enum RequestValidation {
     case failure(HTTPResponseStatus)
 
     /// (An initializer would take its arguments owned: a copy of the request, with a retain per reference in it.)
-    static func check(_ request: ClientRequest, host: RequestRecord.HostCheck) -> RequestValidation {
+    /// `targetHost`: an absolute-form target's host (nil for other forms); an invalid one is refused as nginx
+    /// refuses it ("client sent invalid host in request line").
+    static func check(
+        _ request: ClientRequest, host: RequestRecord.HostCheck, targetHost: RequestRecord.HostCheck? = nil
+    ) -> RequestValidation {
         let head = request.head
+        if case .invalid? = targetHost { return .failure(.badRequest) }
         switch host {
         case .invalid: return .failure(.badRequest)
         case .absent where request.version == .http1_1: return .failure(.badRequest)

@@ -193,6 +193,8 @@ struct RequestHeadRules: Sendable {
     let headLimit: Int
     let underscoresInNames: Bool
     let ignoreInvalidNames: Bool
+    /// The parser drops names with `_` (nginx's `underscores_in_headers off` with `ignore_invalid_headers on`).
+    var dropsUnderscoreNames: Bool { !underscoresInNames && ignoreInvalidNames }
 }
 
 /// One upstream's peers as the balancer and the connector need them.
